@@ -1,0 +1,12 @@
+//! Lambda `sqs-callback`: completes Step Functions task tokens from callback
+//! messages on an SQS queue, with a partial batch response.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sfn_callback::sqs_callback::SqsCallback;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sfn_callback::logging::init();
+    let function = SqsCallback::from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| function.handle(event))).await
+}

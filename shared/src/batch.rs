@@ -1,0 +1,373 @@
+//! The SQS batch driver: runs one handler per record with bounded concurrency,
+//! isolates panics, keeps FIFO order, logs one line per record and answers with
+//! a partial batch response that lists exactly the records that are not done.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
+use tokio::sync::Semaphore;
+
+use crate::outcome::{CallbackError, Class, Done, Outcome, class_of};
+use crate::token::Fingerprint;
+
+/// What a record handler reports: the outcome, and the token it was about if it
+/// got that far (for the log line).
+#[derive(Debug)]
+pub struct Handled {
+    pub token: Option<Fingerprint>,
+    pub outcome: Outcome,
+}
+
+impl Handled {
+    pub fn new(token: Option<Fingerprint>, outcome: Outcome) -> Self {
+        Self { token, outcome }
+    }
+}
+
+/// The result of one record, as logged.
+#[derive(Debug)]
+pub struct RecordReport {
+    pub message_id: String,
+    pub token: Option<Fingerprint>,
+    pub outcome: Outcome,
+}
+
+/// Runs `handler` on every record and builds the partial batch response.
+///
+/// Records of a FIFO message group run one after another in batch order; once
+/// one fails, the rest of its group is reported failed without being tried.
+/// Records of a standard queue, and different groups, run concurrently, at most
+/// `max_concurrency` at a time. A panicking record fails alone.
+pub async fn process_sqs_batch<H, F>(
+    records: Vec<SqsMessage>,
+    max_concurrency: usize,
+    handler: H,
+) -> SqsBatchResponse
+where
+    H: Fn(SqsMessage) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Handled> + Send + 'static,
+{
+    let reports = run_records(records, max_concurrency, handler).await;
+    let mut response = SqsBatchResponse::default();
+    for report in &reports {
+        log_report(report);
+        if class_of(&report.outcome) != Class::Done {
+            // An empty id makes Lambda retry the whole batch: nothing is lost.
+            response.add_failure(report.message_id.clone());
+        }
+    }
+    response
+}
+
+/// Runs the records and returns one report each, in batch order.
+pub async fn run_records<H, F>(
+    records: Vec<SqsMessage>,
+    max_concurrency: usize,
+    handler: H,
+) -> Vec<RecordReport>
+where
+    H: Fn(SqsMessage) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Handled> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
+    let lanes = into_lanes(records);
+    let mut running = Vec::with_capacity(lanes.len());
+    for lane in lanes {
+        let ids: Vec<(usize, String)> = lane
+            .iter()
+            .map(|(index, record)| (*index, message_id(record)))
+            .collect();
+        let task = tokio::spawn(run_lane(lane, Arc::clone(&permits), handler.clone()));
+        running.push((ids, task));
+    }
+
+    let mut reports = Vec::new();
+    for (ids, task) in running {
+        match task.await {
+            Ok(lane_reports) => reports.extend(lane_reports),
+            // The lane itself failed (it should not): none of its records is done.
+            Err(_) => reports.extend(ids.into_iter().map(|(index, message_id)| {
+                (
+                    index,
+                    RecordReport {
+                        message_id,
+                        token: None,
+                        outcome: Err(CallbackError::Panicked),
+                    },
+                )
+            })),
+        }
+    }
+    reports.sort_by_key(|(index, _)| *index);
+    reports.into_iter().map(|(_, report)| report).collect()
+}
+
+type Lane = Vec<(usize, SqsMessage)>;
+
+/// Splits a batch into lanes: one per FIFO message group, one per record otherwise.
+fn into_lanes(records: Vec<SqsMessage>) -> Vec<Lane> {
+    let mut lanes: Vec<Lane> = Vec::new();
+    let mut group_lane: HashMap<String, usize> = HashMap::new();
+    for (index, record) in records.into_iter().enumerate() {
+        match record.attributes.get("MessageGroupId") {
+            Some(group) => {
+                if let Some(&lane) = group_lane.get(group) {
+                    lanes[lane].push((index, record));
+                } else {
+                    group_lane.insert(group.clone(), lanes.len());
+                    lanes.push(vec![(index, record)]);
+                }
+            }
+            None => lanes.push(vec![(index, record)]),
+        }
+    }
+    lanes
+}
+
+async fn run_lane<H, F>(
+    lane: Lane,
+    permits: Arc<Semaphore>,
+    handler: H,
+) -> Vec<(usize, RecordReport)>
+where
+    H: Fn(SqsMessage) -> F + Send + Sync + 'static,
+    F: Future<Output = Handled> + Send + 'static,
+{
+    let _permit = permits.acquire_owned().await;
+    let mut blocked = false;
+    let mut reports = Vec::with_capacity(lane.len());
+    for (index, record) in lane {
+        let message_id = message_id(&record);
+        let result = if blocked {
+            Handled::new(None, Err(CallbackError::BlockedByGroup))
+        } else {
+            // Each record is its own task, so a panic surfaces as a JoinError here.
+            tokio::spawn(handler(record))
+                .await
+                .unwrap_or_else(|_| Handled::new(None, Err(CallbackError::Panicked)))
+        };
+        blocked = class_of(&result.outcome) != Class::Done;
+        reports.push((
+            index,
+            RecordReport {
+                message_id,
+                token: result.token,
+                outcome: result.outcome,
+            },
+        ));
+    }
+    reports
+}
+
+fn message_id(record: &SqsMessage) -> String {
+    record.message_id.clone().unwrap_or_default()
+}
+
+fn log_report(report: &RecordReport) {
+    let RecordReport {
+        message_id,
+        token,
+        outcome,
+    } = report;
+    let token = token.map(tracing::field::display);
+    match outcome {
+        Ok(Done::Completed) => {
+            tracing::info!(message_id = %message_id, token, outcome = "completed", "callback done");
+        }
+        Ok(done) => {
+            tracing::warn!(message_id = %message_id, token, outcome = ?done, "callback done");
+        }
+        Err(err) => {
+            tracing::warn!(
+                message_id = %message_id,
+                token,
+                outcome = ?err.class(),
+                sfn_error = err.sfn_error_code(),
+                error = %err,
+                "callback not done"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::message::MessageError;
+
+    fn record(id: &str, group: Option<&str>) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(id.to_owned());
+        record.body = Some(id.to_owned());
+        if let Some(group) = group {
+            record
+                .attributes
+                .insert("MessageGroupId".to_owned(), group.to_owned());
+        }
+        record
+    }
+
+    /// A handler whose outcome is chosen by the record body.
+    async fn scripted(record: SqsMessage) -> Handled {
+        let body = record.body.unwrap_or_default();
+        let outcome = if body.starts_with("bad") {
+            Err(CallbackError::InvalidMessage(MessageError::MissingToken))
+        } else if body.starts_with("panic") {
+            panic!("handler bug");
+        } else {
+            Ok(Done::Completed)
+        };
+        Handled::new(None, outcome)
+    }
+
+    fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn partial_batch_response_lists_exactly_the_failed_records() {
+        let records = vec![
+            record("ok-1", None),
+            record("bad-2", None),
+            record("ok-3", None),
+        ];
+        let response = process_sqs_batch(records, 10, scripted).await;
+        assert_eq!(failed_ids(&response), ["bad-2"]);
+    }
+
+    #[tokio::test]
+    async fn panicking_record_fails_alone() {
+        let records = vec![
+            record("ok-1", None),
+            record("panic-2", None),
+            record("ok-3", None),
+        ];
+        let reports = run_records(records, 10, scripted).await;
+        let outcomes: Vec<_> = reports
+            .iter()
+            .map(|r| (r.message_id.as_str(), r.outcome.clone()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("ok-1", Ok(Done::Completed)),
+                ("panic-2", Err(CallbackError::Panicked)),
+                ("ok-3", Ok(Done::Completed)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn fifo_group_after_a_failure_is_failed_without_being_tried() {
+        let tried = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&tried);
+        let handler = move |record: SqsMessage| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(record.message_id.clone().unwrap_or_default());
+                scripted(record).await
+            }
+        };
+        let records = vec![
+            record("ok-a1", Some("a")),
+            record("bad-a2", Some("a")),
+            record("ok-b1", Some("b")),
+            record("ok-a3", Some("a")),
+            record("ok-b2", Some("b")),
+        ];
+        let reports = run_records(records, 10, handler).await;
+        let failed: Vec<_> = reports
+            .iter()
+            .filter(|r| r.outcome.is_err())
+            .map(|r| (r.message_id.as_str(), r.outcome.clone()))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                (
+                    "bad-a2",
+                    Err(CallbackError::InvalidMessage(MessageError::MissingToken))
+                ),
+                ("ok-a3", Err(CallbackError::BlockedByGroup)),
+            ]
+        );
+        assert!(!tried.lock().unwrap().contains(&"ok-a3".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn fifo_group_runs_in_batch_order() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&order);
+        let handler = move |record: SqsMessage| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let id = record.message_id.clone().unwrap_or_default();
+                // Earlier records sleep longer: only sequential running keeps order.
+                let delay = if id == "1" { 30 } else { 1 };
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                seen.lock().unwrap().push(id);
+                Handled::new(None, Ok(Done::Completed))
+            }
+        };
+        let records = vec![
+            record("1", Some("g")),
+            record("2", Some("g")),
+            record("3", Some("g")),
+        ];
+        run_records(records, 10, handler).await;
+        assert_eq!(*order.lock().unwrap(), ["1", "2", "3"]);
+    }
+
+    #[tokio::test]
+    async fn concurrency_never_exceeds_the_limit() {
+        let in_flight = Arc::new(Mutex::new((0_usize, 0_usize)));
+        let counter = Arc::clone(&in_flight);
+        let handler = move |_record: SqsMessage| {
+            let counter = Arc::clone(&counter);
+            async move {
+                {
+                    let mut c = counter.lock().unwrap();
+                    c.0 += 1;
+                    c.1 = c.1.max(c.0);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                counter.lock().unwrap().0 -= 1;
+                Handled::new(None, Ok(Done::Completed))
+            }
+        };
+        let records = (0..20).map(|i| record(&i.to_string(), None)).collect();
+        run_records(records, 3, handler).await;
+        let peak = in_flight.lock().unwrap().1;
+        assert_eq!(peak, 3, "peak concurrency");
+    }
+
+    #[tokio::test]
+    async fn standard_queue_records_run_concurrently() {
+        // All ten must be in flight at once to pass the barrier; run one by one, they would hang.
+        let barrier = Arc::new(tokio::sync::Barrier::new(10));
+        let handler = move |_record: SqsMessage| {
+            let barrier = Arc::clone(&barrier);
+            async move {
+                barrier.wait().await;
+                Handled::new(None, Ok(Done::Completed))
+            }
+        };
+        let records: Vec<_> = (0..10).map(|i| record(&i.to_string(), None)).collect();
+        let reports =
+            tokio::time::timeout(Duration::from_secs(10), run_records(records, 10, handler))
+                .await
+                .expect("records did not run concurrently");
+        assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
+    }
+}

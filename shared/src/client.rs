@@ -1,0 +1,209 @@
+//! The one wrapper over aws-sdk-sfn: the only code that calls Step Functions.
+//!
+//! Retries are the SDK's own (standard mode: exponential backoff with jitter,
+//! throttling and 5xx retried). Each call's total time is capped by what is left
+//! of the Lambda deadline minus a safety margin, so a call is never cut off by
+//! the Lambda timeout with an unknown result: it ends as a transient error and
+//! the message goes back to the queue.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sfn::config::Builder as SfnConfigBuilder;
+
+use crate::completion::{Completion, INVALID_OUTPUT_ERROR};
+use crate::outcome::{CallbackError, Done, KMS_REFUSED, Outcome, classify_sdk_error};
+use crate::token::TaskToken;
+
+/// How hard the client tries before it gives a message back to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Time allowed for one attempt.
+    pub attempt_timeout: Duration,
+    /// Time kept free before the Lambda deadline: no call runs into it.
+    pub deadline_margin: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            attempt_timeout: Duration::from_secs(5),
+            deadline_margin: Duration::from_millis(500),
+        }
+    }
+}
+
+/// When the current invocation must have answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// No deadline: calls are bounded only by the retry settings.
+    pub const NONE: Self = Self(None);
+
+    pub fn at(instant: Instant) -> Self {
+        Self(Some(instant))
+    }
+
+    /// From the Lambda context's deadline, in milliseconds since the Unix epoch.
+    pub fn from_epoch_millis(deadline_ms: u64) -> Self {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Self::at(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    }
+
+    /// Time left before the deadline less `margin`; `None` when there is no deadline.
+    pub fn remaining(self, margin: Duration) -> Option<Duration> {
+        self.0.map(|at| {
+            at.saturating_duration_since(Instant::now())
+                .saturating_sub(margin)
+        })
+    }
+}
+
+/// Shortest budget worth starting a call with.
+const MIN_CALL_BUDGET: Duration = Duration::from_millis(50);
+
+/// Completes task tokens and classifies the result.
+#[derive(Debug, Clone)]
+pub struct CallbackClient {
+    sfn: aws_sdk_sfn::Client,
+    settings: RetrySettings,
+}
+
+impl CallbackClient {
+    /// Builds the client from the standard AWS environment (region, credentials,
+    /// `AWS_ENDPOINT_URL`, profiles), with our retry and timeout settings.
+    pub async fn from_env(settings: RetrySettings) -> Self {
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_sdk_config(&sdk_config, settings)
+    }
+
+    /// Builds the client from a loaded SDK config, with our retry and timeout settings.
+    pub fn from_sdk_config(sdk_config: &SdkConfig, settings: RetrySettings) -> Self {
+        let config = SfnConfigBuilder::from(sdk_config)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(settings.attempt_timeout)
+                    .build(),
+            )
+            .build();
+        Self {
+            sfn: aws_sdk_sfn::Client::from_conf(config),
+            settings,
+        }
+    }
+
+    /// Wraps an existing SDK client; its own retry and timeout config is kept.
+    pub fn from_client(sfn: aws_sdk_sfn::Client, settings: RetrySettings) -> Self {
+        Self { sfn, settings }
+    }
+
+    /// The SDK client, for callers that need other Step Functions calls.
+    pub fn sfn(&self) -> &aws_sdk_sfn::Client {
+        &self.sfn
+    }
+
+    /// Sends `completion` for `token` and classifies what happened.
+    pub async fn complete(
+        &self,
+        token: &TaskToken,
+        completion: Completion,
+        deadline: Deadline,
+    ) -> Outcome {
+        match completion {
+            Completion::Success { output } => {
+                let call = self
+                    .sfn
+                    .send_task_success()
+                    .task_token(token.expose())
+                    .output(output);
+                let budget = self.budget(deadline)?;
+                match call.customize().config_override(budget).send().await {
+                    Ok(_) => Ok(Done::Completed),
+                    Err(err) => classify_sdk_error(&err),
+                }
+            }
+            Completion::Failure { error, cause } => {
+                self.fail(token, error, cause, deadline, Done::Completed)
+                    .await
+            }
+            Completion::OutputRejected { cause } => {
+                let error = Some(INVALID_OUTPUT_ERROR.to_owned());
+                self.fail(token, error, Some(cause), deadline, Done::OutputRejected)
+                    .await
+            }
+            Completion::Heartbeat => {
+                let call = self.sfn.send_task_heartbeat().task_token(token.expose());
+                let budget = self.budget(deadline)?;
+                match call.customize().config_override(budget).send().await {
+                    Ok(_) => Ok(Done::Completed),
+                    Err(err) => classify_sdk_error(&err),
+                }
+            }
+        }
+    }
+
+    /// SendTaskFailure; if KMS refuses to encrypt the details, fails the task once
+    /// more without them, which needs no KMS, so the execution does not hang.
+    async fn fail(
+        &self,
+        token: &TaskToken,
+        error: Option<String>,
+        cause: Option<String>,
+        deadline: Deadline,
+        done: Done,
+    ) -> Outcome {
+        let call = self
+            .sfn
+            .send_task_failure()
+            .task_token(token.expose())
+            .set_error(error)
+            .set_cause(cause);
+        let budget = self.budget(deadline)?;
+        let Err(err) = call.customize().config_override(budget).send().await else {
+            return Ok(done);
+        };
+        let refused_by_kms = err
+            .as_service_error()
+            .and_then(aws_sdk_sfn::error::ProvideErrorMetadata::code)
+            .is_some_and(|code| KMS_REFUSED.contains(&code));
+        if !refused_by_kms {
+            return classify_sdk_error(&err);
+        }
+        tracing::warn!(token = %token, "KMS refused the failure details; failing the task without them");
+        let bare = self.sfn.send_task_failure().task_token(token.expose());
+        let budget = self.budget(deadline)?;
+        match bare.customize().config_override(budget).send().await {
+            Ok(_) => Ok(Done::FailedWithoutDetails),
+            Err(err) => classify_sdk_error(&err),
+        }
+    }
+
+    /// The per-call config: total time capped by the deadline, or `OutOfTime`.
+    fn budget(&self, deadline: Deadline) -> Result<SfnConfigBuilder, CallbackError> {
+        let mut timeouts = TimeoutConfig::builder();
+        if let Some(remaining) = deadline.remaining(self.settings.deadline_margin) {
+            if remaining < MIN_CALL_BUDGET {
+                return Err(CallbackError::OutOfTime);
+            }
+            timeouts = timeouts.operation_timeout(remaining);
+        }
+        Ok(SfnConfigBuilder::default().timeout_config(timeouts.build()))
+    }
+}

@@ -1,0 +1,144 @@
+//! Typed settings, read once at cold start. A bad value fails init with an
+//! error that names the variable.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::client::RetrySettings;
+
+/// Settings of the callback functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Records of one batch in flight at once (`MAX_CONCURRENCY`, default 10).
+    pub max_concurrency: usize,
+    /// Retry and deadline settings of the Step Functions client.
+    pub retry: RetrySettings,
+}
+
+/// A setting that is present but unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name} is {value:?}: {expected}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need no real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = RetrySettings::default();
+        Ok(Self {
+            max_concurrency: setting(&lookup, "MAX_CONCURRENCY", 10, 1..=1000)?,
+            retry: RetrySettings {
+                max_attempts: setting(&lookup, "SFN_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
+                attempt_timeout: millis(
+                    &lookup,
+                    "SFN_ATTEMPT_TIMEOUT_MS",
+                    defaults.attempt_timeout,
+                    100..=60_000,
+                )?,
+                deadline_margin: millis(
+                    &lookup,
+                    "DEADLINE_MARGIN_MS",
+                    defaults.deadline_margin,
+                    0..=60_000,
+                )?,
+            },
+        })
+    }
+}
+
+/// One whole-number setting within `range`, or its default when unset or empty.
+pub fn setting<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(value) = lookup(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    let expected = || {
+        format!(
+            "expected a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )
+    };
+    match value.trim().parse::<T>() {
+        Ok(parsed) if range.contains(&parsed) => Ok(parsed),
+        _ => Err(ConfigError {
+            name,
+            value,
+            expected: expected(),
+        }),
+    }
+}
+
+fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let default_ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    setting(lookup, name, default_ms, range).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.max_concurrency, 10);
+        assert_eq!(config.retry, RetrySettings::default());
+    }
+
+    #[test]
+    fn values_are_read() {
+        let config = config(&[("MAX_CONCURRENCY", "4"), ("DEADLINE_MARGIN_MS", "750")]).unwrap();
+        assert_eq!(config.max_concurrency, 4);
+        assert_eq!(config.retry.deadline_margin, Duration::from_millis(750));
+    }
+
+    #[test]
+    fn bad_value_names_the_variable() {
+        let err = config(&[("MAX_CONCURRENCY", "lots")]).unwrap_err();
+        assert_eq!(err.name, "MAX_CONCURRENCY");
+        assert_eq!(
+            err.to_string(),
+            "environment variable MAX_CONCURRENCY is \"lots\": expected a whole number from 1 to 1000"
+        );
+    }
+
+    #[test]
+    fn out_of_range_value_is_refused() {
+        assert_eq!(
+            config(&[("MAX_CONCURRENCY", "0")]).unwrap_err().name,
+            "MAX_CONCURRENCY"
+        );
+        assert_eq!(
+            config(&[("SFN_MAX_ATTEMPTS", "99")]).unwrap_err().name,
+            "SFN_MAX_ATTEMPTS"
+        );
+    }
+}
