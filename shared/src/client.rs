@@ -197,13 +197,17 @@ impl CallbackClient {
 
     /// The per-call config: total time capped by the deadline, or `OutOfTime`.
     fn budget(&self, deadline: Deadline) -> Result<SfnConfigBuilder, CallbackError> {
-        let mut timeouts = TimeoutConfig::builder();
-        if let Some(remaining) = deadline.remaining(self.settings.deadline_margin) {
-            if remaining < MIN_CALL_BUDGET {
-                return Err(CallbackError::OutOfTime);
-            }
-            timeouts = timeouts.operation_timeout(remaining);
+        let Some(remaining) = deadline.remaining(self.settings.deadline_margin) else {
+            // No override at all: an empty timeout override would switch every
+            // timeout of the client off (the SDK reads it as "disabled").
+            return Ok(SfnConfigBuilder::default());
+        };
+        if remaining < MIN_CALL_BUDGET {
+            return Err(CallbackError::OutOfTime);
         }
-        Ok(SfnConfigBuilder::default().timeout_config(timeouts.build()))
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(remaining)
+            .build();
+        Ok(SfnConfigBuilder::default().timeout_config(timeouts))
     }
 }

@@ -1,1 +1,61 @@
+//! The test harness of sfn-callback: the local AWS peer (moto), a Lambda
+//! Runtime API emulator that runs the built function binaries, an SQS event
+//! source loop like Lambda's, and helpers for state machines.
+//!
+//! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
+pub mod event_source;
+pub mod peer;
+pub mod runtime_api;
+pub mod statemachine;
+
+use std::path::{Path, PathBuf};
+
+/// Harness errors carry a message meant for the person reading a failed test.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Where logs, screenshots and other test output go (git-ignored).
+pub fn artifacts_dir() -> Result<PathBuf> {
+    let dir = workspace_root().join("tests/artifacts");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The path of a binary built by `cargo build` into the same target directory
+/// and profile as the running test or demo.
+pub fn built_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dir = exe
+        .parent()
+        .ok_or("the running executable has no folder")?
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is not built: run `cargo build --workspace --bins` first (make test does)",
+            path.display()
+        )
+        .into())
+    }
+}
+
+/// Reads a fixture under `tests/fixtures/`, e.g. `sqs/mixed-batch.json`.
+pub fn fixture(relative: &str) -> Result<serde_json::Value> {
+    let path = workspace_root().join("tests/fixtures").join(relative);
+    let text =
+        std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}

@@ -1,0 +1,602 @@
+//! `CallbackClient` against the real aws-sdk-sfn client over replayed HTTP
+//! exchanges: what each call sends, how the SDK retries, and how every answer
+//! Step Functions can give is classified.
+//!
+//! Step Functions speaks `awsJson1_0`: an error is HTTP 400 with a JSON body
+//! `{"__type": "<code>", "message": "..."}`; a success is HTTP 200 with `{}`.
+
+// clippy.toml allows unwrap and expect in `#[test]` functions only; the helpers
+// here are test code too, and a panic in them is a failed assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_sfn::config::retry::RetryConfig;
+use aws_sdk_sfn::config::{
+    BehaviorVersion, Credentials, HttpClient, Region, SharedCredentialsProvider,
+};
+use aws_smithy_http_client::test_util::{NeverClient, ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
+use serde_json::{Value, json};
+use sfn_callback::outcome::class_of;
+use sfn_callback::{
+    CallbackClient, CallbackError, Class, Completion, Deadline, Done, Outcome, RetrySettings,
+    TaskToken,
+};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
+const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
+/// Attempts per call of the SDK client built by [`callback_client`].
+const MAX_ATTEMPTS: u32 = 3;
+/// Only a guard against a hang; no test asserts on elapsed time.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+const SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
+const FAILURE: &str = "AWSStepFunctions.SendTaskFailure";
+const HEARTBEAT: &str = "AWSStepFunctions.SendTaskHeartbeat";
+
+fn token() -> TaskToken {
+    TaskToken::new(TOKEN).unwrap()
+}
+
+/// A Lambda deadline far enough away never to matter.
+fn lambda_deadline() -> Deadline {
+    Deadline::at(Instant::now() + Duration::from_mins(1))
+}
+
+fn answer(status: u16, body: &str) -> ReplayEvent {
+    ReplayEvent::new(
+        http::Request::builder()
+            .uri("https://states.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap(),
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(body.to_owned()))
+            .unwrap(),
+    )
+}
+
+/// HTTP 200 `{}`: Step Functions took the call.
+fn accepted() -> ReplayEvent {
+    answer(200, "{}")
+}
+
+/// HTTP 400 with the error `code`, as Step Functions answers every `SendTask*` error.
+fn refused(code: &str) -> ReplayEvent {
+    answer(
+        400,
+        &json!({"__type": code, "message": "replayed answer"}).to_string(),
+    )
+}
+
+fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .http_client(http)
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
+    CallbackClient::from_client(sdk_client(http), RetrySettings::default())
+}
+
+/// The client as the functions build it (`from_sdk_config`), over `http`.
+fn production_client(http: impl HttpClient + 'static, settings: RetrySettings) -> CallbackClient {
+    let sdk_config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKID", "SECRET", None, None, "test",
+        )))
+        .http_client(http)
+        .build();
+    CallbackClient::from_sdk_config(&sdk_config, settings)
+}
+
+/// One request the SDK sent: its operation and its JSON body.
+#[derive(Debug)]
+struct Sent {
+    target: String,
+    body: Value,
+}
+
+fn sent(replay: &StaticReplayClient) -> Vec<Sent> {
+    replay
+        .actual_requests()
+        .map(|request| Sent {
+            target: request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .to_owned(),
+            body: serde_json::from_slice(request.body().bytes().unwrap()).unwrap(),
+        })
+        .collect()
+}
+
+async fn guarded<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .expect("the call hung instead of ending")
+}
+
+/// Sends `completion` with a distant deadline over the replayed `answers`.
+async fn complete(answers: Vec<ReplayEvent>, completion: Completion) -> (Outcome, Vec<Sent>) {
+    let replay = StaticReplayClient::new(answers);
+    let client = callback_client(replay.clone());
+    let outcome = guarded(client.complete(&token(), completion, lambda_deadline())).await;
+    (outcome, sent(&replay))
+}
+
+fn success() -> Completion {
+    Completion::Success {
+        output: r#"{"result":42,"path":"a+b/c=="}"#.to_owned(),
+    }
+}
+
+fn failure() -> Completion {
+    Completion::Failure {
+        error: Some("Payment.Declined".to_owned()),
+        cause: Some("card expired".to_owned()),
+    }
+}
+
+/// A field SendTaskFailure may leave out: absent, null or empty.
+fn is_blank(body: &Value, field: &str) -> bool {
+    match body.get(field) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(text)) => text.is_empty(),
+        Some(_) => false,
+    }
+}
+
+fn assert_permanent(outcome: &Outcome, code: &str) {
+    let err = outcome.as_ref().unwrap_err();
+    assert_eq!(err.class(), Class::Permanent, "{err:?}");
+    assert_eq!(err.sfn_error_code(), Some(code), "{err:?}");
+}
+
+fn assert_transient(outcome: &Outcome) -> &CallbackError {
+    let err = outcome.as_ref().unwrap_err();
+    assert_eq!(err.class(), Class::Transient, "{err:?}");
+    err
+}
+
+// --- What each call sends --------------------------------------------------
+
+#[tokio::test]
+async fn success_is_completed_with_the_exact_token_and_output() {
+    let (outcome, sent) = complete(vec![accepted()], success()).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, SUCCESS);
+    assert_eq!(
+        sent[0].body,
+        json!({"taskToken": TOKEN, "output": r#"{"result":42,"path":"a+b/c=="}"#})
+    );
+}
+
+#[tokio::test]
+async fn failure_is_completed_with_the_token_error_and_cause() {
+    let (outcome, sent) = complete(vec![accepted()], failure()).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, FAILURE);
+    assert_eq!(
+        sent[0].body,
+        json!({"taskToken": TOKEN, "error": "Payment.Declined", "cause": "card expired"})
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_is_completed_and_sends_only_the_token() {
+    let (outcome, sent) = complete(vec![accepted()], Completion::Heartbeat).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, HEARTBEAT);
+    assert_eq!(sent[0].body, json!({"taskToken": TOKEN}));
+}
+
+#[tokio::test]
+async fn rejected_output_fails_the_task_with_invalid_output_error_and_the_cause() {
+    let cause = "output is 262145 bytes; the limit is 262144";
+    let completion = Completion::OutputRejected {
+        cause: cause.to_owned(),
+    };
+
+    let (outcome, sent) = complete(vec![accepted()], completion).await;
+
+    assert_eq!(outcome, Ok(Done::OutputRejected));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, FAILURE);
+    assert_eq!(
+        sent[0].body,
+        json!({"taskToken": TOKEN, "error": "sfn_callback.InvalidOutput", "cause": cause})
+    );
+}
+
+// --- Duplicate or late delivery ---------------------------------------------
+
+#[tokio::test]
+async fn task_timed_out_on_success_is_acknowledged_as_already_closed() {
+    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], success()).await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+}
+
+#[tokio::test]
+async fn task_timed_out_on_failure_is_acknowledged_as_already_closed() {
+    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], failure()).await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+}
+
+#[tokio::test]
+async fn task_timed_out_on_heartbeat_is_acknowledged_as_already_closed() {
+    let (outcome, sent) = complete(
+        vec![refused("TaskTimedOut"), accepted()],
+        Completion::Heartbeat,
+    )
+    .await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+}
+
+#[tokio::test]
+async fn task_timed_out_with_a_namespaced_type_is_acknowledged_as_already_closed() {
+    let answers = vec![refused("com.amazonaws.states#TaskTimedOut"), accepted()];
+
+    let (outcome, sent) = complete(answers, success()).await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 1);
+}
+
+// --- Refusals that will never succeed ----------------------------------------
+
+async fn assert_refusal_of_success_is_permanent_and_sent_once(code: &str) {
+    let (outcome, sent) = complete(vec![refused(code), accepted()], success()).await;
+
+    assert_permanent(&outcome, code);
+    assert_eq!(sent.len(), 1, "{code} must not be retried");
+    assert_eq!(sent[0].target, SUCCESS);
+}
+
+#[tokio::test]
+async fn invalid_token_is_permanent_and_not_retried() {
+    assert_refusal_of_success_is_permanent_and_sent_once("InvalidToken").await;
+}
+
+#[tokio::test]
+async fn task_does_not_exist_is_permanent_and_not_retried() {
+    assert_refusal_of_success_is_permanent_and_sent_once("TaskDoesNotExist").await;
+}
+
+#[tokio::test]
+async fn invalid_output_is_permanent_and_not_retried() {
+    assert_refusal_of_success_is_permanent_and_sent_once("InvalidOutput").await;
+}
+
+#[tokio::test]
+async fn kms_access_denied_on_success_is_permanent_and_not_retried() {
+    assert_refusal_of_success_is_permanent_and_sent_once("KmsAccessDeniedException").await;
+}
+
+#[tokio::test]
+async fn kms_invalid_state_on_success_is_permanent_and_not_retried() {
+    assert_refusal_of_success_is_permanent_and_sent_once("KmsInvalidStateException").await;
+}
+
+#[tokio::test]
+async fn invalid_token_on_failure_is_permanent_and_not_resent_without_details() {
+    let (outcome, sent) = complete(vec![refused("InvalidToken"), accepted()], failure()).await;
+
+    assert_permanent(&outcome, "InvalidToken");
+    assert_eq!(sent.len(), 1);
+}
+
+// --- Busy or failing service ------------------------------------------------
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_then_completed() {
+    let answers = vec![refused("ThrottlingException"), accepted()];
+
+    let (outcome, sent) = complete(answers, success()).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|s| s.target == SUCCESS));
+    assert_eq!(sent[0].body, sent[1].body, "the retry sends the same call");
+}
+
+#[tokio::test]
+async fn throttling_on_every_attempt_is_transient_after_max_attempts() {
+    let answers = (0..MAX_ATTEMPTS)
+        .map(|_| refused("ThrottlingException"))
+        .collect();
+
+    let (outcome, sent) = complete(answers, success()).await;
+
+    let err = assert_transient(&outcome);
+    assert_eq!(err.sfn_error_code(), Some("ThrottlingException"));
+    assert_eq!(sent.len(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn http_500_on_every_attempt_is_transient_after_max_attempts() {
+    let answers = (0..MAX_ATTEMPTS).map(|_| answer(500, "{}")).collect();
+
+    let (outcome, sent) = complete(answers, success()).await;
+
+    assert!(
+        matches!(outcome, Err(CallbackError::Unavailable { .. })),
+        "{outcome:?}"
+    );
+    assert_transient(&outcome);
+    assert_eq!(sent.len(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn http_503_without_a_json_body_on_every_attempt_is_transient_after_max_attempts() {
+    let answers = (0..MAX_ATTEMPTS)
+        .map(|_| answer(503, "Service Unavailable"))
+        .collect();
+
+    let (outcome, sent) = complete(answers, failure()).await;
+
+    assert_transient(&outcome);
+    assert_eq!(sent.len(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn kms_throttling_is_transient() {
+    let answers = (0..MAX_ATTEMPTS)
+        .map(|_| refused("KmsThrottlingException"))
+        .collect();
+
+    let (outcome, sent) = complete(answers, success()).await;
+
+    let err = assert_transient(&outcome);
+    assert_eq!(err.sfn_error_code(), Some("KmsThrottlingException"));
+    // The SDK does not count this code as throttling and sends it once; the
+    // message goes back to the queue instead.
+    assert!((1..=MAX_ATTEMPTS as usize).contains(&sent.len()));
+}
+
+// --- KMS refusing the failure's details -------------------------------------
+
+#[tokio::test]
+async fn kms_access_denied_on_failure_fails_the_task_again_without_details() {
+    let answers = vec![refused("KmsAccessDeniedException"), accepted()];
+
+    let (outcome, sent) = complete(answers, failure()).await;
+
+    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].target, FAILURE);
+    assert_eq!(sent[0].body["error"], "Payment.Declined");
+    assert_eq!(sent[1].target, FAILURE);
+    assert_eq!(sent[1].body["taskToken"], TOKEN);
+    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
+    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+}
+
+#[tokio::test]
+async fn kms_invalid_state_on_failure_fails_the_task_again_without_details() {
+    let answers = vec![refused("KmsInvalidStateException"), accepted()];
+
+    let (outcome, sent) = complete(answers, failure()).await;
+
+    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
+    assert_eq!(sent.len(), 2);
+    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
+    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+}
+
+#[tokio::test]
+async fn bare_failure_refused_after_kms_refusal_is_permanent() {
+    let answers = vec![
+        refused("KmsAccessDeniedException"),
+        refused("InvalidToken"),
+        accepted(),
+    ];
+
+    let (outcome, sent) = complete(answers, failure()).await;
+
+    assert_permanent(&outcome, "InvalidToken");
+    assert_eq!(sent.len(), 2);
+}
+
+#[tokio::test]
+async fn bare_failure_timed_out_after_kms_refusal_is_acknowledged_as_already_closed() {
+    let answers = vec![refused("KmsAccessDeniedException"), refused("TaskTimedOut")];
+
+    let (outcome, sent) = complete(answers, failure()).await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 2);
+}
+
+#[tokio::test]
+async fn kms_access_denied_on_rejected_output_fails_the_task_again_without_details() {
+    let answers = vec![refused("KmsAccessDeniedException"), accepted()];
+    let completion = Completion::OutputRejected {
+        cause: "too large".to_owned(),
+    };
+
+    let (outcome, sent) = complete(answers, completion).await;
+
+    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
+    assert_eq!(sent.len(), 2);
+    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
+    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+}
+
+// --- The Lambda deadline ----------------------------------------------------
+
+#[tokio::test]
+async fn deadline_already_passed_is_out_of_time_and_sends_nothing() {
+    let replay = StaticReplayClient::new(vec![accepted()]);
+    let client = callback_client(replay.clone());
+
+    let outcome = guarded(client.complete(&token(), success(), Deadline::at(Instant::now()))).await;
+
+    assert_eq!(outcome, Err(CallbackError::OutOfTime));
+    assert_eq!(class_of(&outcome), Class::Transient);
+    assert_eq!(replay.actual_requests().count(), 0);
+}
+
+#[tokio::test]
+async fn deadline_inside_the_safety_margin_is_out_of_time_and_sends_nothing() {
+    let replay = StaticReplayClient::new(vec![accepted()]);
+    let client = callback_client(replay.clone());
+    let margin = RetrySettings::default().deadline_margin;
+    let deadline = Deadline::at(Instant::now() + margin + Duration::from_millis(10));
+
+    let outcome = guarded(client.complete(&token(), failure(), deadline)).await;
+
+    assert_eq!(outcome, Err(CallbackError::OutOfTime));
+    assert_eq!(replay.actual_requests().count(), 0);
+}
+
+#[tokio::test]
+async fn answer_slower_than_the_deadline_is_cut_off_as_no_answer() {
+    let never = NeverClient::new();
+    let client = callback_client(never.clone());
+    // 500 ms of the 700 are the default safety margin: about 200 ms for the call.
+    let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
+
+    let outcome = guarded(client.complete(&token(), success(), deadline)).await;
+
+    assert!(
+        matches!(outcome, Err(CallbackError::NoAnswer { .. })),
+        "{outcome:?}"
+    );
+    assert_transient(&outcome);
+    assert!(never.num_calls() >= 1);
+}
+
+#[tokio::test]
+async fn attempt_timeout_from_settings_bounds_each_attempt_under_a_deadline() {
+    let never = NeverClient::new();
+    let settings = RetrySettings {
+        max_attempts: 2,
+        attempt_timeout: Duration::from_millis(100),
+        ..RetrySettings::default()
+    };
+    let client = production_client(never.clone(), settings);
+
+    let outcome = guarded(client.complete(&token(), success(), lambda_deadline())).await;
+
+    assert!(
+        matches!(outcome, Err(CallbackError::NoAnswer { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        never.num_calls(),
+        2,
+        "each attempt timed out and was retried"
+    );
+}
+
+#[tokio::test]
+async fn attempt_timeout_from_settings_bounds_each_attempt_without_a_deadline() {
+    let never = NeverClient::new();
+    let settings = RetrySettings {
+        max_attempts: 2,
+        attempt_timeout: Duration::from_millis(100),
+        ..RetrySettings::default()
+    };
+    let client = production_client(never.clone(), settings);
+
+    let token = token();
+    let call = client.complete(&token, success(), Deadline::NONE);
+    let outcome = tokio::time::timeout(Duration::from_secs(5), call).await;
+
+    // `Deadline::NONE` promises calls "bounded only by the retry settings".
+    assert!(
+        matches!(outcome, Ok(Err(CallbackError::NoAnswer { .. }))),
+        "with Deadline::NONE the attempt timeout must still end the call (an empty \
+         TimeoutConfig override would disable it); got {outcome:?}"
+    );
+}
+
+// --- Logs -------------------------------------------------------------------
+
+/// Collects formatted log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn log_output_never_contains_the_raw_token() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        // Everything, the SDK's own TRACE output included.
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    // `#[tokio::test]` polls on this thread, so the default covers the whole call.
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    // The KMS fallback is the path that logs about the token.
+    let answers = vec![refused("KmsAccessDeniedException"), accepted()];
+    let (outcome, _) = complete(answers, failure()).await;
+
+    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
+    let logs = captured.text();
+    assert!(
+        logs.contains(&token().fingerprint().to_string()),
+        "the warning names the token by its fingerprint: {logs}"
+    );
+    assert!(!logs.contains(TOKEN), "raw token in the logs: {logs}");
+}

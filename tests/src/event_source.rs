@@ -1,0 +1,243 @@
+//! An SQS event source like Lambda's: receive a batch, invoke the function,
+//! delete only what it did not report as failed, and let the rest come back
+//! after the visibility timeout until the redrive policy moves it to the DLQ.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+
+use crate::Result;
+use crate::runtime_api::{Answer, Lambda};
+
+/// A queue with its dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct QueuePair {
+    pub url: String,
+    pub arn: String,
+    pub dlq_url: String,
+}
+
+/// Creates `name` and `name-dlq`, with a redrive after `max_receive_count` receives.
+pub async fn create_queue_pair(
+    sqs: &Client,
+    name: &str,
+    visibility_timeout_s: u32,
+    max_receive_count: u32,
+) -> Result<QueuePair> {
+    let dlq_url = create_queue(sqs, &format!("{name}-dlq"), &[]).await?;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let redrive =
+        json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count.to_string()})
+            .to_string();
+    let url = create_queue(
+        sqs,
+        name,
+        &[
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility_timeout_s.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive),
+        ],
+    )
+    .await?;
+    let arn = queue_arn(sqs, &url).await?;
+    Ok(QueuePair { url, arn, dlq_url })
+}
+
+/// Creates a plain queue; returns its URL.
+pub async fn create_queue(
+    sqs: &Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<String> {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key.clone(), value);
+    }
+    let created = request.send().await.map_err(|err| {
+        format!(
+            "create queue {name}: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(err)
+        )
+    })?;
+    created
+        .queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("create queue {name}: no URL").into())
+}
+
+async fn queue_arn(sqs: &Client, url: &str) -> Result<String> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| format!("queue {url} has no ARN").into())
+}
+
+/// Receives up to `max` messages, waiting at most `wait_s` seconds for the first.
+pub async fn receive(sqs: &Client, url: &str, max: i32, wait_s: i32) -> Result<Vec<Message>> {
+    let received = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .wait_time_seconds(wait_s)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    Ok(received.messages().to_vec())
+}
+
+/// Receives until `count` messages are in hand (or `limit` passes).
+pub async fn receive_exactly(
+    sqs: &Client,
+    url: &str,
+    count: usize,
+    limit: Duration,
+) -> Result<Vec<Message>> {
+    let started = std::time::Instant::now();
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        if started.elapsed() > limit {
+            return Err(format!(
+                "only {} of {count} messages arrived on {url} within {limit:?}",
+                messages.len()
+            )
+            .into());
+        }
+        let wanted = i32::try_from((count - messages.len()).min(10))?;
+        messages.extend(receive(sqs, url, wanted, 1).await?);
+    }
+    Ok(messages)
+}
+
+/// The SQS event Lambda would deliver for `messages` from the queue `queue_arn`.
+pub fn sqs_event(messages: &[Message], queue_arn: &str) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|message| {
+            let attributes: serde_json::Map<String, Value> = message
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "messageId": message.message_id(),
+                "receiptHandle": message.receipt_handle(),
+                "body": message.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The ids a partial batch response reports as failed.
+pub fn failed_ids(response: &Value) -> Result<Vec<String>> {
+    let failures = response
+        .get("batchItemFailures")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("not a partial batch response: {response}"))?;
+    Ok(failures
+        .iter()
+        .filter_map(|f| {
+            f.get("itemIdentifier")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect())
+}
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub received: usize,
+    pub deleted: usize,
+    pub failed: usize,
+    /// The invocation failed as a whole: nothing was deleted.
+    pub invoke_failed: bool,
+}
+
+/// Receives one batch, invokes `lambda`, deletes what succeeded.
+pub async fn poll_once(
+    sqs: &Client,
+    queue: &QueuePair,
+    lambda: &mut Lambda,
+    batch_size: i32,
+) -> Result<PollReport> {
+    let messages = receive(sqs, &queue.url, batch_size, 1).await?;
+    if messages.is_empty() {
+        return Ok(PollReport::default());
+    }
+    let event = sqs_event(&messages, &queue.arn);
+    let failed: HashSet<String> = match lambda.invoke(&event).await? {
+        Answer::Response(response) => failed_ids(&response)?.into_iter().collect(),
+        Answer::Error { .. } => {
+            return Ok(PollReport {
+                received: messages.len(),
+                failed: messages.len(),
+                invoke_failed: true,
+                ..PollReport::default()
+            });
+        }
+    };
+    let mut report = PollReport {
+        received: messages.len(),
+        ..PollReport::default()
+    };
+    for message in &messages {
+        if failed.contains(message.message_id().unwrap_or_default()) {
+            report.failed += 1;
+        } else if let Some(handle) = message.receipt_handle() {
+            sqs.delete_message()
+                .queue_url(&queue.url)
+                .receipt_handle(handle)
+                .send()
+                .await?;
+            report.deleted += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Bodies of the messages waiting in a queue (received, then made visible again).
+pub async fn peek_bodies(sqs: &Client, url: &str) -> Result<Vec<String>> {
+    let mut bodies = Vec::new();
+    let mut handles = Vec::new();
+    loop {
+        let batch = receive(sqs, url, 10, 0).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for message in batch {
+            bodies.push(message.body().unwrap_or_default().to_owned());
+            handles.extend(message.receipt_handle().map(str::to_owned));
+        }
+    }
+    for handle in handles {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await?;
+    }
+    Ok(bodies)
+}

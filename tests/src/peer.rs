@@ -1,0 +1,173 @@
+//! The local AWS peer: a moto server on a free loopback port, with its Step
+//! Functions interpreter switched on, stopped when dropped.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sqs::config::{Credentials, Region};
+
+use crate::{Result, artifacts_dir, workspace_root};
+
+/// A running moto server. Dropping it kills the process.
+#[derive(Debug)]
+pub struct LocalAws {
+    endpoint: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl LocalAws {
+    /// Installs moto when missing, starts it and switches its interpreter on.
+    /// Fails loudly, never skips: a test that needs the peer cannot pass without it.
+    pub fn start() -> Result<Self> {
+        ensure_installed()?;
+        let mut last_error = String::new();
+        // A free port can be taken between our probe and moto's bind: try a few.
+        for _ in 0..3 {
+            match Self::start_once() {
+                Ok(peer) => return Ok(peer),
+                Err(err) => last_error = err.to_string(),
+            }
+        }
+        Err(format!("the local AWS peer (moto) could not start: {last_error}").into())
+    }
+
+    fn start_once() -> Result<Self> {
+        let port = free_port()?;
+        let log = artifacts_dir()?.join(format!("moto-{port}.log"));
+        let log_file = File::create(&log)?;
+        let moto = workspace_root().join(".venv/bin/moto_server");
+        let child = Command::new(&moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Its interpreter calls SQS and SNS back on this port.
+            .env("MOTO_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", moto.display()))?;
+        let mut peer = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        peer.wait_ready(Duration::from_secs(30))?;
+        peer.configure(
+            r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#,
+        )?;
+        Ok(peer)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("moto exited with {status}; log: {}", self.log_tail()).into());
+            }
+            if ureq::get(format!("{}/moto-api/data.json", self.endpoint))
+                .call()
+                .is_ok()
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "moto did not answer within {limit:?}; log: {}",
+            self.log_tail()
+        )
+        .into())
+    }
+
+    fn configure(&self, config: &str) -> Result<()> {
+        ureq::post(format!("{}/moto-api/config", self.endpoint))
+            .header("Content-Type", "application/json")
+            .send(config)?;
+        Ok(())
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Everything moto keeps, as JSON (SES messages live under `ses.Message`).
+    pub fn data(&self) -> Result<serde_json::Value> {
+        let text = ureq::get(format!("{}/moto-api/data.json", self.endpoint))
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// An SDK config that points every client at this peer with test credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-peer",
+            ))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+
+    /// The environment a function process needs to reach this peer.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        // SIGKILL: moto takes seconds to exit on SIGTERM.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the project's install script, which installs moto into `.venv` once.
+fn ensure_installed() -> Result<()> {
+    let script = workspace_root().join("scripts/ensure-venv.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|err| format!("cannot run {}: {err}", script.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} failed ({status}): moto could not be installed",
+            script.display()
+        )
+        .into())
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
