@@ -351,6 +351,11 @@ impl Lambda {
         }
     }
 
+    /// The file that collects the function's stdout and stderr.
+    pub fn log_path(&self) -> &std::path::Path {
+        &self.log
+    }
+
     /// Everything the function wrote to stdout and stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -1,0 +1,69 @@
+//! The event fixtures under `tests/fixtures/` are real-shaped Lambda events (also
+//! usable with `cargo lambda invoke --data-file` and `sam local invoke -e`).
+//! Record ids say what each record should come to: `ok-…` parses, `bad-…` does not.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use sfn_callback::batch::{Handled, run_records};
+use sfn_callback::envelope::sqs_callback_text;
+use sfn_callback::outcome::{CallbackError, Done};
+use sfn_callback::{Outcome, message};
+use sfn_callback_tests::{Result, fixture};
+
+fn sqs_fixture(name: &str) -> Result<SqsEvent> {
+    Ok(serde_json::from_value(fixture(&format!("sqs/{name}"))?)?)
+}
+
+/// Unwraps and parses a record without calling anything: the validation half of the pipe.
+fn validate(record: &SqsMessage) -> Outcome {
+    let text = sqs_callback_text(record)?;
+    message::parse(&text)?;
+    Ok(Done::Completed)
+}
+
+#[test]
+fn every_sqs_fixture_record_validates_as_its_id_says() -> Result<()> {
+    for name in [
+        "success.json",
+        "failure.json",
+        "heartbeat.json",
+        "mixed-batch.json",
+        "fifo-batch.json",
+    ] {
+        for record in sqs_fixture(name)?.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let outcome = validate(&record);
+            assert_eq!(
+                outcome.is_ok(),
+                id.starts_with("ok-"),
+                "{name} {id}: {outcome:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn fifo_fixture_blocks_the_rest_of_a_group_after_its_failure() -> Result<()> {
+    let records = sqs_fixture("fifo-batch.json")?.records;
+    let reports = run_records(records, 10, |record: SqsMessage| async move {
+        Handled::new(None, validate(&record))
+    })
+    .await;
+    let outcomes: Vec<(String, bool, bool)> = reports
+        .iter()
+        .map(|r| {
+            let blocked = r.outcome == Err(CallbackError::BlockedByGroup);
+            (r.message_id.clone(), r.outcome.is_ok(), blocked)
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ok-a1".to_owned(), true, false),
+            ("bad-a2".to_owned(), false, false),
+            ("ok-b1".to_owned(), true, false),
+            ("ok-a3".to_owned(), false, true),
+        ]
+    );
+    Ok(())
+}
