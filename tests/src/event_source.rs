@@ -166,13 +166,22 @@ pub fn failed_ids(response: &Value) -> Result<Vec<String>> {
 }
 
 /// What one poll did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PollReport {
     pub received: usize,
     pub deleted: usize,
     pub failed: usize,
     /// The invocation failed as a whole: nothing was deleted.
     pub invoke_failed: bool,
+}
+
+impl std::ops::AddAssign for PollReport {
+    fn add_assign(&mut self, other: Self) {
+        self.received += other.received;
+        self.deleted += other.deleted;
+        self.failed += other.failed;
+        self.invoke_failed |= other.invoke_failed;
+    }
 }
 
 /// Receives one batch, invokes `lambda`, deletes what succeeded.

@@ -79,13 +79,13 @@ async fn run() -> Result<()> {
 
     println!("Running the SQS event source loop (receive, invoke, delete what succeeded) ...");
     let mut totals = PollReport::default();
-    totals = add(totals, demo.drain(&mut lambda).await?);
+    totals += demo.drain(&mut lambda).await?;
     // The heartbeat kept its task waiting; now the worker finishes it.
     demo.send(&json!({"taskToken": heartbeat.1, "output": {"order": 3, "after": "heartbeat"}}))
         .await?;
     // The duplicate arrives after its execution has finished.
     demo.send(&duplicated).await?;
-    totals = add(totals, demo.drain(&mut lambda).await?);
+    totals += demo.drain(&mut lambda).await?;
 
     println!();
     println!("{:<10}  {:<9}  output or error", "execution", "status");
@@ -178,18 +178,9 @@ impl Demo {
             } else {
                 idle = 0;
             }
-            totals = add(totals, report);
+            totals += report;
         }
         Ok(totals)
-    }
-}
-
-fn add(a: PollReport, b: PollReport) -> PollReport {
-    PollReport {
-        received: a.received + b.received,
-        deleted: a.deleted + b.deleted,
-        failed: a.failed + b.failed,
-        invoke_failed: a.invoke_failed || b.invoke_failed,
     }
 }
 
