@@ -166,29 +166,26 @@ fn message_id(record: &SqsMessage) -> String {
 }
 
 fn log_report(report: &RecordReport) {
-    let RecordReport {
-        message_id,
-        token,
-        outcome,
-    } = report;
+    log_outcome(&report.message_id, report.token, &report.outcome);
+}
+
+/// The one log line per record: message id, token fingerprint, outcome and the
+/// Step Functions error code. Never a body, never a token.
+pub fn log_outcome(message_id: &str, token: Option<Fingerprint>, outcome: &Outcome) {
     let token = token.map(tracing::field::display);
     match outcome {
         Ok(Done::Completed) => {
-            tracing::info!(message_id = %message_id, token, outcome = "completed", "callback done");
+            tracing::info!(message_id, token, outcome = "completed", "callback done")
         }
-        Ok(done) => {
-            tracing::warn!(message_id = %message_id, token, outcome = ?done, "callback done");
-        }
-        Err(err) => {
-            tracing::warn!(
-                message_id = %message_id,
-                token,
-                outcome = ?err.class(),
-                sfn_error = err.sfn_error_code(),
-                error = %err,
-                "callback not done"
-            );
-        }
+        Ok(done) => tracing::warn!(message_id, token, outcome = ?done, "callback done"),
+        Err(err) => tracing::warn!(
+            message_id,
+            token,
+            outcome = ?err.class(),
+            sfn_error = err.sfn_error_code(),
+            error = %err,
+            "callback not done"
+        ),
     }
 }
 

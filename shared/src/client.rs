@@ -114,6 +114,11 @@ impl CallbackClient {
         Self { sfn, settings }
     }
 
+    /// The retry and deadline settings in force.
+    pub fn settings(&self) -> RetrySettings {
+        self.settings
+    }
+
     /// The SDK client, for callers that need other Step Functions calls.
     pub fn sfn(&self) -> &aws_sdk_sfn::Client {
         &self.sfn

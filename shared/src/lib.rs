@@ -39,8 +39,10 @@ pub mod envelope;
 pub mod logging;
 pub mod message;
 pub mod outcome;
+pub mod sns_callback;
 pub mod sqs_callback;
 pub mod token;
+pub mod worker;
 
 pub use client::{CallbackClient, Deadline, RetrySettings};
 pub use completion::Completion;

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::{
     BehaviorVersion, Credentials, HttpClient, Region, SharedCredentialsProvider,
 };
@@ -33,20 +32,12 @@ use sfn_callback::{
 };
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
-const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
-/// Attempts per call of the SDK client built by [`callback_client`].
-const MAX_ATTEMPTS: u32 = 3;
+mod support;
+
+use support::{FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, TOKEN, callback_client, token};
+
 /// Only a guard against a hang; no test asserts on elapsed time.
 const HANG_GUARD: Duration = Duration::from_secs(20);
-
-const SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
-const FAILURE: &str = "AWSStepFunctions.SendTaskFailure";
-const HEARTBEAT: &str = "AWSStepFunctions.SendTaskHeartbeat";
-
-fn token() -> TaskToken {
-    TaskToken::new(TOKEN).unwrap()
-}
 
 /// A Lambda deadline far enough away never to matter.
 fn lambda_deadline() -> Deadline {
@@ -78,25 +69,6 @@ fn refused(code: &str) -> ReplayEvent {
         400,
         &json!({"__type": code, "message": "replayed answer"}).to_string(),
     )
-}
-
-fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .http_client(http)
-        .build();
-    aws_sdk_sfn::Client::from_conf(config)
-}
-
-fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
-    CallbackClient::from_client(sdk_client(http), RetrySettings::default())
 }
 
 /// The client as the functions build it (`from_sdk_config`), over `http`.

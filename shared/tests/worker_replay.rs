@@ -1,0 +1,338 @@
+//! The worker API against the real SDK client over a scripted HTTP layer: the
+//! heartbeat guard, cancellation when the workflow has moved on, and completion
+//! with the handler's result.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+use serde_json::{Value, json};
+use sfn_callback::outcome::class_of;
+use sfn_callback::worker::{
+    Guarded, TaskFailure, TaskMessage, WorkerSettings, parse_task_message, with_heartbeats, work_on,
+};
+use sfn_callback::{CallbackClient, Class, Deadline, Done};
+use support::{FAILURE, HEARTBEAT, SUCCESS, TOKEN, callback_client, token};
+
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// A Step Functions double: answers each operation with a fixed status and
+/// body, and records every request as (operation, JSON body).
+#[derive(Clone, Default)]
+struct ScriptedSfn {
+    sent: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl ScriptedSfn {
+    fn client(&self, answers: &'static [(&'static str, u16, &'static str)]) -> CallbackClient {
+        let sent = Arc::clone(&self.sent);
+        callback_client(infallible_client_fn(
+            move |request: http::Request<SdkBody>| {
+                let target = request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                sent.lock().unwrap().push((target.clone(), body));
+                let (status, answer) = answers
+                    .iter()
+                    .find(|(op, _, _)| *op == target)
+                    .map_or((200, "{}"), |(_, status, body)| (*status, *body));
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/x-amz-json-1.0")
+                    .body(SdkBody::from(answer))
+                    .unwrap()
+            },
+        ))
+    }
+
+    fn count(&self, operation: &str) -> usize {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .count()
+    }
+
+    fn bodies(&self, operation: &str) -> Vec<Value> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+fn settings(heartbeat_ms: u64) -> WorkerSettings {
+    WorkerSettings {
+        heartbeat_interval: Some(Duration::from_millis(heartbeat_ms)),
+        max_concurrency: 1,
+    }
+}
+
+fn task(input: Value) -> TaskMessage {
+    TaskMessage {
+        token: token(),
+        input,
+    }
+}
+
+fn distant_deadline() -> Deadline {
+    Deadline::at(Instant::now() + Duration::from_secs(60))
+}
+
+/// Work that never ends on its own, and counts whether it was dropped (cancelled).
+struct Endless(Arc<AtomicUsize>);
+
+impl Drop for Endless {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_on_a_closed_task_cancels_the_work_and_counts_as_done() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[(
+        HEARTBEAT,
+        400,
+        r#"{"__type":"TaskTimedOut","message":"closed"}"#,
+    )]);
+    let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(
+            &client,
+            &handler,
+            task(json!({})),
+            settings(10),
+            distant_deadline(),
+        ),
+    )
+    .await
+    .expect("the guard did not cancel the work");
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(
+        sfn.count(SUCCESS) + sfn.count(FAILURE),
+        0,
+        "a closed task is not completed"
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_answered_invalid_token_cancels_the_work() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[(
+        HEARTBEAT,
+        400,
+        r#"{"__type":"InvalidToken","message":"gone"}"#,
+    )]);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let work = {
+        let guard = Endless(Arc::clone(&dropped));
+        async move {
+            let _keep = guard;
+            std::future::pending::<()>().await;
+        }
+    };
+
+    let guarded = tokio::time::timeout(
+        HANG_GUARD,
+        with_heartbeats(
+            &client,
+            &token(),
+            work,
+            Duration::from_millis(10),
+            distant_deadline(),
+        ),
+    )
+    .await
+    .expect("the guard did not cancel the work");
+
+    assert_eq!(guarded, Guarded::Closed(Done::AlreadyClosed));
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the work future was dropped"
+    );
+}
+
+#[tokio::test]
+async fn transient_heartbeat_errors_never_abort_the_work() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[(HEARTBEAT, 503, r#"{"__type":"ServiceUnavailable"}"#)]);
+    let watcher = sfn.clone();
+    // The work ends only after it has lived through failing heartbeats.
+    let handler = move |_input: Value| {
+        let watcher = watcher.clone();
+        async move {
+            while watcher.count(HEARTBEAT) < 4 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(json!({"survived": true}))
+        }
+    };
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(
+            &client,
+            &handler,
+            task(json!({})),
+            settings(10),
+            distant_deadline(),
+        ),
+    )
+    .await
+    .expect("the work never finished");
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(
+        sfn.bodies(SUCCESS),
+        [json!({"taskToken": TOKEN, "output": r#"{"survived":true}"#})]
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_stop_as_soon_as_the_work_ends() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[]);
+    let handler = |input: Value| async move { Ok(json!({"echo": input})) };
+
+    let outcome = work_on(
+        &client,
+        &handler,
+        task(json!({"n": 1})),
+        settings(200),
+        distant_deadline(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sfn.count(HEARTBEAT), 0);
+    assert_eq!(sfn.count(SUCCESS), 1);
+}
+
+#[tokio::test]
+async fn heartbeats_are_sent_while_the_work_runs() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[]);
+    let watcher = sfn.clone();
+    let handler = move |_input: Value| {
+        let watcher = watcher.clone();
+        async move {
+            while watcher.count(HEARTBEAT) < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(json!({}))
+        }
+    };
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(
+            &client,
+            &handler,
+            task(json!({})),
+            settings(10),
+            distant_deadline(),
+        ),
+    )
+    .await
+    .expect("no heartbeats were sent");
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sfn.bodies(HEARTBEAT)[0], json!({"taskToken": TOKEN}));
+}
+
+#[tokio::test]
+async fn failing_work_fails_the_task_with_its_error_and_cause() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[]);
+    let handler = |_input: Value| async {
+        Err(TaskFailure::new(
+            "Checksum.Mismatch",
+            "expected abc, got def",
+        ))
+    };
+
+    let outcome = work_on(
+        &client,
+        &handler,
+        task(json!({})),
+        settings(1000),
+        distant_deadline(),
+    )
+    .await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(
+        sfn.bodies(FAILURE),
+        [
+            json!({"taskToken": TOKEN, "error": "Checksum.Mismatch", "cause": "expected abc, got def"})
+        ]
+    );
+}
+
+#[tokio::test]
+async fn work_that_outlives_the_lambda_deadline_is_handed_back_for_redelivery() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[]);
+    let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
+    // The client keeps a 500 ms margin: 700 ms leaves 200 ms of work.
+    let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(&client, &handler, task(json!({})), settings(50), deadline),
+    )
+    .await
+    .expect("the deadline did not stop the work");
+
+    assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
+    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
+}
+
+#[test]
+fn task_message_gives_the_token_and_the_input() {
+    let message =
+        parse_task_message(&json!({"TaskToken": TOKEN, "input": {"data": [1, 2]}}).to_string())
+            .unwrap();
+    assert_eq!(message.token, token());
+    assert_eq!(message.input, json!({"data": [1, 2]}));
+}
+
+#[test]
+fn task_message_without_input_uses_its_other_fields() {
+    let message =
+        parse_task_message(&json!({"taskToken": TOKEN, "orderId": 7}).to_string()).unwrap();
+    assert_eq!(message.input, json!({"orderId": 7}));
+}
+
+#[test]
+fn task_message_without_a_token_or_not_an_object_is_invalid() {
+    assert!(parse_task_message(r#"{"input": {}}"#).is_err());
+    assert!(parse_task_message(r#"["TaskToken"]"#).is_err());
+    assert!(parse_task_message("not json").is_err());
+    assert!(parse_task_message(r#"{"TaskToken": 5}"#).is_err());
+}
