@@ -175,7 +175,7 @@ pub fn log_outcome(message_id: &str, token: Option<Fingerprint>, outcome: &Outco
     let token = token.map(tracing::field::display);
     match outcome {
         Ok(Done::Completed) => {
-            tracing::info!(message_id, token, outcome = "completed", "callback done")
+            tracing::info!(message_id, token, outcome = "completed", "callback done");
         }
         Ok(done) => tracing::warn!(message_id, token, outcome = ?done, "callback done"),
         Err(err) => tracing::warn!(

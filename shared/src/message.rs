@@ -28,7 +28,7 @@ pub struct Callback {
 /// Why a message is not a valid callback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
-    #[error("message is not a JSON object with callback fields: {reason}")]
+    #[error("message is not a callback object: {reason}")]
     NotJson { reason: String },
     #[error("message has no taskToken")]
     MissingToken,

@@ -81,7 +81,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            heartbeat_interval: Some(Duration::from_secs(60)),
+            heartbeat_interval: Some(Duration::from_mins(1)),
             max_concurrency: 10,
         }
     }
@@ -222,7 +222,7 @@ where
                     return Done::AlreadyClosed;
                 }
                 Err(err) => {
-                    tracing::warn!(token = %token, error = %err, "heartbeat failed; the work goes on")
+                    tracing::warn!(token = %token, error = %err, "heartbeat failed; the work goes on");
                 }
                 Ok(_) => tracing::debug!(token = %token, "heartbeat sent"),
             }

@@ -28,7 +28,6 @@ use serde_json::{Value, json};
 use sfn_callback::outcome::class_of;
 use sfn_callback::{
     CallbackClient, CallbackError, Class, Completion, Deadline, Done, Outcome, RetrySettings,
-    TaskToken,
 };
 use tracing_subscriber::fmt::MakeWriter;
 

@@ -10,75 +10,19 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_smithy_http_client::test_util::infallible_client_fn;
-use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 use sfn_callback::outcome::class_of;
 use sfn_callback::worker::{
     Guarded, TaskFailure, TaskMessage, WorkerSettings, parse_task_message, with_heartbeats, work_on,
 };
-use sfn_callback::{CallbackClient, Class, Deadline, Done};
-use support::{FAILURE, HEARTBEAT, SUCCESS, TOKEN, callback_client, token};
+use sfn_callback::{Class, Deadline, Done};
+use support::{FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, token};
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
-
-/// A Step Functions double: answers each operation with a fixed status and
-/// body, and records every request as (operation, JSON body).
-#[derive(Clone, Default)]
-struct ScriptedSfn {
-    sent: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-impl ScriptedSfn {
-    fn client(&self, answers: &'static [(&'static str, u16, &'static str)]) -> CallbackClient {
-        let sent = Arc::clone(&self.sent);
-        callback_client(infallible_client_fn(
-            move |request: http::Request<SdkBody>| {
-                let target = request
-                    .headers()
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
-                    .unwrap_or(Value::Null);
-                sent.lock().unwrap().push((target.clone(), body));
-                let (status, answer) = answers
-                    .iter()
-                    .find(|(op, _, _)| *op == target)
-                    .map_or((200, "{}"), |(_, status, body)| (*status, *body));
-                http::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/x-amz-json-1.0")
-                    .body(SdkBody::from(answer))
-                    .unwrap()
-            },
-        ))
-    }
-
-    fn count(&self, operation: &str) -> usize {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(op, _)| op == operation)
-            .count()
-    }
-
-    fn bodies(&self, operation: &str) -> Vec<Value> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(op, _)| op == operation)
-            .map(|(_, body)| body.clone())
-            .collect()
-    }
-}
 
 fn settings(heartbeat_ms: u64) -> WorkerSettings {
     WorkerSettings {

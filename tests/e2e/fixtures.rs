@@ -2,10 +2,12 @@
 //! usable with `cargo lambda invoke --data-file` and `sam local invoke -e`).
 //! Record ids say what each record should come to: `ok-…` parses, `bad-…` does not.
 
+use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sfn_callback::batch::{Handled, run_records};
 use sfn_callback::envelope::sqs_callback_text;
 use sfn_callback::outcome::{CallbackError, Done};
+use sfn_callback::worker::parse_task_message;
 use sfn_callback::{Outcome, message};
 use sfn_callback_tests::{Result, fixture};
 
@@ -39,6 +41,31 @@ fn every_sqs_fixture_record_validates_as_its_id_says() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+#[test]
+fn every_sns_fixture_record_validates_as_its_id_says() -> Result<()> {
+    for name in ["success.json", "failure.json", "not-json-message.json"] {
+        let event: SnsEvent = serde_json::from_value(fixture(&format!("sns/{name}"))?)?;
+        for record in event.records {
+            let id = record.sns.message_id;
+            let outcome = message::parse(&record.sns.message);
+            assert_eq!(
+                outcome.is_ok(),
+                id.starts_with("ok-"),
+                "{name} {id}: {outcome:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn worker_task_fixture_carries_a_token_and_input() -> Result<()> {
+    let record = sqs_fixture("worker-task.json")?.records.remove(0);
+    let task = parse_task_message(&sqs_callback_text(&record)?)?;
+    assert_eq!(task.input, serde_json::json!({"data": {"invoice": 42}}));
     Ok(())
 }
 

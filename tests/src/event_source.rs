@@ -250,3 +250,38 @@ pub async fn peek_bodies(sqs: &Client, url: &str) -> Result<Vec<String>> {
     }
     Ok(bodies)
 }
+
+/// Receives exactly `count` messages from `queue` as one batch, invokes `lambda`
+/// with it, and returns the ids it reported failed.
+pub async fn deliver(
+    sqs: &Client,
+    queue_url: &str,
+    queue_arn: &str,
+    count: usize,
+    lambda: &mut Lambda,
+) -> Result<Vec<String>> {
+    let messages = receive_exactly(sqs, queue_url, count, Duration::from_secs(20)).await?;
+    let response = lambda
+        .invoke(&sqs_event(&messages, queue_arn))
+        .await?
+        .into_response()?;
+    failed_ids(&response)
+}
+
+/// The task token in a work message: `{"TaskToken": ...}` as sent, or inside an
+/// SNS notification's `Message`.
+pub fn task_token(body: &str) -> Result<String> {
+    let mut message: Value = serde_json::from_str(body)?;
+    if message.get("Type").and_then(Value::as_str) == Some("Notification") {
+        let inner = message
+            .get("Message")
+            .and_then(Value::as_str)
+            .ok_or("notification without Message")?;
+        message = serde_json::from_str(inner)?;
+    }
+    let token = message
+        .get("TaskToken")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no TaskToken in {body:.80}"))?;
+    Ok(token.to_owned())
+}

@@ -7,6 +7,7 @@
 pub mod event_source;
 pub mod peer;
 pub mod runtime_api;
+pub mod sns;
 pub mod statemachine;
 
 use std::path::{Path, PathBuf};

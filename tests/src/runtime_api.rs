@@ -203,6 +203,15 @@ async fn route(
             answered(&state, id, answer).await
         }
         (Method::POST, ["invocation", id, "error"]) => {
+            // The runtime names the error in the body's errorType; the header only says "unhandled".
+            let error_type = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v.get("errorType")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or(error_type);
             let answer = Answer::Error {
                 error_type,
                 body: String::from_utf8_lossy(&body).into_owned(),

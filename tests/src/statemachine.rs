@@ -132,3 +132,13 @@ pub fn entered_states(history: &[HistoryEvent]) -> Vec<String> {
         .map(|details| details.name().to_owned())
         .collect()
 }
+
+/// The error a `Catch` with `"ResultPath": "$.failure"` handed on: read from the
+/// input of the state it routed to.
+pub fn caught_error(history: &[HistoryEvent]) -> Option<String> {
+    history
+        .iter()
+        .filter_map(|event| event.state_entered_event_details()?.input())
+        .filter_map(|input| serde_json::from_str::<serde_json::Value>(input).ok())
+        .find_map(|input| input.pointer("/failure/Error")?.as_str().map(str::to_owned))
+}

@@ -2,6 +2,7 @@
 //! this function does the work (a SHA-256 checksum of the input's `data`) with
 //! heartbeats, and completes the token. Copy it and replace `checksum`.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -22,7 +23,10 @@ async fn checksum(input: Value) -> Result<Value, TaskFailure> {
     let bytes = serde_json::to_vec(data)
         .map_err(|err| TaskFailure::new("Checksum.Unreadable", err.to_string()))?;
     let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = digest.iter().fold(String::new(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
     Ok(json!({"sha256": hex, "bytes": bytes.len()}))
 }
 

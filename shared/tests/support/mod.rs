@@ -3,7 +3,12 @@
 
 #![allow(dead_code, reason = "each test file uses its own part")]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, HttpClient, Region};
@@ -40,4 +45,58 @@ pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
 
 pub fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
     CallbackClient::from_client(sdk_client(http), RetrySettings::default())
+}
+
+/// A Step Functions double: answers each operation with a fixed status and
+/// body, and records every request as (operation, JSON body).
+#[derive(Clone, Default)]
+pub struct ScriptedSfn {
+    sent: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl ScriptedSfn {
+    pub fn client(&self, answers: &'static [(&'static str, u16, &'static str)]) -> CallbackClient {
+        let sent = Arc::clone(&self.sent);
+        callback_client(infallible_client_fn(
+            move |request: http::Request<SdkBody>| {
+                let target = request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                sent.lock().unwrap().push((target.clone(), body));
+                let (status, answer) = answers
+                    .iter()
+                    .find(|(op, _, _)| *op == target)
+                    .map_or((200, "{}"), |(_, status, body)| (*status, *body));
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/x-amz-json-1.0")
+                    .body(SdkBody::from(answer))
+                    .unwrap()
+            },
+        ))
+    }
+
+    pub fn count(&self, operation: &str) -> usize {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .count()
+    }
+
+    pub fn bodies(&self, operation: &str) -> Vec<Value> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
 }
