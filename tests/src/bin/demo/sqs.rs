@@ -1,7 +1,7 @@
-//! `make demo`: queue-driven callbacks end to end against a local Step Functions
-//! interpreter (moto), with `sqs-callback` run the way Lambda runs it.
+//! Queue-driven callbacks: the worker drops callback messages on SQS and
+//! `sqs-callback` completes them; a duplicate and garbage show the DLQ path.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
@@ -18,19 +18,7 @@ struct Demo {
     state_machine: String,
 }
 
-#[tokio::main]
-async fn main() {
-    if let Err(err) = run().await {
-        eprintln!("demo failed: {err}");
-        std::process::exit(1);
-    }
-}
-
-async fn run() -> Result<()> {
-    let started = Instant::now();
-    println!("Starting the local AWS peer (moto) ...");
-    let peer = LocalAws::start()?;
-    println!("  moto on {}", peer.endpoint());
+pub async fn run(peer: &LocalAws) -> Result<()> {
     let config = peer.sdk_config().await;
     let sfn = aws_sdk_sfn::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -87,24 +75,7 @@ async fn run() -> Result<()> {
     demo.send(&duplicated).await?;
     totals += demo.drain(&mut lambda).await?;
 
-    println!();
-    println!("{:<10}  {:<9}  output or error", "execution", "status");
-    println!("{}", "-".repeat(72));
-    for (name, arn) in &executions {
-        let described = statemachine::wait_finished(&demo.sfn, arn, Duration::from_secs(10)).await;
-        let (status, detail) = match described {
-            Ok(d) => (
-                d.status().as_str().to_owned(),
-                d.output().map_or_else(
-                    || format!("{}: {}", d.error().unwrap_or("-"), d.cause().unwrap_or("-")),
-                    str::to_owned,
-                ),
-            ),
-            Err(err) => ("RUNNING".to_owned(), err.to_string()),
-        };
-        println!("{name:<10}  {status:<9}  {detail}");
-    }
-
+    crate::print_executions(&demo.sfn, &executions).await;
     println!("(moto drops SendTaskFailure's cause; AWS keeps it.)");
 
     println!();
@@ -127,10 +98,6 @@ async fn run() -> Result<()> {
     println!(
         "Function log (JSON lines, tokens only as fingerprints): {}",
         lambda.log_path().display()
-    );
-    println!(
-        "Done in {:.1} s; stopping moto and the function.",
-        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
