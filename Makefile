@@ -1,13 +1,14 @@
 # The two commands of the README, plus helpers. Each installs what it needs:
-# moto (the local AWS peer) goes into the git-ignored .venv.
+# moto (the local AWS peer) goes into the git-ignored .venv; the SAM CLI
+# (with cfn-lint), pytest and, for build-sam, cargo-lambda into .venv-lint.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test demo venv toolchain build clean
+.PHONY: test demo venv lint-venv toolchain build lint build-sam clean
 
-## make test: format check, clippy with -D warnings, then every test.
-test: venv toolchain
+## make test: the template's lint, format check, clippy with -D warnings, then every test.
+test: venv toolchain lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --bins
@@ -21,6 +22,21 @@ demo: venv
 venv:
 	bash scripts/ensure-venv.sh
 
+lint-venv:
+	bash scripts/ensure-lint-venv.sh
+
+## make lint: template.yaml's safe defaults, offline (cfn-lint, sam validate,
+## cfn-lint and pytest on the CloudFormation SAM makes of it). No cargo.
+lint: lint-venv
+	bash scripts/lint-template.sh
+
+## make build-sam: `sam build` of every function with cargo-lambda (arm64,
+## release) into .aws-sam/build, in the one shared target directory. Slow: minutes.
+build-sam:
+	bash scripts/ensure-lint-venv.sh --cargo-lambda
+	PATH="$(CURDIR)/.venv-lint/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
+		.venv-lint/bin/sam build --template template.yaml
+
 # rustup's default profile has these; a minimal one does not.
 toolchain:
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -30,4 +46,4 @@ build:
 	cargo build --workspace --bins
 
 clean:
-	rm -rf .venv .venv-lock tests/artifacts
+	rm -rf .venv .venv-lint .venv-lock .aws-sam tests/artifacts

@@ -31,11 +31,13 @@ compile_error!(
      Keep `panic = \"unwind\"` in the release profile."
 );
 
+pub mod activity;
 pub mod batch;
 pub mod client;
 pub mod completion;
 pub mod config;
 pub mod envelope;
+pub mod examples;
 pub mod logging;
 pub mod message;
 pub mod outcome;

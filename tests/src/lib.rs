@@ -5,6 +5,7 @@
 //! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
 pub mod event_source;
+pub mod function_url;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;

@@ -1,0 +1,344 @@
+"""The deploy template's safe defaults, asserted on the CloudFormation that SAM
+makes of template.yaml (aws-sam-translator, offline), so that an edit that
+drops one fails CI. The second half breaks each default in a copy of the
+template and proves that its check reports it.
+
+Run by `make lint`; alone: `.venv-lint/bin/python -m pytest tests/template`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import string
+import tomllib
+from typing import Any, Callable
+
+import pytest
+
+import checks
+import samtemplate
+
+ROOT = samtemplate.ROOT
+
+
+@pytest.fixture(scope="session")
+def sam() -> dict[str, Any]:
+    return samtemplate.load()
+
+
+@pytest.fixture(scope="session")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    return samtemplate.transform(sam)
+
+
+# --------------------------------------------------------- the safe defaults
+
+
+def test_every_sqs_event_source_reports_batch_item_failures_with_a_batch_size_and_a_concurrency_cap(cfn):
+    assert checks.sqs_batch_failures(cfn) == []
+    triggered = {checks.binary(checks.functions(cfn)[f]) for _, f in checks.sqs_mappings(cfn).values()}
+    assert triggered == {"sqs-callback", "sqs-worker"}
+
+
+def test_every_queue_a_function_drains_stays_invisible_for_six_times_the_function_timeout(cfn):
+    assert checks.sqs_visibility(cfn) == []
+
+
+def test_every_queue_redrives_to_a_dead_letter_queue_after_at_least_three_receives(cfn):
+    assert checks.sqs_redrive(cfn) == []
+
+
+def test_every_dead_letter_target_and_failure_destination_is_a_queue_of_the_template(cfn):
+    assert checks.dead_letter_queues_exist(cfn) == []
+    assert len(checks.dead_letter_targets(cfn)) >= 4  # work, callback and worker queues, sns-callback
+
+
+def test_sns_callback_retries_failed_events_then_sends_them_to_an_on_failure_queue(cfn):
+    assert checks.sns_on_failure(cfn) == []
+
+
+def test_every_state_machine_logs_errors_without_execution_data(cfn):
+    assert checks.state_machine_logging(cfn) == []
+    assert len(checks.resources(cfn, "AWS::StepFunctions::StateMachine")) == 4
+
+
+def test_no_policy_statement_anywhere_has_a_wildcard_action(cfn):
+    assert checks.no_wildcard_actions(cfn) == []
+
+
+def test_send_task_actions_are_granted_exactly_to_the_functions_that_complete_tokens(cfn):
+    assert checks.send_task_grants(cfn) == []
+
+
+def test_only_approval_notifier_may_send_email_and_only_from_the_sender_identity(cfn):
+    assert checks.ses_send_grants(cfn) == []
+
+
+def test_only_the_two_approval_functions_may_read_the_link_key_secret(cfn):
+    assert checks.link_key_readers(cfn) == []
+
+
+def test_every_function_is_an_arm64_bootstrap_on_provided_al2023_that_logs_json(cfn):
+    assert checks.function_runtime(cfn) == []
+
+
+def test_function_roles_carry_no_managed_policy_beyond_logging_and_sqs_polling(cfn):
+    assert checks.managed_policies(cfn) == []
+
+
+def test_every_definition_is_fully_substituted_and_its_callback_tasks_time_out_and_catch_every_error(cfn):
+    assert checks.definition_files(cfn, ROOT) == []
+    files = {path.name for path, _ in checks.definitions(cfn, ROOT).values()}
+    assert files == {p.name for p in (ROOT / "statemachines").glob("*.asl.json")}
+
+
+def test_each_state_machine_may_call_exactly_what_its_definition_calls(cfn):
+    assert checks.state_machine_permissions(cfn, ROOT) == []
+
+
+def test_every_function_crate_is_deployed_from_its_own_binary(cfn):
+    crates = set()
+    for manifest in (ROOT / "functions").glob("*/Cargo.toml"):
+        if (manifest.parent / "src" / "main.rs").is_file():
+            crates.add(tomllib.loads(manifest.read_text())["package"]["name"])
+    deployed = [checks.binary(f) for f in checks.functions(cfn).values()]
+    assert sorted(deployed) == sorted(crates | set(checks.SEND_TASK_BY_BINARY) | checks.LINK_KEY_READERS)
+
+
+def test_approval_links_point_at_approval_http_whose_url_needs_no_auth(cfn):
+    http = checks.function_named(cfn, "approval-http")
+    notifier = checks.functions(cfn)[checks.function_named(cfn, "approval-notifier")]
+    urls = checks.resources(cfn, "AWS::Lambda::Url")
+    assert [checks.target(checks.props(u)["TargetFunctionArn"]) for u in urls.values()] == [http]
+    (url_id, url), = urls.items()
+    assert checks.props(url)["AuthType"] == "NONE"
+    base_url = checks.props(notifier)["Environment"]["Variables"]["APPROVAL_BASE_URL"]
+    assert base_url == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
+
+
+def test_every_log_group_keeps_logs_for_a_limited_time(cfn):
+    groups = checks.resources(cfn, "AWS::Logs::LogGroup")
+    used = [checks.target(checks.props(f)["LoggingConfig"].get("LogGroup")) for f in checks.functions(cfn).values()]
+    for machine in checks.resources(cfn, "AWS::StepFunctions::StateMachine").values():
+        for destination in checks.props(machine)["LoggingConfiguration"]["Destinations"]:
+            used.append(checks.target(destination["CloudWatchLogsLogGroup"]["LogGroupArn"]))
+    assert sorted(used) == sorted(groups)
+    assert all(checks.props(g).get("RetentionInDays") for g in groups.values())
+
+
+def test_worker_heartbeat_interval_is_a_third_of_every_allowed_heartbeat_seconds(sam):
+    allowed = sam["Parameters"]["HeartbeatSeconds"]["AllowedValues"]
+    intervals = sam["Mappings"]["HeartbeatIntervals"]
+    assert sorted(intervals, key=int) == [str(v) for v in allowed]
+    for seconds in allowed:
+        assert 3 * intervals[str(seconds)]["IntervalSeconds"] == seconds
+    # The task's HeartbeatSeconds must stay under its TimeoutSeconds (3,600).
+    assert max(allowed) < 3600
+
+
+def test_default_approvers_that_could_break_out_of_the_definition_are_refused_at_deploy(sam):
+    # DefaultApprovers lands inside a quoted intrinsic argument, States.StringSplit('...', ',').
+    pattern = sam["Parameters"]["DefaultApprovers"]["AllowedPattern"]
+    for good in ["a@example.com", "a.b+c@example.com,d@sub.example.org"]:
+        assert re.fullmatch(pattern, good), good
+    for bad in ["", "a@example.com, b@example.com", "o'hara@example.com", 'a"@example.com', "a@example.com,", "x"]:
+        assert not re.fullmatch(pattern, bad), bad
+    assert re.fullmatch(sam["Parameters"]["SenderEmail"]["AllowedPattern"], "approvals@example.com")
+
+
+def strict_decode(text: str) -> bytes | None:
+    """Unpadded base64 as the functions read it: trailing bits must be zero."""
+    padded = text + "=" * (-len(text) % 4)
+    decoded = base64.b64decode(padded, validate=True)
+    return decoded if base64.b64encode(decoded).decode().rstrip("=") == text else None
+
+
+def test_generated_link_key_secret_always_decodes_to_a_32_byte_key_with_over_128_random_bits(sam):
+    generate = sam["Resources"]["LinkKeySecret"]["Properties"]["GenerateSecretString"]
+    assert (generate["SecretStringTemplate"], generate["GenerateStringKey"]) == ("{}", "current")
+    assert generate["ExcludePunctuation"] is True and generate["IncludeSpace"] is False
+    alphabet = sorted(set(string.ascii_letters + string.digits) - set(generate["ExcludeCharacters"]))
+    length = generate["PasswordLength"]
+    # Any character may land anywhere, the last one included.
+    for last in alphabet:
+        for fill in alphabet:
+            key = strict_decode(fill * (length - 1) + last)
+            assert key is not None and len(key) == 32, (fill, last)
+    assert len(alphabet) ** length >= 2**128
+    # Why the alphabet is cut: letters and digits alone would fail 3 times in 4.
+    assert strict_decode("A" * 42 + "B") is None
+
+
+# ------------------------------------------- each check reports what it guards
+
+
+def event(sam, function, name):
+    return sam["Resources"][function]["Properties"]["Events"][name]["Properties"]
+
+
+def statement(sam, function, sid):
+    for policy in sam["Resources"][function]["Properties"]["Policies"]:
+        for s in policy.get("Statement", []):
+            if s.get("Sid") == sid:
+                return s
+    raise KeyError(sid)
+
+
+def set_prop(resource, key, value):
+    def mutate(sam):
+        sam["Resources"][resource]["Properties"][key] = value
+
+    return mutate
+
+
+MUTATIONS: list[tuple[str, Callable[[dict], None], Callable[[dict], list[str]], str]] = [
+    (
+        "sqs-callback-drops-ReportBatchItemFailures",
+        lambda sam: event(sam, "SqsCallbackFunction", "Callbacks").pop("FunctionResponseTypes"),
+        checks.sqs_batch_failures,
+        "lacks ReportBatchItemFailures",
+    ),
+    (
+        "misspelled-ReportBatchItemFailure",
+        lambda sam: event(sam, "SqsWorkerFunction", "Tasks").update(FunctionResponseTypes=["ReportBatchItemFailure"]),
+        checks.sqs_batch_failures,
+        "lacks ReportBatchItemFailures",
+    ),
+    (
+        "sqs-event-without-concurrency-cap",
+        lambda sam: event(sam, "SqsCallbackFunction", "Callbacks").pop("ScalingConfig"),
+        checks.sqs_batch_failures,
+        "no ScalingConfig.MaximumConcurrency",
+    ),
+    (
+        "callback-queue-visibility-under-6x-timeout",
+        set_prop("CallbackQueue", "VisibilityTimeout", 179),
+        checks.sqs_visibility,
+        "VisibilityTimeout 179 < 6 x SqsCallbackFunction Timeout 30",
+    ),
+    (
+        "worker-timeout-raised-past-its-queue",
+        set_prop("SqsWorkerFunction", "Timeout", 901),
+        checks.sqs_visibility,
+        "WorkerQueue: VisibilityTimeout 5400",
+    ),
+    (
+        "maxReceiveCount-2",
+        lambda sam: sam["Resources"]["WorkerQueue"]["Properties"]["RedrivePolicy"].update(maxReceiveCount=2),
+        checks.sqs_redrive,
+        "WorkerQueue: maxReceiveCount 2 < 3",
+    ),
+    (
+        "queue-without-redrive",
+        lambda sam: sam["Resources"]["WorkQueue"]["Properties"].pop("RedrivePolicy"),
+        checks.sqs_redrive,
+        "WorkQueue: no RedrivePolicy",
+    ),
+    (
+        "redrive-to-a-missing-queue",
+        lambda sam: sam["Resources"]["CallbackQueue"]["Properties"]["RedrivePolicy"].update(
+            deadLetterTargetArn="arn:aws:sqs:us-east-1:123456789012:elsewhere"
+        ),
+        checks.dead_letter_queues_exist,
+        "CallbackQueue: dead-letter target",
+    ),
+    (
+        "sns-callback-without-on-failure",
+        lambda sam: sam["Resources"]["SnsCallbackFunction"]["Properties"]["EventInvokeConfig"].pop("DestinationConfig"),
+        checks.sns_on_failure,
+        "no OnFailure destination",
+    ),
+    (
+        "sns-callback-never-retries",
+        lambda sam: sam["Resources"]["SnsCallbackFunction"]["Properties"]["EventInvokeConfig"].update(
+            MaximumRetryAttempts=0
+        ),
+        checks.sns_on_failure,
+        "retries nothing",
+    ),
+    (
+        "state-machine-logs-execution-data",
+        lambda sam: sam["Resources"]["ApprovalStateMachine"]["Properties"]["Logging"].update(IncludeExecutionData=True),
+        checks.state_machine_logging,
+        "ApprovalStateMachine: IncludeExecutionData is True",
+    ),
+    (
+        "wildcard-action",
+        lambda sam: statement(sam, "ApprovalHttpFunction", "DecideApprovalTasks").update(Action="states:*"),
+        checks.no_wildcard_actions,
+        "'states:*'",
+    ),
+    (
+        "approval-http-gains-heartbeat",
+        lambda sam: statement(sam, "ApprovalHttpFunction", "DecideApprovalTasks")["Action"].append(
+            "states:SendTaskHeartbeat"
+        ),
+        checks.send_task_grants,
+        "approval-http: SendTask* granted",
+    ),
+    (
+        "state-machine-gains-send-task-success",
+        lambda sam: statement(sam, "ApprovalStateMachine", "InvokeNotifier").update(
+            Action=["lambda:InvokeFunction", "states:SendTaskSuccess"]
+        ),
+        checks.send_task_grants,
+        "ApprovalStateMachine: SendTask* granted",
+    ),
+    (
+        "email-from-any-identity",
+        lambda sam: statement(sam, "ApprovalNotifierFunction", "SendFromSenderIdentity").update(Resource="*"),
+        checks.ses_send_grants,
+        "not the sender identity",
+    ),
+    (
+        "sqs-callback-reads-the-link-key",
+        lambda sam: sam["Resources"]["SqsCallbackFunction"]["Properties"]["Policies"].append(
+            {"Statement": [statement(sam, "ApprovalHttpFunction", "ReadLinkKeys")]}
+        ),
+        checks.link_key_readers,
+        "sqs-callback: may call ['secretsmanager:GetSecretValue']",
+    ),
+    (
+        "x86_64-function",
+        set_prop("SqsWorkerFunction", "Architectures", ["x86_64"]),
+        checks.function_runtime,
+        "SqsWorkerFunction: Architectures",
+    ),
+    (
+        "wrong-runtime-for-all",
+        lambda sam: sam["Globals"]["Function"].update(Runtime="provided.al2"),
+        checks.function_runtime,
+        "Runtime 'provided.al2'",
+    ),
+    (
+        "placeholder-without-substitution",
+        lambda sam: sam["Resources"]["ApprovalStateMachine"]["Properties"]["DefinitionSubstitutions"].pop(
+            "DefaultApprovers"
+        ),
+        lambda cfn: checks.definition_files(cfn, ROOT),
+        "has ${DefaultApprovers} but DefinitionSubstitutions has no DefaultApprovers",
+    ),
+    (
+        "state-machine-sends-to-the-wrong-queue",
+        lambda sam: statement(sam, "SqsCallbackStateMachine", "SendWork").update(
+            Resource={"Fn::GetAtt": ["CallbackQueue", "Arn"]}
+        ),
+        lambda cfn: checks.state_machine_permissions(cfn, ROOT),
+        "may not sqs:SendMessage on WorkQueue",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "mutate, check, reported",
+    [pytest.param(m, c, r, id=name) for name, m, c, r in MUTATIONS],
+)
+def test_a_template_that_breaks_a_safe_default_is_reported(sam, mutate, check, reported):
+    """The check passes on template.yaml (above) and names the mistake in a broken copy."""
+    broken = samtemplate.load()
+    mutate(broken)
+    assert broken != sam
+    cfn = samtemplate.transform(broken)
+    problems = check(cfn)
+    assert any(reported in p for p in problems), problems
