@@ -55,30 +55,43 @@ pub struct ScriptedSfn {
 }
 
 impl ScriptedSfn {
+    /// Answers each operation with a fixed status and body (200 `{}` if unlisted).
     pub fn client(&self, answers: &'static [(&'static str, u16, &'static str)]) -> CallbackClient {
+        self.client_fn(move |target, _| {
+            answers
+                .iter()
+                .find(|(op, _, _)| *op == target)
+                .map_or((200, "{}".to_owned()), |(_, status, body)| (*status, (*body).to_owned()))
+        })
+    }
+
+    /// Answers with `answer(operation, how many earlier requests of that operation)`.
+    pub fn client_fn(
+        &self,
+        answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> CallbackClient {
         let sent = Arc::clone(&self.sent);
-        callback_client(infallible_client_fn(
-            move |request: http::Request<SdkBody>| {
-                let target = request
-                    .headers()
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
-                    .unwrap_or(Value::Null);
-                sent.lock().unwrap().push((target.clone(), body));
-                let (status, answer) = answers
-                    .iter()
-                    .find(|(op, _, _)| *op == target)
-                    .map_or((200, "{}"), |(_, status, body)| (*status, *body));
-                http::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/x-amz-json-1.0")
-                    .body(SdkBody::from(answer))
-                    .unwrap()
-            },
-        ))
+        callback_client(infallible_client_fn(move |request: http::Request<SdkBody>| {
+            let target = request
+                .headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = serde_json::from_slice(request.body().bytes().unwrap_or_default()).unwrap_or(Value::Null);
+            let earlier = {
+                let mut sent = sent.lock().unwrap();
+                let earlier = sent.iter().filter(|(op, _)| *op == target).count();
+                sent.push((target.clone(), body));
+                earlier
+            };
+            let (status, body) = answer(&target, earlier);
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(SdkBody::from(body))
+                .unwrap()
+        }))
     }
 
     pub fn count(&self, operation: &str) -> usize {

@@ -1,0 +1,142 @@
+//! `sfn-callback`: the operator CLI. Completes, fails or heartbeats a task
+//! token by hand with the same validation and classification as the functions.
+//! The token is read from a file or stdin, never from argv, which `ps` and shell
+//! history would show.
+
+mod input;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sfn_callback::config::Config;
+use sfn_callback::{CallbackClient, Class, Completion, Deadline, Done, Outcome};
+
+/// Exit codes, so scripts can tell what happened.
+mod exit {
+    /// Completed.
+    pub const DONE: u8 = 0;
+    /// Nothing was sent: bad arguments or input.
+    pub const INVALID: u8 = 2;
+    /// Already closed (`TaskTimedOut`): nothing left to do.
+    pub const ALREADY_CLOSED: u8 = 3;
+    /// Step Functions refused it; retrying will not help.
+    pub const REFUSED: u8 = 4;
+    /// Throttled or unavailable; try again later.
+    pub const TRY_AGAIN: u8 = 5;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "sfn-callback", version, about = "Complete Step Functions task tokens by hand.")]
+#[command(after_help = "Exit codes: 0 done, 2 invalid input (nothing sent), 3 already closed, \
+4 refused by Step Functions, 5 try again later.\nAWS settings come from the standard \
+environment and profile (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// SendTaskSuccess with an output.
+    Succeed {
+        /// File holding the token; `-` reads stdin.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The output: JSON text, or `@path` to read it from a file.
+        #[arg(long, default_value = "{}")]
+        output: String,
+    },
+    /// SendTaskFailure with an error and a cause.
+    Fail {
+        /// File holding the token; `-` reads stdin.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The error name the state machine's Catch matches on.
+        #[arg(long)]
+        error: Option<String>,
+        /// Free text; cut to 32,768 characters with a marker.
+        #[arg(long)]
+        cause: Option<String>,
+    },
+    /// SendTaskHeartbeat.
+    Heartbeat {
+        /// File holding the token; `-` reads stdin.
+        #[arg(long)]
+        token_file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (token_file, completion) = match prepare(cli.command) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::INVALID);
+        }
+    };
+    let token = match input::read_token(&token_file) {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::INVALID);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::INVALID);
+        }
+    };
+    let action = completion.action();
+    let client = CallbackClient::from_env(config.retry).await;
+    let outcome = client.complete(&token, completion, Deadline::NONE).await;
+    report(action, &token, &outcome)
+}
+
+/// Validates the command's arguments into a completion, before anything is sent.
+fn prepare(command: Command) -> Result<(PathBuf, Completion), String> {
+    match command {
+        Command::Succeed { token_file, output } => {
+            let output = input::read_output(&output)?;
+            match Completion::success_json(output).map_err(|err| err.to_string())? {
+                Completion::OutputRejected { cause } => Err(cause),
+                completion => Ok((token_file, completion)),
+            }
+        }
+        Command::Fail { token_file, error, cause } => {
+            Ok((token_file, Completion::failure(error, cause).map_err(|err| err.to_string())?))
+        }
+        Command::Heartbeat { token_file } => Ok((token_file, Completion::Heartbeat)),
+    }
+}
+
+/// Prints the classified outcome and picks the exit code.
+fn report(action: &str, token: &sfn_callback::TaskToken, outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Ok(Done::AlreadyClosed) => {
+            println!("done: {token} is already closed (TaskTimedOut); nothing was changed");
+            ExitCode::from(exit::ALREADY_CLOSED)
+        }
+        Ok(done) => {
+            println!("done: {action} for {token} ({done:?})");
+            ExitCode::from(exit::DONE)
+        }
+        Err(err) => {
+            let code = err.sfn_error_code().unwrap_or("-");
+            match err.class() {
+                Class::Transient => {
+                    println!("try again: {action} for {token}: {err} [{code}]");
+                    ExitCode::from(exit::TRY_AGAIN)
+                }
+                Class::Permanent | Class::Done => {
+                    println!("refused: {action} for {token}: {err} [{code}]");
+                    ExitCode::from(exit::REFUSED)
+                }
+            }
+        }
+    }
+}

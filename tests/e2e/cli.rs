@@ -1,0 +1,139 @@
+//! The operator CLI run as a process against moto: exit codes and output.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::json;
+use sfn_callback_tests::event_source::{create_queue, receive_exactly, task_token};
+use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+struct World {
+    peer: LocalAws,
+    sfn: aws_sdk_sfn::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    state_machine: String,
+}
+
+impl World {
+    async fn start() -> Result<Self> {
+        let peer = LocalAws::start()?;
+        let config = peer.sdk_config().await;
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let queue = create_queue(&sqs, "worker", &[]).await?;
+        let definition =
+            statemachine::definition("worker-heartbeat", &[("WorkerQueueUrl", &queue), ("HeartbeatSeconds", "60")])?;
+        let state_machine = statemachine::create(&sfn, "stuck", &definition).await?;
+        Ok(Self { peer, sfn, sqs, queue, state_machine })
+    }
+
+    /// Starts an execution and writes its token to a file, as an operator would have it.
+    async fn stuck_execution(&self, name: &str) -> Result<(String, std::path::PathBuf, String)> {
+        let execution = statemachine::start(&self.sfn, &self.state_machine, name, &json!({})).await?;
+        let work = receive_exactly(&self.sqs, &self.queue, 1, LIMIT).await?;
+        let token = task_token(work[0].body().unwrap_or_default())?;
+        let file = artifacts_dir()?.join(format!("token-{name}-{}", std::process::id()));
+        std::fs::write(&file, format!("{token}\n"))?;
+        Ok((execution, file, token))
+    }
+
+    /// Runs `sfn-callback` with `args`, feeding `stdin`.
+    fn cli(&self, args: &[&str], stdin: &str) -> Result<Output> {
+        let mut child = Command::new(built_binary("sfn-callback")?)
+            .args(args)
+            .env_clear()
+            .envs(self.peer.function_env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child.stdin.take().ok_or("no stdin")?.write_all(stdin.as_bytes())?;
+        Ok(child.wait_with_output()?)
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
+    let world = World::start().await?;
+    let (execution, file, token) = world.stuck_execution("succeed").await?;
+    let path = file.to_string_lossy();
+
+    let output = world.cli(&["succeed", "--token-file", &path, "--output", r#"{"fixed":"by hand"}"#], "")?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("done: SendTaskSuccess for token:"), "{}", text(&output));
+    assert!(!text(&output).contains(&token), "the token is never printed");
+    let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
+    assert_eq!(described.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(described.output().unwrap_or_default())?, json!({"fixed": "by hand"}));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_reads_the_token_from_stdin() -> Result<()> {
+    let world = World::start().await?;
+    let (execution, _, token) = world.stuck_execution("fail").await?;
+
+    let output = world.cli(&["fail", "--token-file", "-", "--error", "Operator.Abort", "--cause", "stuck for a week"], &token)?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
+    assert_eq!(statemachine::caught_error(&statemachine::history(&world.sfn, &execution).await?).as_deref(), Some("Operator.Abort"));
+    assert_eq!(described.status(), &ExecutionStatus::Failed);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
+    let world = World::start().await?;
+    let (execution, file, _) = world.stuck_execution("beat").await?;
+
+    let output = world.cli(&["heartbeat", "--token-file", &file.to_string_lossy()], "")?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(statemachine::status(&world.sfn, &execution).await?, ExecutionStatus::Running);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
+    let world = World::start().await?;
+
+    let output = world.cli(&["succeed", "--token-file", "-"], "not-a-token-step-functions-knows")?;
+
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(text(&output).contains("InvalidToken"), "{}", text(&output));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
+    let world = World::start().await?;
+    let (execution, file, _) = world.stuck_execution("bad-output").await?;
+
+    let output = world.cli(&["succeed", "--token-file", &file.to_string_lossy(), "--output", "{not json"], "")?;
+
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(statemachine::status(&world.sfn, &execution).await?, ExecutionStatus::Running);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
+    let world = World::start().await?;
+
+    let output = world.cli(&["succeed", "--token", "AAAA"], "")?;
+
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    Ok(())
+}
