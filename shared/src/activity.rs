@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::client::{CallbackClient, Deadline};
-use crate::config::{ConfigError, setting};
 use crate::completion::Completion;
+use crate::config::{ConfigError, setting};
 use crate::outcome::{Done, Outcome, classify_sdk_error};
 use crate::token::TaskToken;
 use crate::worker::{Guarded, TaskHandler, WorkerSettings, with_heartbeats};
@@ -59,11 +59,14 @@ impl ActivitySettings {
 
     /// Reads the settings through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let activity_arn = lookup("ACTIVITY_ARN").filter(|arn| arn.starts_with("arn:")).ok_or_else(|| ConfigError {
-            name: "ACTIVITY_ARN",
-            value: lookup("ACTIVITY_ARN").unwrap_or_default(),
-            expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)".to_owned(),
-        })?;
+        let activity_arn = lookup("ACTIVITY_ARN")
+            .filter(|arn| arn.starts_with("arn:"))
+            .ok_or_else(|| ConfigError {
+                name: "ACTIVITY_ARN",
+                value: lookup("ACTIVITY_ARN").unwrap_or_default(),
+                expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)"
+                    .to_owned(),
+            })?;
         let worker_name = lookup("WORKER_NAME")
             .or_else(|| lookup("HOSTNAME"))
             .filter(|name| !name.trim().is_empty())
@@ -74,7 +77,12 @@ impl ActivitySettings {
             pollers: setting(&lookup, "POLLERS", 2, 1..=100)?,
             worker: WorkerSettings::from_lookup(&lookup)?,
             grace: Duration::from_secs(setting(&lookup, "GRACE_SECONDS", 25, 0..=3600)?),
-            max_backoff: Duration::from_secs(setting(&lookup, "MAX_BACKOFF_SECONDS", 30, 1..=3600)?),
+            max_backoff: Duration::from_secs(setting(
+                &lookup,
+                "MAX_BACKOFF_SECONDS",
+                30,
+                1..=3600,
+            )?),
         })
     }
 }
@@ -101,7 +109,11 @@ pub struct ActivityWorker<H> {
 
 impl<H: TaskHandler> ActivityWorker<H> {
     pub fn new(client: CallbackClient, handler: H, settings: ActivitySettings) -> Self {
-        Self { client, handler: Arc::new(handler), settings }
+        Self {
+            client,
+            handler: Arc::new(handler),
+            settings,
+        }
     }
 
     /// Polls and works until `shutdown` resolves, then drains within the grace period.
@@ -117,7 +129,10 @@ impl<H: TaskHandler> ActivityWorker<H> {
             pollers.spawn(async move { worker.poll_loop(index, stop, stopping).await });
         }
         shutdown.await;
-        tracing::info!(grace_s = shared.settings.grace.as_secs(), "shutting down: no new polls");
+        tracing::info!(
+            grace_s = shared.settings.grace.as_secs(),
+            "shutting down: no new polls"
+        );
         stopping.store(true, Ordering::SeqCst);
         let _ = stop_tx.send(true);
 
@@ -132,13 +147,20 @@ impl<H: TaskHandler> ActivityWorker<H> {
         })
         .await;
         if drained.is_err() {
-            tracing::error!("pollers did not stop in time; a task assigned to an unfinished poll may wait for its timeout");
+            tracing::error!(
+                "pollers did not stop in time; a task assigned to an unfinished poll may wait for its timeout"
+            );
         }
         tracing::info!(?report, "activity worker stopped");
         report
     }
 
-    async fn poll_loop(&self, index: usize, mut stop: watch::Receiver<bool>, stopping: Arc<AtomicBool>) -> ActivityReport {
+    async fn poll_loop(
+        &self,
+        index: usize,
+        mut stop: watch::Receiver<bool>,
+        stopping: Arc<AtomicBool>,
+    ) -> ActivityReport {
         let mut report = ActivityReport::default();
         let mut backoff = Duration::ZERO;
         while !stopping.load(Ordering::SeqCst) {
@@ -168,7 +190,8 @@ impl<H: TaskHandler> ActivityWorker<H> {
             let token = task.token.clone();
             let outcome = if stopping.load(Ordering::SeqCst) {
                 report.failed_for_shutdown += 1;
-                self.fail_for_shutdown(&token, "the worker was stopping when this task arrived").await
+                self.fail_for_shutdown(&token, "the worker was stopping when this task arrived")
+                    .await
             } else {
                 self.work(task, stop.clone(), &mut report).await
             };
@@ -176,7 +199,11 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 Ok(_) => report.completed += 1,
                 Err(_) => report.not_completed += 1,
             }
-            crate::batch::log_outcome(&format!("activity-poller-{index}"), Some(token.fingerprint()), &outcome);
+            crate::batch::log_outcome(
+                &format!("activity-poller-{index}"),
+                Some(token.fingerprint()),
+                &outcome,
+            );
         }
         report
     }
@@ -222,12 +249,19 @@ impl<H: TaskHandler> ActivityWorker<H> {
 
     /// Runs the task under the heartbeat guard; on shutdown past the grace period,
     /// cancels it and fails the task.
-    async fn work(&self, task: ActivityTask, mut stop: watch::Receiver<bool>, report: &mut ActivityReport) -> Outcome {
+    async fn work(
+        &self,
+        task: ActivityTask,
+        mut stop: watch::Receiver<bool>,
+        report: &mut ActivityReport,
+    ) -> Outcome {
         let ActivityTask { token, input } = task;
         let work = self.handler.handle(input);
         let guarded = async {
             match self.settings.worker.heartbeat_interval {
-                Some(interval) => with_heartbeats(&self.client, &token, work, interval, Deadline::NONE).await,
+                Some(interval) => {
+                    with_heartbeats(&self.client, &token, work, interval, Deadline::NONE).await
+                }
                 None => Guarded::Finished(work.await),
             }
         };
@@ -256,7 +290,9 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 Err(err) => return Err(crate::message::MessageError::Completion(err).into()),
             },
         };
-        self.client.complete(&token, completion, Deadline::NONE).await
+        self.client
+            .complete(&token, completion, Deadline::NONE)
+            .await
     }
 
     async fn fail_for_shutdown(&self, token: &TaskToken, cause: &str) -> Outcome {
@@ -264,7 +300,10 @@ impl<H: TaskHandler> ActivityWorker<H> {
             error: Some(WORKER_SHUTDOWN_ERROR.to_owned()),
             cause: Some(format!("{} ({cause})", self.settings.worker_name)),
         };
-        let outcome = self.client.complete(token, completion, Deadline::NONE).await;
+        let outcome = self
+            .client
+            .complete(token, completion, Deadline::NONE)
+            .await;
         if matches!(outcome, Ok(Done::Completed)) {
             tracing::warn!(token = %token, "task failed with {WORKER_SHUTDOWN_ERROR}");
         }
@@ -280,7 +319,11 @@ struct ActivityTask {
 
 /// Doubles the wait (from 100 ms) up to `max`.
 fn next_backoff(current: Duration, max: Duration) -> Duration {
-    if current.is_zero() { Duration::from_millis(100) } else { (current * 2).min(max) }
+    if current.is_zero() {
+        Duration::from_millis(100)
+    } else {
+        (current * 2).min(max)
+    }
 }
 
 fn add(a: ActivityReport, b: ActivityReport) -> ActivityReport {
@@ -303,7 +346,11 @@ mod tests {
     fn backoff_doubles_from_100_ms_up_to_the_cap() {
         let max = Duration::from_secs(1);
         let waits: Vec<u128> =
-            std::iter::successors(Some(Duration::ZERO), |w| Some(next_backoff(*w, max))).skip(1).take(6).map(|w| w.as_millis()).collect();
+            std::iter::successors(Some(Duration::ZERO), |w| Some(next_backoff(*w, max)))
+                .skip(1)
+                .take(6)
+                .map(|w| w.as_millis())
+                .collect();
         assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
     }
 }

@@ -13,15 +13,20 @@ use crate::worker::TaskFailure;
 /// `Checksum.NoData` when there is none. `workSeconds` (at most 900) makes it
 /// slow on purpose, to watch heartbeats keep the task alive.
 pub async fn checksum(input: Value) -> Result<Value, TaskFailure> {
-    let data = input.get("data").ok_or_else(|| TaskFailure::new("Checksum.NoData", "the input has no `data` field"))?;
+    let data = input
+        .get("data")
+        .ok_or_else(|| TaskFailure::new("Checksum.NoData", "the input has no `data` field"))?;
     if let Some(seconds) = input.get("workSeconds").and_then(Value::as_f64) {
         tokio::time::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 900.0))).await;
     }
-    let bytes = serde_json::to_vec(data).map_err(|err| TaskFailure::new("Checksum.Unreadable", err.to_string()))?;
-    let hex = Sha256::digest(&bytes).iter().fold(String::new(), |mut hex, byte| {
-        let _ = write!(hex, "{byte:02x}");
-        hex
-    });
+    let bytes = serde_json::to_vec(data)
+        .map_err(|err| TaskFailure::new("Checksum.Unreadable", err.to_string()))?;
+    let hex = Sha256::digest(&bytes)
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
     Ok(json!({"sha256": hex, "bytes": bytes.len()}))
 }
 

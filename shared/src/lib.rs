@@ -32,6 +32,8 @@ compile_error!(
 );
 
 pub mod activity;
+#[cfg(feature = "approval")]
+pub mod approval;
 pub mod batch;
 pub mod client;
 pub mod completion;

@@ -49,6 +49,16 @@ pub enum CallbackError {
     OutOfTime,
     #[error("the request could not be built: {reason}")]
     BadRequest { reason: String },
+    #[error("{service} refused the request: {reason}")]
+    ServiceRefused {
+        service: &'static str,
+        reason: String,
+    },
+    #[error("{service} is busy or failing: {reason}")]
+    ServiceUnavailable {
+        service: &'static str,
+        reason: String,
+    },
     #[error("the handler panicked")]
     Panicked,
     #[error("not attempted: an earlier message of the same FIFO group failed")]
@@ -63,9 +73,11 @@ impl CallbackError {
             | Self::InvalidEnvelope(_)
             | Self::Refused { .. }
             | Self::BadRequest { .. }
+            | Self::ServiceRefused { .. }
             | Self::Panicked => Class::Permanent,
             Self::Unavailable { .. }
             | Self::NoAnswer { .. }
+            | Self::ServiceUnavailable { .. }
             | Self::OutOfTime
             | Self::BlockedByGroup => Class::Transient,
         }

@@ -97,6 +97,7 @@ pub fn fold_outcomes(outcomes: Vec<Outcome>) -> Result<(), SnsCallbackError> {
 mod tests {
     use super::*;
     use crate::message::MessageError;
+    use crate::outcome::Done;
 
     #[test]
     fn all_done_is_ok() {

@@ -1,6 +1,12 @@
 //! `sns-callback`'s handler over a scripted Step Functions: duplicates are
 //! acknowledged, and failures name their class in the Lambda error type.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
 mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,7 +30,7 @@ fn event(message: &str) -> LambdaEvent<SnsEvent> {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970");
     context.deadline =
-        u64::try_from((now + Duration::from_secs(60)).as_millis()).expect("millis fit");
+        u64::try_from((now + Duration::from_mins(1)).as_millis()).expect("millis fit");
     LambdaEvent::new(payload, context)
 }
 

@@ -39,7 +39,7 @@ fn task(input: Value) -> TaskMessage {
 }
 
 fn distant_deadline() -> Deadline {
-    Deadline::at(Instant::now() + Duration::from_secs(60))
+    Deadline::at(Instant::now() + Duration::from_mins(1))
 }
 
 /// Work that never ends on its own, and counts whether it was dropped (cancelled).

@@ -2,6 +2,11 @@
 //! HTTP layer is a test double.
 
 #![allow(dead_code, reason = "each test file uses its own part")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,7 +66,9 @@ impl ScriptedSfn {
             answers
                 .iter()
                 .find(|(op, _, _)| *op == target)
-                .map_or((200, "{}".to_owned()), |(_, status, body)| (*status, (*body).to_owned()))
+                .map_or((200, "{}".to_owned()), |(_, status, body)| {
+                    (*status, (*body).to_owned())
+                })
         })
     }
 
@@ -71,27 +78,30 @@ impl ScriptedSfn {
         answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
     ) -> CallbackClient {
         let sent = Arc::clone(&self.sent);
-        callback_client(infallible_client_fn(move |request: http::Request<SdkBody>| {
-            let target = request
-                .headers()
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let body = serde_json::from_slice(request.body().bytes().unwrap_or_default()).unwrap_or(Value::Null);
-            let earlier = {
-                let mut sent = sent.lock().unwrap();
-                let earlier = sent.iter().filter(|(op, _)| *op == target).count();
-                sent.push((target.clone(), body));
-                earlier
-            };
-            let (status, body) = answer(&target, earlier);
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(SdkBody::from(body))
-                .unwrap()
-        }))
+        callback_client(infallible_client_fn(
+            move |request: http::Request<SdkBody>| {
+                let target = request
+                    .headers()
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                let earlier = {
+                    let mut sent = sent.lock().unwrap();
+                    let earlier = sent.iter().filter(|(op, _)| *op == target).count();
+                    sent.push((target.clone(), body));
+                    earlier
+                };
+                let (status, body) = answer(&target, earlier);
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/x-amz-json-1.0")
+                    .body(SdkBody::from(body))
+                    .unwrap()
+            },
+        ))
     }
 
     pub fn count(&self, operation: &str) -> usize {

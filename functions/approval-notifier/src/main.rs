@@ -1,0 +1,17 @@
+//! Lambda `approval-notifier`: emails an approval request with sealed Approve
+//! and Reject links. Invoked directly (`lambda:invoke.waitForTaskToken`), from
+//! SQS (partial batch response) or from SNS.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use sfn_callback::approval::notifier::ApprovalNotifier;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sfn_callback::logging::init();
+    let notifier = ApprovalNotifier::from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        notifier.handle(event)
+    }))
+    .await
+}

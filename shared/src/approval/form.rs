@@ -1,0 +1,191 @@
+//! The decision form the confirmation page posts: `link`, `decision`
+//! (`approve` or `reject`) and an optional `comment`, as
+//! `application/x-www-form-urlencoded`.
+
+use std::fmt;
+
+use super::link::Action;
+
+/// The largest form body read.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+/// The longest comment, as the page's `maxlength` counts it.
+pub const MAX_COMMENT_CHARS: usize = 1_000;
+
+/// A decision form that passed every check but the link's own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DecisionForm {
+    /// The sealed link from the hidden field, not yet opened.
+    pub link: String,
+    pub decision: Action,
+    /// Trimmed; `None` when blank.
+    pub comment: Option<String>,
+}
+
+impl fmt::Debug for DecisionForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The link decides the request: not for logs.
+        f.debug_struct("DecisionForm")
+            .field("link", &format_args!("<{} chars>", self.link.len()))
+            .field("decision", &self.decision)
+            .field("comment", &self.comment.as_ref().map(|c| c.chars().count()))
+            .finish()
+    }
+}
+
+/// Why a form body is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("the form is {bytes} bytes; the limit is {MAX_BODY_BYTES}")]
+    TooLarge { bytes: usize },
+    #[error("the form has no link")]
+    MissingLink,
+    #[error("the form has no decision")]
+    MissingDecision,
+    #[error("the decision is neither approve nor reject")]
+    UnknownDecision,
+    #[error("the form has more than one {field}")]
+    Repeated { field: &'static str },
+    #[error("the comment is {chars} characters; the limit is {MAX_COMMENT_CHARS}")]
+    CommentTooLong { chars: usize },
+}
+
+/// Parses a form body. Unknown fields are ignored; a repeated field is refused,
+/// because which one the approver meant is unknowable.
+pub fn parse(body: &[u8]) -> Result<DecisionForm, FormError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(FormError::TooLarge { bytes: body.len() });
+    }
+    let mut link = None;
+    let mut decision = None;
+    let mut comment = None;
+    for (name, value) in form_urlencoded::parse(body) {
+        let (slot, field) = match name.as_ref() {
+            "link" => (&mut link, "link"),
+            "decision" => (&mut decision, "decision"),
+            "comment" => (&mut comment, "comment"),
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(FormError::Repeated { field });
+        }
+    }
+
+    let link = link
+        .map(|link| link.trim().to_owned())
+        .filter(|link| !link.is_empty())
+        .ok_or(FormError::MissingLink)?;
+    let decision = decision.ok_or(FormError::MissingDecision)?;
+    let decision = Action::parse(decision.trim()).ok_or(FormError::UnknownDecision)?;
+    // Browsers count a line break as one character for `maxlength` but send two.
+    let comment = comment
+        .map(|comment| comment.replace("\r\n", "\n").trim().to_owned())
+        .filter(|comment| !comment.is_empty());
+    if let Some(comment) = &comment {
+        let chars = comment.chars().count();
+        if chars > MAX_COMMENT_CHARS {
+            return Err(FormError::CommentTooLong { chars });
+        }
+    }
+    Ok(DecisionForm {
+        link,
+        decision,
+        comment,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approve_with_a_comment_is_read() {
+        let form = parse(b"link=abc_-9&decision=approve&comment=Looks+good%21").unwrap();
+        assert_eq!(
+            form,
+            DecisionForm {
+                link: "abc_-9".into(),
+                decision: Action::Approve,
+                comment: Some("Looks good!".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn reject_without_a_comment_has_none() {
+        let form = parse(b"link=abc&decision=reject&comment=++").unwrap();
+        assert_eq!((form.decision, form.comment), (Action::Reject, None));
+    }
+
+    #[test]
+    fn missing_link_or_decision_is_refused() {
+        assert_eq!(parse(b"decision=approve"), Err(FormError::MissingLink));
+        assert_eq!(
+            parse(b"link=&decision=approve"),
+            Err(FormError::MissingLink)
+        );
+        assert_eq!(parse(b"link=abc"), Err(FormError::MissingDecision));
+    }
+
+    #[test]
+    fn unknown_decision_is_refused() {
+        assert_eq!(
+            parse(b"link=abc&decision=maybe"),
+            Err(FormError::UnknownDecision)
+        );
+    }
+
+    #[test]
+    fn repeated_decision_is_refused() {
+        assert_eq!(
+            parse(b"link=abc&decision=approve&decision=reject"),
+            Err(FormError::Repeated { field: "decision" })
+        );
+    }
+
+    #[test]
+    fn comment_of_1000_characters_is_accepted_and_1001_refused() {
+        let body = |n: usize| format!("link=abc&decision=reject&comment={}", "%C3%A9".repeat(n));
+        assert!(parse(body(1_000).as_bytes()).is_ok());
+        assert_eq!(
+            parse(body(1_001).as_bytes()),
+            Err(FormError::CommentTooLong { chars: 1_001 })
+        );
+    }
+
+    #[test]
+    fn line_breaks_count_once_in_the_comment() {
+        let comment = "a%0D%0A".repeat(500);
+        let body = format!("link=abc&decision=reject&comment={comment}");
+        let form = parse(body.as_bytes()).unwrap();
+        assert_eq!(form.comment.unwrap().chars().count(), 999);
+    }
+
+    #[test]
+    fn body_over_8_kib_is_too_large() {
+        let body = vec![b'a'; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse(&body),
+            Err(FormError::TooLarge {
+                bytes: MAX_BODY_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_bytes_are_refused_without_panicking() {
+        for body in [
+            &b"\xff\xfe%%%=&&=="[..],
+            b"%zz=%",
+            b"link=%ff&decision=approve%00",
+            b"",
+        ] {
+            assert!(parse(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_link() {
+        let form = parse(b"link=SEALED-LINK-TEXT&decision=approve").unwrap();
+        assert!(!format!("{form:?}").contains("SEALED-LINK-TEXT"));
+    }
+}

@@ -1,0 +1,332 @@
+//! The `approval-http` router, behind a Lambda Function URL or an API Gateway
+//! HTTP API:
+//!
+//! - GET or HEAD `?l=<sealed link>`: the confirmation page. Calls nothing: mail
+//!   scanners fetch every link, and fetching must not decide.
+//! - POST of the confirmation form: opens the link again and completes the task
+//!   (Approve: SendTaskSuccess; Reject: SendTaskFailure `ApprovalRejected`).
+//!
+//! A link that does not open (forged, changed, expired) never reaches Step
+//! Functions. Every answer is an HTML page with strict security headers. Logs
+//! name the token by its fingerprint only, never the token, the link or a key.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use lambda_http::http::header::{self, HeaderName, HeaderValue};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+use super::form::{self, FormError, MAX_BODY_BYTES};
+use super::keys::{KeySource, LinkKeys};
+use super::link::{self, Action, OpenError};
+use super::page::{self, Page};
+use super::{now_unix, rfc3339};
+use crate::client::{CallbackClient, Deadline};
+use crate::completion::{Completion, CompletionError};
+use crate::config::Config;
+use crate::outcome::{Class, Done, Outcome};
+
+/// The query parameter that carries the sealed link.
+pub const LINK_PARAMETER: &str = "l";
+/// The error a rejection fails the task with, for the state machine's `Catch`.
+pub const REJECTED_ERROR: &str = "ApprovalRejected";
+/// The cause of a rejection without a comment.
+pub const DEFAULT_REJECT_CAUSE: &str = "Rejected by approver";
+
+/// Scripts, frames, plugins, other origins: none. Inline style only, and the
+/// form may post only to this page.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Step Functions codes that, for a link we sealed ourselves, mean the task is
+/// simply no longer waiting (it ended, timed out or was decided elsewhere).
+const NO_LONGER_PENDING: &[&str] = &["InvalidToken", "TaskDoesNotExist"];
+
+/// What the function builds once at cold start and borrows on every request.
+#[derive(Debug, Clone)]
+pub struct ApprovalHttp {
+    keys: Arc<LinkKeys>,
+    client: Arc<CallbackClient>,
+}
+
+impl ApprovalHttp {
+    pub fn new(keys: LinkKeys, client: CallbackClient) -> Self {
+        Self {
+            keys: Arc::new(keys),
+            client: Arc::new(client),
+        }
+    }
+
+    /// Reads the settings (`LINK_KEY_SECRET_ARN` or `LINK_KEY`, and the
+    /// client's retry settings), loads the keys and builds the client.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let config = Config::from_env()?;
+        let key_source = KeySource::from_env()?;
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let keys = key_source.load(&sdk_config).await?;
+        let client = CallbackClient::from_sdk_config(&sdk_config, config.retry);
+        Ok(Self::new(keys, client))
+    }
+
+    /// Answers one request. Never fails: every outcome is a page.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let method = request.method();
+        if method == Method::GET || method == Method::HEAD {
+            let page = self.confirm(&request);
+            respond(page, method == Method::HEAD)
+        } else if method == Method::POST {
+            respond(self.decide(&request).await, false)
+        } else {
+            let mut response = respond(page::method_not_allowed(), false);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+            response
+        }
+    }
+
+    /// GET/HEAD: opens the link and shows the confirmation page. No AWS call.
+    fn confirm(&self, request: &Request) -> Page {
+        let Some(sealed) = query_link(request) else {
+            tracing::info!(outcome = "no link", "link refused");
+            return page::invalid_link();
+        };
+        match link::open(&self.keys, &sealed, now_unix()) {
+            Ok(data) => {
+                tracing::info!(
+                    token = %data.token,
+                    action = data.action.as_str(),
+                    "confirmation page shown"
+                );
+                page::confirmation(&data, &sealed)
+            }
+            Err(err) => refused(err),
+        }
+    }
+
+    /// POST: reads the form, opens its link, and completes the task.
+    async fn decide(&self, request: &Request) -> Page {
+        let body = request.body().as_ref();
+        let form = match form::parse(body) {
+            Ok(form) => form,
+            Err(FormError::TooLarge { bytes }) => {
+                tracing::info!(bytes, limit = MAX_BODY_BYTES, "form refused: too large");
+                return page::body_too_large();
+            }
+            Err(err) => {
+                tracing::info!(reason = %err, "form refused");
+                return page::bad_form(&err.to_string());
+            }
+        };
+        let now = now_unix();
+        let data = match link::open(&self.keys, &form.link, now) {
+            Ok(data) => data,
+            Err(err) => return refused(err),
+        };
+        let completion = match completion(form.decision, form.comment, now) {
+            Ok(completion) => completion,
+            Err(err) => {
+                tracing::error!(token = %data.token, error = %err, "decision could not be built");
+                return page::server_error();
+            }
+        };
+        let deadline = request
+            .lambda_context_ref()
+            .map_or(Deadline::NONE, |context| {
+                Deadline::from_epoch_millis(context.deadline)
+            });
+        let outcome = self
+            .client
+            .complete(&data.token, completion, deadline)
+            .await;
+        log_outcome(&data.token, form.decision, &outcome);
+        result_page(form.decision, &outcome)
+    }
+}
+
+/// What the decision tells Step Functions.
+///
+/// - Approve: SendTaskSuccess `{"decision": "approved", "comment": ..., "decidedAt": "<RFC 3339>"}`.
+/// - Reject: SendTaskFailure `ApprovalRejected`, the comment as the cause.
+pub fn completion(
+    decision: Action,
+    comment: Option<String>,
+    now: u64,
+) -> Result<Completion, CompletionError> {
+    match decision {
+        Action::Approve => Ok(Completion::success(&json!({
+            "decision": "approved",
+            "comment": comment,
+            "decidedAt": rfc3339(now),
+        }))),
+        Action::Reject => Completion::failure(
+            Some(REJECTED_ERROR.to_owned()),
+            Some(comment.unwrap_or_else(|| DEFAULT_REJECT_CAUSE.to_owned())),
+        ),
+    }
+}
+
+/// The page for a decision's outcome, read from the one classification.
+pub fn result_page(decision: Action, outcome: &Outcome) -> Page {
+    match outcome {
+        Ok(Done::Completed | Done::FailedWithoutDetails) => match decision {
+            Action::Approve => page::approved(),
+            Action::Reject => page::rejected(),
+        },
+        Ok(Done::AlreadyClosed) => page::already_decided(),
+        Err(err) if err.class() == Class::Transient => page::try_again_later(),
+        // The link was authentic, so the token was one Step Functions gave us:
+        // an unknown or invalid token now means the task has ended.
+        Err(err)
+            if err
+                .sfn_error_code()
+                .is_some_and(|code| NO_LONGER_PENDING.contains(&code)) =>
+        {
+            page::already_decided()
+        }
+        // OutputRejected cannot come from our small output; treat it as ours.
+        Ok(Done::OutputRejected) | Err(_) => page::server_error(),
+    }
+}
+
+fn log_outcome(token: &crate::token::TaskToken, decision: Action, outcome: &Outcome) {
+    let decision = decision.as_str();
+    match outcome {
+        Ok(done) => {
+            tracing::info!(token = %token, decision, outcome = ?done, "approval decided");
+        }
+        Err(err) => tracing::warn!(
+            token = %token,
+            decision,
+            outcome = ?err.class(),
+            sfn_error = err.sfn_error_code(),
+            error = %err,
+            "approval not recorded"
+        ),
+    }
+}
+
+/// The page for a link that does not open; the link itself is never logged.
+fn refused(err: OpenError) -> Page {
+    match err {
+        OpenError::Expired { at } => {
+            tracing::info!(expired_at = %rfc3339(at), "link refused: expired");
+            page::expired(at)
+        }
+        OpenError::Malformed | OpenError::Tampered => {
+            tracing::warn!(reason = %err, "link refused");
+            page::invalid_link()
+        }
+    }
+}
+
+/// The `l` parameter of the request's query string.
+fn query_link(request: &Request) -> Option<String> {
+    let query = request.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == LINK_PARAMETER)
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// The response for `page`, with the security headers; HEAD gets no body.
+fn respond(page: Page, head: bool) -> Response<Body> {
+    let body = if head {
+        Body::Empty
+    } else {
+        Body::Text(page.html)
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() =
+        StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Sent with every response.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
+    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::CallbackError;
+
+    #[test]
+    fn approval_output_has_the_decision_comment_and_time() {
+        let completion = completion(Action::Approve, Some("ok".into()), 1_750_000_000).unwrap();
+        let Completion::Success { output } = completion else {
+            panic!("{completion:?}");
+        };
+        let output: serde_json::Value = serde_json::from_str(&output).unwrap();
+        assert_eq!(
+            output,
+            json!({"decision": "approved", "comment": "ok", "decidedAt": "2025-06-15T15:06:40Z"})
+        );
+    }
+
+    #[test]
+    fn approval_without_a_comment_has_a_null_comment() {
+        let completion = completion(Action::Approve, None, 0).unwrap();
+        assert!(
+            matches!(completion, Completion::Success { output } if output.contains("\"comment\":null"))
+        );
+    }
+
+    #[test]
+    fn rejection_fails_the_task_with_approval_rejected_and_the_comment() {
+        assert_eq!(
+            completion(Action::Reject, Some("not now".into()), 0),
+            Ok(Completion::Failure {
+                error: Some("ApprovalRejected".into()),
+                cause: Some("not now".into())
+            })
+        );
+    }
+
+    #[test]
+    fn rejection_without_a_comment_has_the_default_cause() {
+        assert_eq!(
+            completion(Action::Reject, None, 0),
+            Ok(Completion::Failure {
+                error: Some("ApprovalRejected".into()),
+                cause: Some("Rejected by approver".into())
+            })
+        );
+    }
+
+    #[test]
+    fn kms_fallback_still_shows_the_decision() {
+        assert_eq!(
+            result_page(Action::Reject, &Ok(Done::FailedWithoutDetails)),
+            page::rejected()
+        );
+    }
+
+    #[test]
+    fn refused_for_any_other_reason_is_a_server_error() {
+        let outcome = Err(CallbackError::Refused {
+            code: "AccessDeniedException".into(),
+        });
+        assert_eq!(result_page(Action::Approve, &outcome).status, 500);
+    }
+
+    #[test]
+    fn out_of_time_is_try_again_later() {
+        assert_eq!(
+            result_page(Action::Approve, &Err(CallbackError::OutOfTime)).status,
+            503
+        );
+    }
+}

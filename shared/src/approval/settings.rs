@@ -1,0 +1,155 @@
+//! The notifier's settings, read once at cold start. A bad value fails init
+//! with an error that names the variable.
+
+use super::request::check_address;
+use crate::config::ConfigError;
+
+/// The verified SES identity the email comes from.
+pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";
+/// Where the links point: the `approval-http` function's URL.
+pub const APPROVAL_BASE_URL_VAR: &str = "APPROVAL_BASE_URL";
+
+/// What `approval-notifier` needs besides its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifierSettings {
+    pub sender_email: String,
+    pub base_url: String,
+}
+
+impl NotifierSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need no real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let sender_email = lookup(SENDER_EMAIL_VAR)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if let Err(reason) = check_address(&sender_email) {
+            return Err(ConfigError {
+                name: SENDER_EMAIL_VAR,
+                value: sender_email,
+                expected: format!("expected the verified SES address to send from ({reason})"),
+            });
+        }
+        let base_url = lookup(APPROVAL_BASE_URL_VAR)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if let Err(reason) = check_base_url(&base_url) {
+            return Err(ConfigError {
+                name: APPROVAL_BASE_URL_VAR,
+                value: base_url,
+                expected: format!("expected the approval-http function's URL ({reason})"),
+            });
+        }
+        Ok(Self {
+            sender_email,
+            base_url,
+        })
+    }
+}
+
+/// An approval link must travel over TLS, except to this machine for local use.
+pub fn check_base_url(url: &str) -> Result<(), &'static str> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it has whitespace");
+    }
+    if url.contains('#') {
+        // A fragment would swallow the `l=` parameter added after it.
+        return Err("it must not have a #fragment");
+    }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return if host(rest).is_empty() {
+            Err("it has no host")
+        } else {
+            Ok(())
+        };
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        // The host, not a prefix: `http://localhost.example.com` is not local.
+        return if matches!(host(rest), "127.0.0.1" | "localhost" | "[::1]") {
+            Ok(())
+        } else {
+            Err("it must start with https://, or http:// only for 127.0.0.1 or localhost")
+        };
+    }
+    Err("it must start with https://")
+}
+
+/// The host of what follows `scheme://`, without port, path or query.
+fn host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<NotifierSettings, ConfigError> {
+        NotifierSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn valid_settings_are_read() {
+        let settings = settings(&[
+            (SENDER_EMAIL_VAR, "approvals@example.com"),
+            (
+                APPROVAL_BASE_URL_VAR,
+                "https://abc.lambda-url.us-east-1.on.aws/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.sender_email, "approvals@example.com");
+        assert_eq!(
+            settings.base_url,
+            "https://abc.lambda-url.us-east-1.on.aws/"
+        );
+    }
+
+    #[test]
+    fn missing_sender_names_the_variable() {
+        let err = settings(&[(APPROVAL_BASE_URL_VAR, "https://a.example/")]).unwrap_err();
+        assert_eq!(err.name, SENDER_EMAIL_VAR);
+    }
+
+    #[test]
+    fn missing_base_url_names_the_variable() {
+        let err = settings(&[(SENDER_EMAIL_VAR, "a@example.com")]).unwrap_err();
+        assert_eq!(err.name, APPROVAL_BASE_URL_VAR);
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_to_this_machine() {
+        for ok in [
+            "https://a.example/approve",
+            "http://127.0.0.1:9000/lambda-url/approval-http/",
+            "http://localhost:9000",
+            "http://[::1]:9000/",
+        ] {
+            assert_eq!(check_base_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://a.example/",
+            "http://localhost.evil.example/",
+            "http://127.0.0.1.evil.example/",
+            "ftp://a.example/",
+            "https://",
+            "https://a.example/#x",
+            "",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+}
