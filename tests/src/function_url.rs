@@ -29,7 +29,9 @@ pub struct FunctionUrl {
 
 impl std::fmt::Debug for FunctionUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionUrl").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FunctionUrl")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +42,11 @@ impl FunctionUrl {
         let addr = listener.local_addr()?;
         let lambda = Arc::new(Mutex::new(lambda));
         let server = tokio::spawn(accept(listener, Arc::clone(&lambda)));
-        Ok(Self { addr, server, lambda })
+        Ok(Self {
+            addr,
+            server,
+            lambda,
+        })
     }
 
     /// `http://127.0.0.1:PORT/`.
@@ -70,7 +76,9 @@ async fn accept(listener: TcpListener, lambda: Arc<Mutex<Lambda>>) {
                 let id = ids.fetch_add(1, Ordering::Relaxed);
                 bridge(Arc::clone(&lambda), request, peer, id)
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -83,12 +91,20 @@ async fn bridge(
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let response = match invoke(&lambda, request, peer, id).await {
         Ok(response) => response,
-        Err(err) => plain(StatusCode::BAD_GATEWAY, &format!("function URL bridge: {err}")),
+        Err(err) => plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("function URL bridge: {err}"),
+        ),
     };
     Ok(response)
 }
 
-async fn invoke(lambda: &Mutex<Lambda>, request: Request<Incoming>, peer: SocketAddr, id: u64) -> Result<Response<Full<Bytes>>> {
+async fn invoke(
+    lambda: &Mutex<Lambda>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    id: u64,
+) -> Result<Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     let event = url_event(&parts, &body, peer, id);
@@ -96,12 +112,20 @@ async fn invoke(lambda: &Mutex<Lambda>, request: Request<Incoming>, peer: Socket
     match answer {
         Answer::Response(value) => http_response(&value),
         // Lambda answers a failed invocation of a function URL with 502.
-        Answer::Error { error_type, .. } => Ok(plain(StatusCode::BAD_GATEWAY, &format!("function error {error_type}"))),
+        Answer::Error { error_type, .. } => Ok(plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("function error {error_type}"),
+        )),
     }
 }
 
 /// The Function URL event for one HTTP request.
-pub fn url_event(parts: &hyper::http::request::Parts, body: &[u8], peer: SocketAddr, id: u64) -> Value {
+pub fn url_event(
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    peer: SocketAddr,
+    id: u64,
+) -> Value {
     let mut headers = Map::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -116,12 +140,18 @@ pub fn url_event(parts: &hyper::http::request::Parts, body: &[u8], peer: SocketA
             .or_insert(Value::String(value));
     }
     let query = parts.uri.query().unwrap_or_default();
-    let params: Map<String, Value> = form_pairs(query).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let params: Map<String, Value> = form_pairs(query)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
     let (body, base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64_encode(body), true),
     };
-    let user_agent = headers.get("user-agent").cloned().unwrap_or(Value::String(String::new()));
+    let user_agent = headers
+        .get("user-agent")
+        .cloned()
+        .unwrap_or(Value::String(String::new()));
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -159,7 +189,10 @@ pub fn url_event(parts: &hyper::http::request::Parts, body: &[u8], peer: SocketA
 
 /// Turns the function's answer (`statusCode`, `headers`, `body`) into HTTP.
 fn http_response(value: &Value) -> Result<Response<Full<Bytes>>> {
-    let status = value.get("statusCode").and_then(Value::as_u64).unwrap_or(200);
+    let status = value
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .unwrap_or(200);
     let mut builder = Response::builder().status(u16::try_from(status)?);
     if let Some(headers) = value.get("headers").and_then(Value::as_object) {
         for (name, header) in headers {
@@ -170,12 +203,20 @@ fn http_response(value: &Value) -> Result<Response<Full<Bytes>>> {
     }
     if let Some(multi) = value.get("multiValueHeaders").and_then(Value::as_object) {
         for (name, values) in multi {
-            for text in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for text in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 builder = builder.header(name, text);
             }
         }
     }
-    let body = value.get("body").and_then(Value::as_str).unwrap_or_default();
+    let body = value
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let bytes = if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         base64_decode(body)?
     } else {
@@ -192,7 +233,9 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 
 /// Splits `a=1&b=2` into decoded pairs.
 fn form_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
