@@ -5,10 +5,10 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test demo venv lint-venv toolchain build lint build-sam clean
+.PHONY: test demo venv lint-venv browser toolchain build lint build-sam clean
 
 ## make test: the template's lint, format check, clippy with -D warnings, then every test.
-test: venv toolchain lint
+test: venv toolchain browser lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --bins
@@ -21,6 +21,10 @@ demo: venv
 
 venv:
 	bash scripts/ensure-venv.sh
+
+# Debian's Chromium and ChromeDriver, for the approval page's browser test.
+browser:
+	bash scripts/ensure-chromium.sh
 
 lint-venv:
 	bash scripts/ensure-lint-venv.sh

@@ -4,6 +4,8 @@
 //!
 //! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
+pub mod approval;
+pub mod browser;
 pub mod event_source;
 pub mod function_url;
 pub mod peer;

@@ -104,6 +104,25 @@ impl LocalAws {
         Ok(serde_json::from_str(&text)?)
     }
 
+    /// Runs `tests/support/moto_setup.py COMMAND ARGUMENT` (boto3) against this peer,
+    /// for set-up calls of services the Rust tests do not otherwise use.
+    pub fn setup(&self, command: &str, argument: &str) -> Result<String> {
+        let root = workspace_root();
+        let output = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tests/support/moto_setup.py"))
+            .args([self.endpoint.as_str(), command, argument])
+            .stdin(Stdio::null())
+            .output()?;
+        if !output.status.success() {
+            return Err(format!(
+                "moto set-up {command} {argument} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
     /// An SDK config that points every client at this peer with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())

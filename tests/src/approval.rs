@@ -1,0 +1,303 @@
+//! The human-approval world: the link key in Secrets Manager, a verified SES
+//! sender, the approval state machine from `statemachines/approval.asl.json`,
+//! `approval-http` served at a local Function URL and `approval-notifier` behind
+//! its own Runtime API, all against one moto.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sfn_callback::approval::keys::{LinkKey, LinkKeys};
+
+use crate::function_url::FunctionUrl;
+use crate::peer::LocalAws;
+use crate::runtime_api::Lambda;
+use crate::{Result, statemachine};
+
+pub const SENDER: &str = "approvals@example.com";
+pub const APPROVER: &str = "approver@example.com";
+const LIMIT: Duration = Duration::from_secs(20);
+/// The stand-in Lambda function the state machine invokes in moto.
+const NOTIFIER: &str = "approval-notifier";
+
+/// Everything the approval flow needs, started.
+pub struct ApprovalWorld {
+    pub peer: LocalAws,
+    /// SES lives on its own moto: moto's `/moto-api/data.json`, where sent
+    /// emails are read, fails for good (HTTP 500, it looks for Docker) once a
+    /// Lambda function has existed on the same server.
+    pub mail: LocalAws,
+    pub sfn: aws_sdk_sfn::Client,
+    pub state_machine: String,
+    pub http: FunctionUrl,
+    pub notifier: Lambda,
+}
+
+impl std::fmt::Debug for ApprovalWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalWorld")
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The email as moto kept it.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub subject: String,
+    pub html: String,
+    pub destinations: Value,
+}
+
+impl ApprovalWorld {
+    pub async fn start() -> Result<Self> {
+        let peer = LocalAws::start()?;
+        let config = peer.sdk_config().await;
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+        let keys = LinkKeys::single(LinkKey::generate()?);
+        let secret = secrets
+            .create_secret()
+            .name("sfn-callback/link-key")
+            .secret_string(keys.to_secret_json())
+            .send()
+            .await?;
+        let secret_arn = secret.arn().ok_or("the secret has no ARN")?.to_owned();
+        let notifier_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{NOTIFIER}");
+        let mail = LocalAws::start()?;
+        mail.setup("verify-email", SENDER)?;
+        let definition = statemachine::definition(
+            "approval",
+            &[
+                ("ApprovalNotifierArn", &notifier_arn),
+                ("DefaultApprovers", APPROVER),
+            ],
+        )?;
+        let state_machine = statemachine::create(&sfn, "approval", &definition).await?;
+
+        let mut env = peer.function_env();
+        env.push(("LINK_KEY_SECRET_ARN".to_owned(), secret_arn));
+        let http = FunctionUrl::serve(Lambda::start("approval-http", &env).await?).await?;
+        env.push(("SENDER_EMAIL".to_owned(), SENDER.to_owned()));
+        env.push((
+            "AWS_ENDPOINT_URL_SESV2".to_owned(),
+            mail.endpoint().to_owned(),
+        ));
+        env.push(("APPROVAL_BASE_URL".to_owned(), http.url()));
+        let notifier = Lambda::start("approval-notifier", &env).await?;
+        Ok(Self {
+            peer,
+            mail,
+            sfn,
+            state_machine,
+            http,
+            notifier,
+        })
+    }
+
+    /// Starts an execution; the state machine's Lambda task carries the token
+    /// (moto only echoes Lambda payloads, so the payload is read from the
+    /// TaskScheduled event and handed to the real notifier binary, as Lambda would).
+    pub async fn request_approval(&mut self, name: &str, subject: &str) -> Result<(String, Email)> {
+        let input = json!({
+            "approvers": [APPROVER],
+            "subject": subject,
+            "summary": "Release 42 to production: <b>3</b> services.",
+            "details": {"version": "42", "services": ["api", "web", "worker"], "ticket": "<script>alert(1)</script>"},
+        });
+        self.peer.setup("lambda", NOTIFIER)?;
+        let execution = statemachine::start(&self.sfn, &self.state_machine, name, &input).await?;
+        let payload = scheduled_payload(&self.sfn, &execution).await;
+        self.peer.setup("delete-lambda", NOTIFIER)?;
+        let payload = payload?;
+        self.notifier.invoke(&payload).await?.into_response()?;
+        let email = self.email(subject)?;
+        Ok((execution, email))
+    }
+
+    /// The email moto kept with this subject.
+    pub fn email(&self, subject: &str) -> Result<Email> {
+        let data = self.mail.data()?;
+        let messages = find_ses_messages(&data);
+        let message = messages
+            .iter()
+            .rev()
+            .find(|m| m.get("subject").and_then(Value::as_str) == Some(subject))
+            .ok_or_else(|| format!("no email with subject {subject:?} in moto's SES store"))?;
+        Ok(Email {
+            subject: subject.to_owned(),
+            html: message
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
+        })
+    }
+}
+
+/// The `Payload` of the execution's TaskScheduled event, polled until it appears.
+async fn scheduled_payload(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<Value> {
+    let started = Instant::now();
+    while started.elapsed() < LIMIT {
+        let history = statemachine::history(sfn, execution).await?;
+        if let Some(parameters) = history.iter().find_map(|e| {
+            e.task_scheduled_event_details()
+                .map(|d| d.parameters().to_owned())
+        }) {
+            let parameters: Value = serde_json::from_str(&parameters)?;
+            return parameters
+                .get("Payload")
+                .cloned()
+                .ok_or_else(|| "TaskScheduled without a Payload".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("execution {execution} scheduled no task within {LIMIT:?}").into())
+}
+
+/// moto keeps sent emails under `ses.Message`, per account and region.
+fn find_ses_messages(data: &Value) -> Vec<Value> {
+    let mut found = Vec::new();
+    collect_messages(data.get("ses").unwrap_or(&Value::Null), &mut found);
+    found
+}
+
+fn collect_messages(value: &Value, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("subject") && map.contains_key("body") {
+                found.push(value.clone());
+                return;
+            }
+            map.values().for_each(|v| collect_messages(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_messages(v, found)),
+        _ => {}
+    }
+}
+
+/// The `href` of the first `<a>` whose text is `label`, HTML-unescaped.
+pub fn link_labelled(html: &str, label: &str) -> Result<String> {
+    let mut rest = html;
+    while let Some(start) = rest.find("<a ") {
+        rest = &rest[start..];
+        let end = rest.find("</a>").ok_or("unclosed <a>")?;
+        let anchor = &rest[..end];
+        let text = anchor.rsplit('>').next().unwrap_or_default().trim();
+        if text == label {
+            let href = anchor
+                .split("href=\"")
+                .nth(1)
+                .and_then(|h| h.split('"').next())
+                .ok_or("<a> without href")?;
+            return Ok(unescape(href));
+        }
+        rest = &rest[end..];
+    }
+    Err(format!("no link labelled {label:?}").into())
+}
+
+/// The `value` of the form input named `name`, HTML-unescaped.
+pub fn input_value(html: &str, name: &str) -> Result<String> {
+    let marker = format!("name=\"{name}\"");
+    let tag_start = html
+        .find(&marker)
+        .ok_or_else(|| format!("no input named {name}"))?;
+    let tag_open = html[..tag_start].rfind('<').ok_or("no tag")?;
+    let tag_end = tag_start + html[tag_start..].find('>').ok_or("unclosed tag")?;
+    let tag = &html[tag_open..tag_end];
+    let value = tag
+        .split("value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .ok_or("input without value")?;
+    Ok(unescape(value))
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// One HTTP exchange with the page, as a browser without JavaScript makes it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// GET (or HEAD) `url`.
+pub async fn fetch(method: &'static str, url: String) -> Result<Page> {
+    tokio::task::spawn_blocking(move || {
+        let agent = agent();
+        let response = match method {
+            "HEAD" => agent.head(&url).call()?,
+            _ => agent.get(&url).call()?,
+        };
+        into_page(response)
+    })
+    .await?
+}
+
+/// POSTs the confirmation form at `url` with `decision` and `comment`.
+pub async fn post_form(
+    url: String,
+    link: String,
+    decision: &'static str,
+    comment: &'static str,
+) -> Result<Page> {
+    tokio::task::spawn_blocking(move || {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("link", &link)
+            .append_pair("decision", decision)
+            .append_pair("comment", comment)
+            .finish();
+        let response = agent()
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)?;
+        into_page(response)
+    })
+    .await?
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn into_page(mut response: ureq::http::Response<ureq::Body>) -> Result<Page> {
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let body = response.body_mut().read_to_string()?;
+    Ok(Page {
+        status,
+        headers,
+        body,
+    })
+}
