@@ -2,6 +2,7 @@
 //! interpreter (moto), each function run the way Lambda runs it (through the
 //! Lambda Runtime API, with an SQS event source loop where SQS triggers it).
 
+mod approval;
 mod sns;
 mod sqs;
 mod worker;
@@ -31,6 +32,8 @@ async fn run() -> Result<()> {
     sns::run(&peer).await?;
     heading("3. Worker API: sqs-worker does the work itself, with heartbeats");
     worker::run(&peer).await?;
+    heading("4. Human approval by email: sealed links, a confirmation page, first decision wins");
+    approval::run().await?;
 
     println!();
     println!(
