@@ -10,12 +10,6 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::io;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use aws_sdk_sfn::config::retry::RetryConfig;
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
 use base64::Engine;
@@ -23,20 +17,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::{Value, json};
+use sfn_callback::TaskToken;
 use sfn_callback::approval::http::{ApprovalHttp, CONTENT_SECURITY_POLICY};
 use sfn_callback::approval::keys::{LinkKey, LinkKeys};
 use sfn_callback::approval::link::{self, Action, LinkData};
 use sfn_callback::approval::now_unix;
-use sfn_callback::{CallbackClient, RetrySettings, TaskToken};
-use tracing_subscriber::fmt::MakeWriter;
 
-/// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
-const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
+mod support;
+
+use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN};
+
+/// Where approval-http is served in these tests.
 const BASE_URL: &str = "https://approve.example/";
-const SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
-const FAILURE: &str = "AWSStepFunctions.SendTaskFailure";
-/// Attempts per call of the SDK client built by [`app`].
-const MAX_ATTEMPTS: u32 = 3;
 
 // --- Fixtures ---------------------------------------------------------------
 
@@ -111,22 +103,10 @@ fn refused(code: &str) -> ReplayEvent {
 /// every request it is sent.
 fn app(answers: Vec<ReplayEvent>) -> (ApprovalHttp, StaticReplayClient) {
     let replay = StaticReplayClient::new(answers);
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .http_client(replay.clone())
-        .build();
-    let client = CallbackClient::from_client(
-        aws_sdk_sfn::Client::from_conf(config),
-        RetrySettings::default(),
-    );
-    (ApprovalHttp::new(keys(), client), replay)
+    (
+        ApprovalHttp::new(keys(), support::callback_client(replay.clone())),
+        replay,
+    )
 }
 
 /// The router over a client with one answer ready that no test expects to be
@@ -614,45 +594,9 @@ async fn every_response_has_the_security_headers_and_never_the_token() {
 
 // --- Logs ---------------------------------------------------------------------------
 
-/// Collects formatted log output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn logs_name_the_token_by_fingerprint_and_never_show_the_token_or_the_link() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        // Everything, the SDK's own TRACE output included.
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    // `#[tokio::test]` polls on this thread, so the default covers every call.
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _logs) = support::capture_logs();
     let (app, _) = app(vec![accepted(), refused("TaskTimedOut")]);
     let link = sealed(Action::Approve);
 

@@ -14,8 +14,6 @@
 )]
 
 use std::future::Future;
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -29,7 +27,6 @@ use sfn_callback::outcome::class_of;
 use sfn_callback::{
     CallbackClient, CallbackError, Class, Completion, Deadline, Done, Outcome, RetrySettings,
 };
-use tracing_subscriber::fmt::MakeWriter;
 
 mod support;
 
@@ -519,45 +516,9 @@ async fn attempt_timeout_from_settings_bounds_each_attempt_without_a_deadline() 
 
 // --- Logs -------------------------------------------------------------------
 
-/// Collects formatted log output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn log_output_never_contains_the_raw_token() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        // Everything, the SDK's own TRACE output included.
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    // `#[tokio::test]` polls on this thread, so the default covers the whole call.
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _logs) = support::capture_logs();
 
     // The KMS fallback is the path that logs about the token.
     let answers = vec![refused("KmsAccessDeniedException"), accepted()];

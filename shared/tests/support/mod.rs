@@ -8,12 +8,14 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, HttpClient, Region};
@@ -122,4 +124,45 @@ impl ScriptedSfn {
             .map(|(_, body)| body.clone())
             .collect()
     }
+}
+
+/// Collects formatted log output.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Captures every log line of this thread, the SDK's own TRACE output included,
+/// until the guard drops. `#[tokio::test]` polls on the test's thread, so this
+/// covers every call the test awaits.
+pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
 }
