@@ -39,7 +39,7 @@ impl World {
         let sns = aws_sdk_sns::Client::new(&config);
         let work_topic = sns::create_topic(&sns, "work").await?;
         let work_queue = create_queue(&sqs, "work", &[]).await?;
-        sns::subscribe_queue(&sns, &work_topic, &queue_arn(&work_queue), true).await?;
+        sns::subscribe_queue(&sns, &work_topic, &sns::local_queue_arn(&work_queue), true).await?;
         let definition =
             statemachine::definition("sns-callback", &[("WorkTopicArn", &work_topic)])?;
         let state_machine = statemachine::create(&sfn, "sns-callback", &definition).await?;
@@ -59,7 +59,7 @@ impl World {
     async fn callback_route(&self, name: &str, raw: bool) -> Result<CallbackRoute> {
         let topic = sns::create_topic(&self.sns, name).await?;
         let queue_url = create_queue(&self.sqs, name, &[]).await?;
-        let queue_arn = queue_arn(&queue_url);
+        let queue_arn = sns::local_queue_arn(&queue_url);
         sns::subscribe_queue(&self.sns, &topic, &queue_arn, raw).await?;
         Ok(CallbackRoute {
             topic,
@@ -95,12 +95,6 @@ impl World {
             .unwrap_or(Value::Null);
         Ok((described.status().clone(), output))
     }
-}
-
-/// moto's queue ARNs follow the URL: account and name.
-fn queue_arn(url: &str) -> String {
-    let name = url.rsplit('/').next().unwrap_or_default();
-    format!("arn:aws:sqs:us-east-1:123456789012:{name}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,10 +23,22 @@ pub async fn run(peer: &LocalAws) -> Result<()> {
     );
     let work_topic = sns::create_topic(&topics, "demo-sns-work").await?;
     let work_queue = create_queue(&sqs, "demo-sns-work", &[]).await?;
-    sns::subscribe_queue(&topics, &work_topic, &arn_of(&work_queue), true).await?;
+    sns::subscribe_queue(
+        &topics,
+        &work_topic,
+        &sns::local_queue_arn(&work_queue),
+        true,
+    )
+    .await?;
     let callback_topic = sns::create_topic(&topics, "demo-sns-callbacks").await?;
     let callback_queue = create_queue(&sqs, "demo-sns-callbacks", &[]).await?;
-    sns::subscribe_queue(&topics, &callback_topic, &arn_of(&callback_queue), false).await?;
+    sns::subscribe_queue(
+        &topics,
+        &callback_topic,
+        &sns::local_queue_arn(&callback_queue),
+        false,
+    )
+    .await?;
     let definition = statemachine::definition("sns-callback", &[("WorkTopicArn", &work_topic)])?;
     let state_machine = statemachine::create(&sfn, "demo-sns-callback", &definition).await?;
 
@@ -58,7 +70,7 @@ pub async fn run(peer: &LocalAws) -> Result<()> {
     let failed = deliver(
         &sqs,
         &callback_queue,
-        &arn_of(&callback_queue),
+        &sns::local_queue_arn(&callback_queue),
         1,
         &mut sqs_callback,
     )
@@ -114,12 +126,4 @@ fn describe(answer: &Answer) -> String {
         Answer::Response(value) => format!("ok ({value})"),
         Answer::Error { error_type, .. } => format!("error, errorType {error_type}"),
     }
-}
-
-/// moto's queue ARNs follow the URL: account and name.
-fn arn_of(queue_url: &str) -> String {
-    format!(
-        "arn:aws:sqs:us-east-1:123456789012:{}",
-        queue_url.rsplit('/').next().unwrap_or_default()
-    )
 }
