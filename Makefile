@@ -5,10 +5,10 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test demo venv lint-venv browser toolchain build lint build-sam clean
+.PHONY: test demo soak fuzz bench venv localstack lint-venv browser toolchain build lint build-sam clean
 
 ## make test: the template's lint, format check, clippy with -D warnings, then every test.
-test: venv toolchain browser lint
+test: venv localstack toolchain browser lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --bins
@@ -19,8 +19,34 @@ demo: venv
 	cargo build --workspace --bins
 	cargo run -q -p sfn-callback-tests --bin demo
 
+## make soak: 1,000 executions through sqs-callback with ~20% of the Step Functions
+## calls faulted (throttles, 5xx, stalls, resets, lost answers); prints the tallies.
+## `make test` runs it too (about 1.5 minutes).
+soak: venv
+	cargo build --workspace --bins
+	cargo test -p sfn-callback-tests --test soak -- --nocapture
+
+## make bench: cold start, batch latency, peak RSS, throughput and binary size of
+## the release functions against a hello floor and a Python/boto3 baseline; prints
+## one table and writes bench/results/<date>.md. Minutes (release and arm64
+## builds first). Never part of make test; nothing in it fails on a number.
+bench: venv
+	bash scripts/bench.sh
+
+## make fuzz: the parsers' property tests at 200,000 cases each, 1.6 million in
+## all (PROPTEST_CASES to change): about 20 minutes on 2 busy cores. `make test`
+## runs them at proptest's default of 256 (a few seconds).
+fuzz:
+	bash scripts/fuzz.sh
+
 venv:
 	bash scripts/ensure-venv.sh
+
+## make localstack: localstack-core in host mode (no Docker) into .venv-localstack,
+## the local peer for activities (moto has no GetActivityTask). Python 3.13 from
+## PATH or pyenv; about 1.5 minutes, once. The activity e2e tests start it.
+localstack:
+	bash scripts/ensure-localstack.sh
 
 # Debian's Chromium and ChromeDriver, for the approval page's browser test.
 browser:
@@ -50,4 +76,4 @@ build:
 	cargo build --workspace --bins
 
 clean:
-	rm -rf .venv .venv-lint .venv-lock .aws-sam tests/artifacts
+	rm -rf .venv .venv-lint .venv-localstack .venv-lock .aws-sam tests/artifacts

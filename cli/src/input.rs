@@ -8,7 +8,8 @@ use sfn_callback::TaskToken;
 /// The token from `path` (`-` for stdin), without its trailing newline.
 pub fn read_token(path: &Path) -> Result<TaskToken, String> {
     let text = read_text(path)?;
-    TaskToken::new(text.trim_end_matches(['\n', '\r'])).map_err(|err| format!("{}: {err}", path.display()))
+    TaskToken::new(text.trim_end_matches(['\n', '\r']))
+        .map_err(|err| format!("{}: {err}", path.display()))
 }
 
 /// `--output`: JSON text, or `@path` for a file's contents.
@@ -22,7 +23,9 @@ pub fn read_output(argument: &str) -> Result<String, String> {
 fn read_text(path: &Path) -> Result<String, String> {
     if path == Path::new("-") {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|err| format!("stdin: {err}"))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|err| format!("stdin: {err}"))?;
         return Ok(text);
     }
     std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))

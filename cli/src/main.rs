@@ -27,10 +27,16 @@ mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "sfn-callback", version, about = "Complete Step Functions task tokens by hand.")]
-#[command(after_help = "Exit codes: 0 done, 2 invalid input (nothing sent), 3 already closed, \
+#[command(
+    name = "sfn-callback",
+    version,
+    about = "Complete Step Functions task tokens by hand."
+)]
+#[command(
+    after_help = "Exit codes: 0 done, 2 invalid input (nothing sent), 3 already closed, \
 4 refused by Step Functions, 5 try again later.\nAWS settings come from the standard \
-environment and profile (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).")]
+environment and profile (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,9 +113,14 @@ fn prepare(command: Command) -> Result<(PathBuf, Completion), String> {
                 completion => Ok((token_file, completion)),
             }
         }
-        Command::Fail { token_file, error, cause } => {
-            Ok((token_file, Completion::failure(error, cause).map_err(|err| err.to_string())?))
-        }
+        Command::Fail {
+            token_file,
+            error,
+            cause,
+        } => Ok((
+            token_file,
+            Completion::failure(error, cause).map_err(|err| err.to_string())?,
+        )),
         Command::Heartbeat { token_file } => Ok((token_file, Completion::Heartbeat)),
     }
 }

@@ -1,16 +1,22 @@
 //! The activity worker loop over a scripted Step Functions: polling, working,
 //! completing, backing off, and shutting down without abandoning a token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: a panic is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
 
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sfn_callback::activity::{ActivityReport, ActivitySettings, ActivityWorker, WORKER_SHUTDOWN_ERROR};
+use sfn_callback::activity::{
+    ActivityReport, ActivitySettings, ActivityWorker, WORKER_SHUTDOWN_ERROR,
+};
 use sfn_callback::worker::{TaskFailure, WorkerSettings};
-use support::{FAILURE, ScriptedSfn, SUCCESS, TOKEN};
+use support::{FAILURE, SUCCESS, ScriptedSfn, TOKEN};
 
 const POLL: &str = "AWSStepFunctions.GetActivityTask";
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -20,7 +26,10 @@ fn settings(grace_ms: u64) -> ActivitySettings {
         activity_arn: "arn:aws:states:us-east-1:123456789012:activity:checksum".to_owned(),
         worker_name: "test-worker".to_owned(),
         pollers: 1,
-        worker: WorkerSettings { heartbeat_interval: None, max_concurrency: 1 },
+        worker: WorkerSettings {
+            heartbeat_interval: None,
+            max_concurrency: 1,
+        },
         grace: Duration::from_millis(grace_ms),
         max_backoff: Duration::from_millis(200),
     }
@@ -53,19 +62,25 @@ async fn run_until(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(HANG_GUARD, worker.run(shutdown)).await.expect("the worker did not stop")
+    tokio::time::timeout(HANG_GUARD, worker.run(shutdown))
+        .await
+        .expect("the worker did not stop")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polled_task_is_worked_and_completed_with_its_output() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client_fn(one_task(r#"{"n": 20}"#));
-    let double = |input: Value| async move { Ok(json!({"doubled": input["n"].as_i64().unwrap_or(0) * 2})) };
+    let double =
+        |input: Value| async move { Ok(json!({"doubled": input["n"].as_i64().unwrap_or(0) * 2})) };
     let worker = ActivityWorker::new(client, double, settings(1000));
 
     let report = run_until(worker, &sfn, |s| s.count(SUCCESS) > 0).await;
 
-    assert_eq!(sfn.bodies(SUCCESS), [json!({"taskToken": TOKEN, "output": r#"{"doubled":40}"#})]);
+    assert_eq!(
+        sfn.bodies(SUCCESS),
+        [json!({"taskToken": TOKEN, "output": r#"{"doubled":40}"#})]
+    );
     assert_eq!((report.tasks, report.completed), (1, 1));
     assert_eq!(sfn.bodies(POLL)[0]["workerName"], "test-worker");
 }
@@ -79,7 +94,10 @@ async fn failing_task_is_failed_with_the_handlers_error() {
 
     run_until(worker, &sfn, |s| s.count(FAILURE) > 0).await;
 
-    assert_eq!(sfn.bodies(FAILURE), [json!({"taskToken": TOKEN, "error": "Nope", "cause": "not today"})]);
+    assert_eq!(
+        sfn.bodies(FAILURE),
+        [json!({"taskToken": TOKEN, "error": "Nope", "cause": "not today"})]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +131,12 @@ async fn work_still_running_after_the_grace_period_is_failed_not_abandoned() {
     let failures = sfn.bodies(FAILURE);
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0]["error"], WORKER_SHUTDOWN_ERROR);
-    assert!(failures[0]["cause"].as_str().unwrap_or_default().contains("test-worker"));
+    assert!(
+        failures[0]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("test-worker")
+    );
     assert_eq!(report.failed_for_shutdown, 1);
     assert_eq!(sfn.count(SUCCESS), 0);
 }

@@ -27,15 +27,24 @@ impl World {
         let sfn = aws_sdk_sfn::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let queue = create_queue(&sqs, "worker", &[]).await?;
-        let definition =
-            statemachine::definition("worker-heartbeat", &[("WorkerQueueUrl", &queue), ("HeartbeatSeconds", "60")])?;
+        let definition = statemachine::definition(
+            "worker-heartbeat",
+            &[("WorkerQueueUrl", &queue), ("HeartbeatSeconds", "60")],
+        )?;
         let state_machine = statemachine::create(&sfn, "stuck", &definition).await?;
-        Ok(Self { peer, sfn, sqs, queue, state_machine })
+        Ok(Self {
+            peer,
+            sfn,
+            sqs,
+            queue,
+            state_machine,
+        })
     }
 
     /// Starts an execution and writes its token to a file, as an operator would have it.
     async fn stuck_execution(&self, name: &str) -> Result<(String, std::path::PathBuf, String)> {
-        let execution = statemachine::start(&self.sfn, &self.state_machine, name, &json!({})).await?;
+        let execution =
+            statemachine::start(&self.sfn, &self.state_machine, name, &json!({})).await?;
         let work = receive_exactly(&self.sqs, &self.queue, 1, LIMIT).await?;
         let token = task_token(work[0].body().unwrap_or_default())?;
         let file = artifacts_dir()?.join(format!("token-{name}-{}", std::process::id()));
@@ -53,13 +62,21 @@ impl World {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        child.stdin.take().ok_or("no stdin")?.write_all(stdin.as_bytes())?;
+        child
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(stdin.as_bytes())?;
         Ok(child.wait_with_output()?)
     }
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,14 +85,33 @@ async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
     let (execution, file, token) = world.stuck_execution("succeed").await?;
     let path = file.to_string_lossy();
 
-    let output = world.cli(&["succeed", "--token-file", &path, "--output", r#"{"fixed":"by hand"}"#], "")?;
+    let output = world.cli(
+        &[
+            "succeed",
+            "--token-file",
+            &path,
+            "--output",
+            r#"{"fixed":"by hand"}"#,
+        ],
+        "",
+    )?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(text(&output).contains("done: SendTaskSuccess for token:"), "{}", text(&output));
-    assert!(!text(&output).contains(&token), "the token is never printed");
+    assert!(
+        text(&output).contains("done: SendTaskSuccess for token:"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !text(&output).contains(&token),
+        "the token is never printed"
+    );
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
     assert_eq!(described.status(), &ExecutionStatus::Succeeded);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(described.output().unwrap_or_default())?, json!({"fixed": "by hand"}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(described.output().unwrap_or_default())?,
+        json!({"fixed": "by hand"})
+    );
     Ok(())
 }
 
@@ -84,11 +120,26 @@ async fn fail_reads_the_token_from_stdin() -> Result<()> {
     let world = World::start().await?;
     let (execution, _, token) = world.stuck_execution("fail").await?;
 
-    let output = world.cli(&["fail", "--token-file", "-", "--error", "Operator.Abort", "--cause", "stuck for a week"], &token)?;
+    let output = world.cli(
+        &[
+            "fail",
+            "--token-file",
+            "-",
+            "--error",
+            "Operator.Abort",
+            "--cause",
+            "stuck for a week",
+        ],
+        &token,
+    )?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
-    assert_eq!(statemachine::caught_error(&statemachine::history(&world.sfn, &execution).await?).as_deref(), Some("Operator.Abort"));
+    assert_eq!(
+        statemachine::caught_error(&statemachine::history(&world.sfn, &execution).await?)
+            .as_deref(),
+        Some("Operator.Abort")
+    );
     assert_eq!(described.status(), &ExecutionStatus::Failed);
     Ok(())
 }
@@ -101,7 +152,10 @@ async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
     let output = world.cli(&["heartbeat", "--token-file", &file.to_string_lossy()], "")?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_eq!(statemachine::status(&world.sfn, &execution).await?, ExecutionStatus::Running);
+    assert_eq!(
+        statemachine::status(&world.sfn, &execution).await?,
+        ExecutionStatus::Running
+    );
     Ok(())
 }
 
@@ -109,7 +163,10 @@ async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
 async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
     let world = World::start().await?;
 
-    let output = world.cli(&["succeed", "--token-file", "-"], "not-a-token-step-functions-knows")?;
+    let output = world.cli(
+        &["succeed", "--token-file", "-"],
+        "not-a-token-step-functions-knows",
+    )?;
 
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     assert!(text(&output).contains("InvalidToken"), "{}", text(&output));
@@ -121,10 +178,22 @@ async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
     let world = World::start().await?;
     let (execution, file, _) = world.stuck_execution("bad-output").await?;
 
-    let output = world.cli(&["succeed", "--token-file", &file.to_string_lossy(), "--output", "{not json"], "")?;
+    let output = world.cli(
+        &[
+            "succeed",
+            "--token-file",
+            &file.to_string_lossy(),
+            "--output",
+            "{not json",
+        ],
+        "",
+    )?;
 
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert_eq!(statemachine::status(&world.sfn, &execution).await?, ExecutionStatus::Running);
+    assert_eq!(
+        statemachine::status(&world.sfn, &execution).await?,
+        ExecutionStatus::Running
+    );
     Ok(())
 }
 

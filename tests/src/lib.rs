@@ -8,6 +8,7 @@ pub mod approval;
 pub mod browser;
 pub mod event_source;
 pub mod function_url;
+pub mod localstack;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;

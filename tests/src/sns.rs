@@ -16,7 +16,7 @@ pub async fn create_topic(sns: &Client, name: &str) -> Result<String> {
 }
 
 /// The ARN of a queue on the local peer, from its URL (moto's ARNs follow the
-/// URL: account and name), saving a GetQueueAttributes call.
+/// URL: account and name), saving a `GetQueueAttributes` call.
 pub fn local_queue_arn(queue_url: &str) -> String {
     let name = queue_url.rsplit('/').next().unwrap_or_default();
     format!("arn:aws:sqs:us-east-1:123456789012:{name}")

@@ -27,6 +27,10 @@ SEND_TASK_BY_BINARY = {
     "approval-http": SUCCESS_FAILURE,
     # approval-notifier only sends email: it completes nothing.
 }
+# The activity worker runs outside the stack; its managed policy may poll the
+# template's activities and complete their tasks, and nothing more.
+GET_ACTIVITY_TASK = "states:GetActivityTask"
+ACTIVITY_WORKER_ACTIONS = {GET_ACTIVITY_TASK} | SEND_TASK
 LINK_KEY_READERS = {"approval-notifier", "approval-http"}
 EMAIL_SENDERS = {"approval-notifier"}
 SQS_VISIBILITY_FACTOR = 6
@@ -105,6 +109,19 @@ def principals(cfn: Template) -> dict[str, str]:
 
 def allowed(stmts: list[dict[str, Any]]) -> set[str]:
     return {a for s in stmts if s.get("Effect") == "Allow" for a in as_list(s.get("Action", []))}
+
+
+def activities(cfn: Template) -> dict[str, dict[str, Any]]:
+    return resources(cfn, "AWS::StepFunctions::Activity")
+
+
+def activity_worker_policies(cfn: Template) -> dict[str, dict[str, Any]]:
+    """The managed policies meant for an activity worker: those that grant states:GetActivityTask."""
+    return {
+        lid: policy
+        for lid, policy in resources(cfn, "AWS::IAM::ManagedPolicy").items()
+        if GET_ACTIVITY_TASK in allowed(statements(props(policy).get("PolicyDocument")))
+    }
 
 
 def walk(value: Any) -> Iterator[Any]:
@@ -294,7 +311,8 @@ def no_wildcard_actions(cfn: Template) -> list[str]:
 
 
 def send_task_grants(cfn: Template) -> list[str]:
-    """SendTask* is granted exactly to the functions that call it, and nowhere else."""
+    """SendTask* is granted exactly to the functions that call it and to the
+    activity worker's policy (activity_worker_grants checks that), and nowhere else."""
     problems = []
     named = principals(cfn)
     for name, role in sorted(named.items()):
@@ -305,9 +323,47 @@ def send_task_grants(cfn: Template) -> list[str]:
     for name in sorted(set(SEND_TASK_BY_BINARY) - set(named)):
         problems.append(f"{name}: no such function in the template")
     roles = set(named.values())
+    workers = set(activity_worker_policies(cfn))
     for lid, statement in policy_statements_anywhere(cfn):
-        if lid not in roles and set(as_list(statement.get("Action", []))) & SEND_TASK:
+        if lid not in roles | workers and set(as_list(statement.get("Action", []))) & SEND_TASK:
             problems.append(f"{lid}: grants SendTask* outside the functions' roles")
+    return problems
+
+
+def activity_worker_grants(cfn: Template) -> list[str]:
+    """Every activity has a worker policy; a worker policy allows exactly
+    GetActivityTask on activities of this template and SendTask* on "*" (which
+    takes no resource-level permission), nothing else and no Deny tricks; and no
+    other statement anywhere may poll an activity."""
+    problems = []
+    acts = activities(cfn)
+    if not acts:
+        problems.append("no activity at all")
+    policies = activity_worker_policies(cfn)
+    polled = set()
+    for lid, policy in sorted(policies.items()):
+        stmts = statements(props(policy).get("PolicyDocument"))
+        granted = allowed(stmts)
+        if granted != ACTIVITY_WORKER_ACTIONS:
+            problems.append(f"{lid}: allows {sorted(granted)}, expected {sorted(ACTIVITY_WORKER_ACTIONS)}")
+        for statement in stmts:
+            if statement.get("Effect") != "Allow" or "NotResource" in statement:
+                problems.append(f"{lid}: a statement that is not a plain Allow on Resource")
+                continue
+            actions = set(as_list(statement.get("Action", [])))
+            for resource in as_list(statement.get("Resource")):
+                if GET_ACTIVITY_TASK in actions:
+                    if target(resource) in acts:
+                        polled.add(target(resource))
+                    else:
+                        problems.append(f"{lid}: {GET_ACTIVITY_TASK} on {json.dumps(resource)}, not an activity of this template")
+                if actions & SEND_TASK and resource != "*":
+                    problems.append(f"{lid}: SendTask* on {json.dumps(resource)}; it takes only \"*\"")
+    for activity in sorted(set(acts) - polled):
+        problems.append(f"{activity}: no worker policy may poll it")
+    for lid, statement in policy_statements_anywhere(cfn):
+        if lid not in policies and GET_ACTIVITY_TASK in as_list(statement.get("Action", [])):
+            problems.append(f"{lid}: grants {GET_ACTIVITY_TASK} outside the activity worker's policy")
     return problems
 
 
@@ -429,7 +485,8 @@ def definition_files(cfn: Template, root: Path) -> list[str]:
     """Each definition uses exactly the placeholders its DefinitionSubstitutions
     fill and parses once they are; every Next leads to a state, every state but
     a final one has a Next, and there is a final state; every Task catches
-    States.ALL, and every callback task has a TimeoutSeconds above its HeartbeatSeconds."""
+    States.ALL, and every callback or activity task has a TimeoutSeconds above
+    its HeartbeatSeconds."""
     problems = []
     for lid, (path, substitutions) in sorted(definitions(cfn, root).items()):
         if not path.is_file():
@@ -446,11 +503,17 @@ def definition_files(cfn: Template, root: Path) -> list[str]:
         except json.JSONDecodeError as err:
             problems.append(f"{lid}: {path.name} is not JSON once substituted: {err}")
             continue
-        problems += [f"{lid}: {p}" for p in _flow(definition)]
+        problems += [f"{lid}: {p}" for p in _flow(definition, activity_stand_ins(cfn, substitutions))]
     return problems
 
 
-def _flow(definition: dict[str, Any]) -> list[str]:
+def activity_stand_ins(cfn: Template, substitutions: dict[str, Any]) -> set[str]:
+    """The stand-ins (see samtemplate.substituted) of the placeholders that name an activity of this template."""
+    acts = activities(cfn)
+    return {f"{STAND_IN}{key}" for key, value in substitutions.items() if target(value) in acts}
+
+
+def _flow(definition: dict[str, Any], activity_resources: set[str]) -> list[str]:
     problems = []
     states = definition.get("States", {})
     if definition.get("StartAt") not in states:
@@ -468,10 +531,11 @@ def _flow(definition: dict[str, Any]) -> list[str]:
             caught = {e for c in state.get("Catch", []) for e in c.get("ErrorEquals", [])}
             if "States.ALL" not in caught:
                 problems.append(f"{name}: no Catch of States.ALL")
-            if ".waitForTaskToken" in state.get("Resource", ""):
+            resource = state.get("Resource", "")
+            if ".waitForTaskToken" in resource or resource in activity_resources:
                 timeout = state.get("TimeoutSeconds")
                 if not isinstance(timeout, int):
-                    problems.append(f"{name}: a callback task without TimeoutSeconds waits a year")
+                    problems.append(f"{name}: a callback or activity task without TimeoutSeconds waits a year")
                 heartbeat = state.get("HeartbeatSeconds")
                 if isinstance(heartbeat, int) and isinstance(timeout, int) and heartbeat >= timeout:
                     problems.append(f"{name}: HeartbeatSeconds {heartbeat} >= TimeoutSeconds {timeout}")
@@ -501,7 +565,8 @@ LOG_DELIVERY = {
 
 def state_machine_permissions(cfn: Template, root: Path) -> list[str]:
     """Each state machine may call exactly what its tasks call, on exactly the
-    resources they name, plus log delivery."""
+    resources they name, plus log delivery. An activity task calls nothing: the
+    worker polls for it."""
     problems = []
     for lid, (path, substitutions) in sorted(definitions(cfn, root).items()):
         if not path.is_file():
@@ -515,6 +580,8 @@ def state_machine_permissions(cfn: Template, root: Path) -> list[str]:
             if state.get("Type") != "Task":
                 continue
             resource = state.get("Resource", "")
+            if resource in activity_stand_ins(cfn, substitutions):
+                continue
             integration = INTEGRATIONS.get(resource.removesuffix(".waitForTaskToken").removesuffix(".sync"))
             if integration is None:
                 problems.append(f"{lid}: {name} uses {resource}, which this check does not know")

@@ -60,7 +60,7 @@ def test_sns_callback_retries_failed_events_then_sends_them_to_an_on_failure_que
 
 def test_every_state_machine_logs_errors_without_execution_data(cfn):
     assert checks.state_machine_logging(cfn) == []
-    assert len(checks.resources(cfn, "AWS::StepFunctions::StateMachine")) == 4
+    assert len(checks.resources(cfn, "AWS::StepFunctions::StateMachine")) == 5
 
 
 def test_no_policy_statement_anywhere_has_a_wildcard_action(cfn):
@@ -69,6 +69,15 @@ def test_no_policy_statement_anywhere_has_a_wildcard_action(cfn):
 
 def test_send_task_actions_are_granted_exactly_to_the_functions_that_complete_tokens(cfn):
     assert checks.send_task_grants(cfn) == []
+
+
+def test_the_activity_worker_policy_may_poll_only_the_activity_and_complete_its_tasks(cfn):
+    assert checks.activity_worker_grants(cfn) == []
+    (policy,) = checks.activity_worker_policies(cfn)
+    (activity,) = checks.activities(cfn)
+    outputs = cfn["Outputs"]
+    assert outputs["ActivityArn"]["Value"] == {"Ref": activity}
+    assert outputs["ActivityWorkerPolicyArn"]["Value"] == {"Ref": policy}
 
 
 def test_only_approval_notifier_may_send_email_and_only_from_the_sender_identity(cfn):
@@ -182,6 +191,13 @@ def statement(sam, function, sid):
         for s in policy.get("Statement", []):
             if s.get("Sid") == sid:
                 return s
+    raise KeyError(sid)
+
+
+def policy_statement(sam, policy, sid):
+    for s in sam["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]:
+        if s.get("Sid") == sid:
+            return s
     raise KeyError(sid)
 
 
@@ -318,6 +334,42 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], Callable[[dict], list[str]], 
         ),
         lambda cfn: checks.definition_files(cfn, ROOT),
         "has ${DefaultApprovers} but DefinitionSubstitutions has no DefaultApprovers",
+    ),
+    (
+        "activity-worker-polls-every-activity",
+        lambda sam: policy_statement(sam, "ActivityWorkerPolicy", "PollWorkActivity").update(Resource="*"),
+        checks.activity_worker_grants,
+        'states:GetActivityTask on "*", not an activity of this template',
+    ),
+    (
+        "activity-worker-may-start-executions",
+        lambda sam: policy_statement(sam, "ActivityWorkerPolicy", "CompleteActivityTasks")["Action"].append(
+            "states:StartExecution"
+        ),
+        checks.activity_worker_grants,
+        "ActivityWorkerPolicy: allows",
+    ),
+    (
+        "activity-without-worker-policy",
+        lambda sam: [sam[section].pop(key) for section, key in [("Resources", "ActivityWorkerPolicy"), ("Outputs", "ActivityWorkerPolicyArn")]],
+        checks.activity_worker_grants,
+        "WorkActivity: no worker policy may poll it",
+    ),
+    (
+        "sqs-worker-polls-the-activity",
+        lambda sam: sam["Resources"]["SqsWorkerFunction"]["Properties"]["Policies"].append(
+            {"Statement": [policy_statement(sam, "ActivityWorkerPolicy", "PollWorkActivity")]}
+        ),
+        checks.activity_worker_grants,
+        "grants states:GetActivityTask outside the activity worker's policy",
+    ),
+    (
+        "activity-task-pointed-at-a-queue",
+        lambda sam: sam["Resources"]["ActivityStateMachine"]["Properties"]["DefinitionSubstitutions"].update(
+            ActivityArn={"Ref": "WorkQueue"}
+        ),
+        lambda cfn: checks.state_machine_permissions(cfn, ROOT),
+        "ActivityStateMachine: DoWork uses stand-in-for-ActivityArn, which this check does not know",
     ),
     (
         "state-machine-sends-to-the-wrong-queue",

@@ -10,7 +10,7 @@ use sfn_callback_tests::approval::{ApprovalWorld, fetch, input_value, link_label
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 
 /// How long a person gets to click.
-const HUMAN_WAIT: Duration = Duration::from_secs(300);
+const HUMAN_WAIT: Duration = Duration::from_mins(5);
 
 pub async fn run() -> Result<()> {
     println!(
