@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod browser;
 pub mod event_source;
+pub mod fault_proxy;
 pub mod function_url;
 pub mod localstack;
 pub mod peer;

@@ -1,0 +1,747 @@
+//! A fault-injecting HTTP proxy on loopback, between the function binaries and
+//! the local AWS peer. Start a function with `AWS_ENDPOINT_URL` set to
+//! [`FaultProxy::endpoint`] (see [`FaultProxy::function_env`]); the proxy
+//! forwards to moto.
+//!
+//! Only Step Functions `SendTask*` calls (header
+//! `x-amz-target: AWSStepFunctions.SendTask...`) meet faults; every other
+//! request passes straight through. Under a seeded random schedule
+//! ([`Faults::Seeded`]), or on every call ([`Faults::Always`]), a `SendTask*`
+//! call meets one of the [`Fault`]s:
+//!
+//! - `ThrottlingException` (HTTP 400, awsJson1_0 body), or HTTP 500 or 503,
+//!   answered by the proxy without forwarding;
+//! - a delay: the call is forwarded (so it takes effect), and the answer is held
+//!   for longer than the client's attempt timeout;
+//! - a reset: the connection is closed without forwarding and without an answer;
+//! - a dropped response: the call is forwarded and takes effect, then the
+//!   connection is closed without an answer. The client sees a failure for a
+//!   completion that happened: the classic duplicate maker.
+//!
+//! The seed fixes the sequence of draws; which call meets which draw depends on
+//! the order in which concurrent calls arrive.
+//!
+//! # Closed tasks are answered as AWS answers them, not as moto does
+//!
+//! moto 5.2.5 answers `InvalidToken` for a token whose task is already closed;
+//! AWS answers `TaskTimedOut`, which the functions acknowledge as a duplicate.
+//! With [`FaultPlan::answer_closed_tasks_like_aws`], the proxy remembers every
+//! token for which moto accepted a SendTaskSuccess or SendTaskFailure, and
+//! answers any later `SendTask*` call on that token itself with `TaskTimedOut`
+//! (HTTP 400), without forwarding. This is a stand-in for AWS behaviour that
+//! moto lacks, and nothing more: the proxy never invents an answer for a token
+//! moto did not accept first. Each such answer is counted in
+//! [`FaultCounts::task_timed_out`] ("duplicates acknowledged").
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Result;
+use crate::peer::LocalAws;
+
+/// The longest the proxy waits for moto before giving up on a forwarded call.
+const UPSTREAM_LIMIT: Duration = Duration::from_secs(30);
+
+/// One kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// HTTP 400 `ThrottlingException`, not forwarded.
+    Throttle,
+    /// HTTP 500 `InternalFailure`, not forwarded.
+    Status500,
+    /// HTTP 503 `ServiceUnavailable`, not forwarded.
+    Status503,
+    /// Forwarded; the answer is held past the client's attempt timeout.
+    Delay,
+    /// Connection closed without forwarding and without an answer.
+    Reset,
+    /// Forwarded (it takes effect); connection closed without an answer.
+    DropResponse,
+}
+
+impl Fault {
+    /// Every kind, in the order the seeded schedule picks from.
+    pub const ALL: [Self; 6] = [
+        Self::Throttle,
+        Self::Status500,
+        Self::Status503,
+        Self::Delay,
+        Self::Reset,
+        Self::DropResponse,
+    ];
+}
+
+/// Which `SendTask*` calls meet a fault.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Faults {
+    /// None: every call is forwarded.
+    None,
+    /// Each call meets a fault with probability `rate`, of a kind drawn evenly
+    /// from [`Fault::ALL`], from a generator seeded with `seed`.
+    Seeded { seed: u64, rate: f64 },
+    /// Every call meets this fault.
+    Always(Fault),
+}
+
+/// What the proxy does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultPlan {
+    pub faults: Faults,
+    /// How long a [`Fault::Delay`] holds the answer; make it longer than the
+    /// client's attempt timeout (`SFN_ATTEMPT_TIMEOUT_MS`).
+    pub hold: Duration,
+    /// Answer calls on tokens moto already accepted with `TaskTimedOut`, as AWS does.
+    pub closed_tasks_like_aws: bool,
+}
+
+impl FaultPlan {
+    /// Faults drawn from a seeded generator at `rate` (0.0 to 1.0).
+    pub fn seeded(seed: u64, rate: f64) -> Self {
+        Self::with(Faults::Seeded { seed, rate })
+    }
+
+    /// The same fault on every `SendTask*` call.
+    pub fn always(fault: Fault) -> Self {
+        Self::with(Faults::Always(fault))
+    }
+
+    /// No faults: a plain proxy.
+    pub fn none() -> Self {
+        Self::with(Faults::None)
+    }
+
+    fn with(faults: Faults) -> Self {
+        Self {
+            faults,
+            hold: Duration::from_millis(1500),
+            closed_tasks_like_aws: false,
+        }
+    }
+
+    /// Sets how long a delayed answer is held.
+    #[must_use]
+    pub fn hold_for(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// Answers calls on closed tasks with `TaskTimedOut`, as AWS does (see the module docs).
+    #[must_use]
+    pub fn answer_closed_tasks_like_aws(mut self) -> Self {
+        self.closed_tasks_like_aws = true;
+        self
+    }
+}
+
+/// What the proxy saw and did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// `SendTask*` calls received, faults included.
+    pub send_task_calls: u64,
+    /// `SendTask*` calls that reached moto.
+    pub forwarded: u64,
+    /// Other requests, passed straight through.
+    pub passed_through: u64,
+    pub throttled: u64,
+    pub status_500: u64,
+    pub status_503: u64,
+    pub delayed: u64,
+    pub reset: u64,
+    pub dropped_response: u64,
+    /// Calls on a closed task answered with `TaskTimedOut` (duplicates acknowledged).
+    pub task_timed_out: u64,
+}
+
+impl FaultCounts {
+    /// All injected faults together.
+    pub fn faults(&self) -> u64 {
+        self.throttled
+            + self.status_500
+            + self.status_503
+            + self.delayed
+            + self.reset
+            + self.dropped_response
+    }
+
+    /// How many faults of `kind` were injected.
+    pub fn of(&self, kind: Fault) -> u64 {
+        match kind {
+            Fault::Throttle => self.throttled,
+            Fault::Status500 => self.status_500,
+            Fault::Status503 => self.status_503,
+            Fault::Delay => self.delayed,
+            Fault::Reset => self.reset,
+            Fault::DropResponse => self.dropped_response,
+        }
+    }
+
+    fn count(&mut self, kind: Fault) {
+        let counter = match kind {
+            Fault::Throttle => &mut self.throttled,
+            Fault::Status500 => &mut self.status_500,
+            Fault::Status503 => &mut self.status_503,
+            Fault::Delay => &mut self.delayed,
+            Fault::Reset => &mut self.reset,
+            Fault::DropResponse => &mut self.dropped_response,
+        };
+        *counter += 1;
+    }
+}
+
+impl fmt::Display for FaultCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} SendTask* calls, {} faults injected (throttled {}, HTTP 500 {}, HTTP 503 {}, \
+             delayed past the attempt timeout {}, reset {}, response dropped after taking effect {}), \
+             {} forwarded to moto, {} answered TaskTimedOut as AWS would",
+            self.send_task_calls,
+            self.faults(),
+            self.throttled,
+            self.status_500,
+            self.status_503,
+            self.delayed,
+            self.reset,
+            self.dropped_response,
+            self.forwarded,
+            self.task_timed_out,
+        )
+    }
+}
+
+struct Schedule {
+    faults: Faults,
+    rng: fastrand::Rng,
+}
+
+impl Schedule {
+    fn new(faults: Faults) -> Self {
+        let seed = match faults {
+            Faults::Seeded { seed, .. } => seed,
+            Faults::None | Faults::Always(_) => 0,
+        };
+        Self {
+            faults,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    fn draw(&mut self) -> Option<Fault> {
+        match self.faults {
+            Faults::None => None,
+            Faults::Always(fault) => Some(fault),
+            Faults::Seeded { rate, .. } => {
+                (self.rng.f64() < rate).then(|| Fault::ALL[self.rng.usize(..Fault::ALL.len())])
+            }
+        }
+    }
+}
+
+struct Shared {
+    upstream: String,
+    hold: Duration,
+    closed_tasks_like_aws: bool,
+    schedule: Mutex<Schedule>,
+    closed: Mutex<HashSet<String>>,
+    counts: Mutex<FaultCounts>,
+}
+
+impl Shared {
+    fn counts(&self) -> std::sync::MutexGuard<'_, FaultCounts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn draw(&self) -> Option<Fault> {
+        self.schedule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .draw()
+    }
+
+    fn is_closed(&self, token: &str) -> bool {
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(token)
+    }
+
+    fn close(&self, token: String) {
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token);
+    }
+}
+
+/// The running proxy. It serves until dropped.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultProxy {
+    /// Starts the proxy on a free loopback port, forwarding to `upstream`
+    /// (`http://127.0.0.1:PORT`, the peer's endpoint).
+    pub async fn start(upstream: &str, plan: FaultPlan) -> Result<Self> {
+        let authority = upstream
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("the fault proxy forwards plain http only, not {upstream}"))?
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream: authority,
+            hold: plan.hold,
+            closed_tasks_like_aws: plan.closed_tasks_like_aws,
+            schedule: Mutex::new(Schedule::new(plan.faults)),
+            closed: Mutex::new(HashSet::new()),
+            counts: Mutex::new(FaultCounts::default()),
+        });
+        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Ok(Self {
+            addr,
+            shared,
+            server,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the value of `AWS_ENDPOINT_URL` for a function.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The environment a function process needs to reach `peer` through this proxy.
+    pub fn function_env(&self, peer: &LocalAws) -> Vec<(String, String)> {
+        let endpoint = self.endpoint();
+        peer.function_env()
+            .into_iter()
+            .map(|(key, value)| {
+                if key == "AWS_ENDPOINT_URL" {
+                    (key, endpoint.clone())
+                } else {
+                    (key, value)
+                }
+            })
+            .collect()
+    }
+
+    /// What the proxy saw and did so far.
+    pub fn counts(&self) -> FaultCounts {
+        *self.shared.counts()
+    }
+
+    /// Changes the faults from now on (a new seeded schedule starts from its seed).
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .shared
+            .schedule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Schedule::new(faults);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |request| handle(Arc::clone(&shared), request));
+            // A service error closes the connection without an answer: that is
+            // how resets and dropped responses are made.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let action = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|target| target.strip_prefix("AWSStepFunctions."))
+        .filter(|action| action.starts_with("SendTask"))
+        .map(str::to_owned);
+    let Some(action) = action else {
+        shared.counts().passed_through += 1;
+        return forward(&shared.upstream, parts, body).await;
+    };
+    let fault = shared.draw();
+    {
+        let mut counts = shared.counts();
+        counts.send_task_calls += 1;
+        if let Some(fault) = fault {
+            counts.count(fault);
+        }
+    }
+    match fault {
+        Some(Fault::Throttle) => {
+            return Ok(aws_error(
+                StatusCode::BAD_REQUEST,
+                "ThrottlingException",
+                "Rate exceeded (injected by the fault proxy)",
+            ));
+        }
+        Some(Fault::Status500) => {
+            return Ok(aws_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalFailure",
+                "injected by the fault proxy",
+            ));
+        }
+        Some(Fault::Status503) => {
+            return Ok(aws_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "injected by the fault proxy",
+            ));
+        }
+        Some(Fault::Reset) => return Err("connection reset by the fault proxy".into()),
+        Some(Fault::Delay | Fault::DropResponse) | None => {}
+    }
+
+    let token = task_token(&body);
+    let closed = shared.closed_tasks_like_aws
+        && token
+            .as_deref()
+            .is_some_and(|token| shared.is_closed(token));
+    let response = if closed {
+        shared.counts().task_timed_out += 1;
+        aws_error(
+            StatusCode::BAD_REQUEST,
+            "TaskTimedOut",
+            "Task Timed Out: 'Provided task does not exist anymore'",
+        )
+    } else {
+        shared.counts().forwarded += 1;
+        let response = forward(&shared.upstream, parts, body).await?;
+        let completes = action == "SendTaskSuccess" || action == "SendTaskFailure";
+        if completes
+            && response.status() == StatusCode::OK
+            && let Some(token) = token
+        {
+            shared.close(token);
+        }
+        response
+    };
+
+    match fault {
+        Some(Fault::Delay) => {
+            tokio::time::sleep(shared.hold).await;
+            Ok(response)
+        }
+        Some(Fault::DropResponse) => {
+            Err("response dropped by the fault proxy after the call took effect".into())
+        }
+        _ => Ok(response),
+    }
+}
+
+/// The `taskToken` of a `SendTask*` request body.
+fn task_token(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("taskToken")?.as_str().map(str::to_owned)
+}
+
+/// An awsJson1_0 error answer, as Step Functions sends it.
+fn aws_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"__type": code, "message": message}).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    headers.insert(
+        "x-amzn-requestid",
+        header::HeaderValue::from_static("fault-proxy"),
+    );
+    response
+}
+
+/// Headers that belong to one connection, not to the message.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::TE,
+        header::TRAILER,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+        header::PROXY_AUTHENTICATE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !is_hop_by_hop(name) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Sends the request to moto on a fresh connection (moto closes each one) and
+/// returns its whole answer.
+async fn forward(
+    upstream: &str,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>> {
+    let exchange = async {
+        let stream = TcpStream::connect(upstream).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let driver = tokio::spawn(connection);
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+        let mut request = Request::builder()
+            .method(parts.method)
+            .uri(path)
+            .body(Full::new(body))?;
+        copy_headers(&parts.headers, request.headers_mut());
+        let answer = sender.send_request(request).await?;
+        let (answer_parts, answer_body) = answer.into_parts();
+        let answer_body = answer_body.collect().await?.to_bytes();
+        driver.abort();
+        let mut response = Response::new(Full::new(answer_body));
+        *response.status_mut() = answer_parts.status;
+        copy_headers(&answer_parts.headers, response.headers_mut());
+        Ok::<_, crate::Error>(response)
+    };
+    tokio::time::timeout(UPSTREAM_LIMIT, exchange)
+        .await
+        .map_err(|_| format!("moto did not answer within {UPSTREAM_LIMIT:?}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A stand-in for moto: answers every request 200 `{}` and counts them.
+    async fn upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let record = Arc::clone(&record);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        let record = Arc::clone(&record);
+                        async move {
+                            let body = request.into_body().collect().await?.to_bytes();
+                            record
+                                .lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&body).into_owned());
+                            let mut response = Response::new(Full::new(Bytes::from("{}")));
+                            response
+                                .headers_mut()
+                                .insert(header::CONNECTION, "close".parse().unwrap());
+                            Ok::<_, hyper::Error>(response)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    /// Sends one raw HTTP/1.1 request and returns everything the proxy wrote back.
+    async fn call(proxy: &FaultProxy, target: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: {target}\r\n\
+             content-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            proxy.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    const SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
+    const BODY: &str = r#"{"taskToken":"tok-1","output":"{}"}"#;
+
+    #[tokio::test]
+    async fn requests_other_than_send_task_pass_through_untouched() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Reset))
+            .await
+            .unwrap();
+
+        let answer = call(&proxy, "AWSStepFunctions.DescribeExecution", "{\"a\":1}").await;
+
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(*seen.lock().unwrap(), ["{\"a\":1}"]);
+        assert_eq!(proxy.counts().passed_through, 1);
+        assert_eq!(proxy.counts().faults(), 0);
+    }
+
+    #[tokio::test]
+    async fn throttling_is_an_aws_json_400_and_is_not_forwarded() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Throttle))
+            .await
+            .unwrap();
+
+        let answer = call(&proxy, SUCCESS, BODY).await;
+
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(
+            answer.contains(r#""__type":"ThrottlingException""#),
+            "{answer}"
+        );
+        assert!(answer.contains("application/x-amz-json-1.0"), "{answer}");
+        assert!(seen.lock().unwrap().is_empty());
+        assert_eq!(proxy.counts().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn server_errors_answer_500_and_503_without_forwarding() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Status500))
+            .await
+            .unwrap();
+        let first = call(&proxy, SUCCESS, BODY).await;
+        proxy.set_faults(Faults::Always(Fault::Status503));
+        let second = call(&proxy, SUCCESS, BODY).await;
+
+        assert!(first.starts_with("HTTP/1.1 500"), "{first}");
+        assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reset_closes_the_connection_without_an_answer_or_a_forward() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Reset))
+            .await
+            .unwrap();
+
+        let answer = call(&proxy, SUCCESS, BODY).await;
+
+        assert_eq!(answer, "");
+        assert!(seen.lock().unwrap().is_empty());
+        assert_eq!(proxy.counts().reset, 1);
+    }
+
+    #[tokio::test]
+    async fn dropped_response_takes_effect_but_answers_nothing() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::DropResponse))
+            .await
+            .unwrap();
+
+        let answer = call(&proxy, SUCCESS, BODY).await;
+
+        assert_eq!(answer, "");
+        assert_eq!(*seen.lock().unwrap(), [BODY]);
+    }
+
+    #[tokio::test]
+    async fn delay_forwards_then_holds_the_answer() {
+        let (moto, seen) = upstream().await;
+        let hold = Duration::from_millis(300);
+        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Delay).hold_for(hold))
+            .await
+            .unwrap();
+        let started = Instant::now();
+
+        let answer = call(&proxy, SUCCESS, BODY).await;
+
+        assert!(started.elapsed() >= hold);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn completion_on_an_accepted_token_is_answered_task_timed_out_like_aws() {
+        let (moto, seen) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
+            .await
+            .unwrap();
+
+        let first = call(&proxy, SUCCESS, BODY).await;
+        let second = call(
+            &proxy,
+            "AWSStepFunctions.SendTaskFailure",
+            r#"{"taskToken":"tok-1"}"#,
+        )
+        .await;
+        let other = call(&proxy, SUCCESS, r#"{"taskToken":"tok-2","output":"{}"}"#).await;
+
+        assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+        assert!(second.starts_with("HTTP/1.1 400"), "{second}");
+        assert!(second.contains(r#""__type":"TaskTimedOut""#), "{second}");
+        assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            2,
+            "the duplicate was not forwarded"
+        );
+        assert_eq!(proxy.counts().task_timed_out, 1);
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_faults() {
+        let draws = |seed| {
+            let mut schedule = Schedule::new(Faults::Seeded { seed, rate: 0.2 });
+            (0..200).map(|_| schedule.draw()).collect::<Vec<_>>()
+        };
+
+        let first = draws(7);
+
+        assert_eq!(first, draws(7));
+        assert_ne!(first, draws(8));
+        let faults = first.iter().flatten().count();
+        assert!((20..=60).contains(&faults), "about 20% of 200: {faults}");
+    }
+}
