@@ -2,6 +2,7 @@
 //! interpreter (moto), each function run the way Lambda runs it (through the
 //! Lambda Runtime API, with an SQS event source loop where SQS triggers it).
 
+mod activity;
 mod approval;
 mod sns;
 mod sqs;
@@ -34,6 +35,8 @@ async fn run() -> Result<()> {
     worker::run(&peer).await?;
     heading("4. Human approval by email: sealed links, a confirmation page, first decision wins");
     approval::run().await?;
+    heading("5. Activities: activity-worker polls GetActivityTask (needs localstack)");
+    activity::run().await?;
 
     println!();
     println!(
