@@ -5,12 +5,18 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
-/// The runtime logs every raw event at TRACE under this target.
-const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response=debug";
+/// Targets capped below TRACE because, at TRACE, they print what holds tokens:
+/// the runtime logs every raw event, and the SDK's signer logs request bodies
+/// when `LOG_SIGNABLE_BODY=true`.
+const SECRET_BEARING_TARGETS: &[&str] = &[
+    "lambda_runtime::layers::api_response=debug",
+    "aws_sigv4=debug",
+];
 
 /// Initialises tracing as `lambda_runtime::tracing::init_default_subscriber` does
 /// (`AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, default INFO; JSON when
-/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that raw events are never logged.
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that raw events and signed request
+/// bodies are never logged.
 pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
@@ -20,8 +26,10 @@ pub fn init() {
     let mut filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .from_env_lossy();
-    if let Ok(directive) = RAW_EVENT_TARGET.parse() {
-        filter = filter.add_directive(directive);
+    for target in SECRET_BEARING_TARGETS {
+        if let Ok(directive) = target.parse() {
+            filter = filter.add_directive(directive);
+        }
     }
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
