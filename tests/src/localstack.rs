@@ -13,8 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_sfn::config::{Credentials, Region};
+use aws_config::SdkConfig;
 
 use crate::peer::free_port;
 use crate::{Result, artifacts_dir, workspace_root};
@@ -147,31 +146,12 @@ impl LocalStack {
 
     /// An SDK config that points every client at this peer with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "local-peer",
-            ))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+        crate::peer::local_sdk_config(&self.endpoint).await
     }
 
     /// The environment a worker or CLI process needs to reach this peer.
     pub fn process_env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        crate::peer::local_process_env(&self.endpoint)
     }
 
     fn log_tail(&self) -> String {

@@ -125,31 +125,12 @@ impl LocalAws {
 
     /// An SDK config that points every client at this peer with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "local-peer",
-            ))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+        local_sdk_config(&self.endpoint).await
     }
 
     /// The environment a function process needs to reach this peer.
     pub fn function_env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        local_process_env(&self.endpoint)
     }
 
     fn log_tail(&self) -> String {
@@ -165,6 +146,36 @@ impl Drop for LocalAws {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An SDK config for a local peer at `endpoint`, with test credentials.
+pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-peer",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// The environment a process (a function, a worker, the CLI) needs to reach a
+/// local peer at `endpoint`.
+pub fn local_process_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// Runs the project's install script, which installs moto into `.venv` once.
