@@ -20,7 +20,7 @@ pub fn read_output(argument: &str) -> Result<String, String> {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
+pub fn read_text(path: &Path) -> Result<String, String> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()

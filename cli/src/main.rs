@@ -4,6 +4,7 @@
 //! history would show.
 
 mod input;
+mod link;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,11 +72,45 @@ enum Command {
         #[arg(long)]
         token_file: PathBuf,
     },
+    /// Make or inspect an approval link with the configured key.
+    Link {
+        #[command(subcommand)]
+        command: LinkCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LinkCommand {
+    /// Seal a link for a token; prints the `l` parameter's text.
+    Seal {
+        /// File holding the token; `-` reads stdin.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// Seal a Reject link (default: Approve).
+        #[arg(long)]
+        reject: bool,
+        /// Seconds the link works.
+        #[arg(long, default_value_t = 86_400)]
+        expires_in: u64,
+        /// Shown on the confirmation page.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Open a link (its `l` text or the whole URL): prints the action, the expiry
+    /// and the token's fingerprint, never the token.
+    Open {
+        /// File holding the link; `-` reads stdin.
+        #[arg(long)]
+        link_file: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Link { command } = cli.command {
+        return run_link(command).await;
+    }
     let (token_file, completion) = match prepare(cli.command) {
         Ok(prepared) => prepared,
         Err(message) => {
@@ -122,6 +157,33 @@ fn prepare(command: Command) -> Result<(PathBuf, Completion), String> {
             Completion::failure(error, cause).map_err(|err| err.to_string())?,
         )),
         Command::Heartbeat { token_file } => Ok((token_file, Completion::Heartbeat)),
+        Command::Link { .. } => Err("not a completion".to_owned()),
+    }
+}
+
+/// `link seal` prints the sealed text; `link open` what the link holds.
+async fn run_link(command: LinkCommand) -> ExitCode {
+    let result = match link::keys().await {
+        Ok(keys) => match command {
+            LinkCommand::Seal {
+                token_file,
+                reject,
+                expires_in,
+                subject,
+            } => link::seal(&keys, &token_file, reject, expires_in, subject),
+            LinkCommand::Open { link_file } => link::open(&keys, &link_file),
+        },
+        Err(message) => Err(message),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::from(exit::DONE)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::INVALID)
+        }
     }
 }
 

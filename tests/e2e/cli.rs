@@ -206,3 +206,77 @@ async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     Ok(())
 }
+
+/// Runs `sfn-callback` with only `LINK_KEY` set (local use), feeding `stdin`.
+fn link_cli(args: &[&str], stdin: &str) -> Result<Output> {
+    let mut child = Command::new(built_binary("sfn-callback")?)
+        .args(args)
+        .env_clear()
+        .env("LINK_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(stdin.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+#[test]
+fn link_seal_then_open_shows_action_expiry_and_fingerprint_never_the_token() -> Result<()> {
+    let token = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
+
+    let sealed = link_cli(
+        &[
+            "link",
+            "seal",
+            "--token-file",
+            "-",
+            "--reject",
+            "--subject",
+            "Deploy 7",
+        ],
+        token,
+    )?;
+    let link = String::from_utf8_lossy(&sealed.stdout).trim().to_owned();
+    let opened = link_cli(
+        &["link", "open", "--link-file", "-"],
+        &format!("https://approve.example/?l={link}"),
+    )?;
+
+    assert_eq!(sealed.status.code(), Some(0), "{}", text(&sealed));
+    assert!(
+        !link.contains(token) && !link.contains('+') && !link.contains('/'),
+        "{link}"
+    );
+    assert_eq!(opened.status.code(), Some(0), "{}", text(&opened));
+    let shown = text(&opened);
+    assert!(
+        shown.contains("action: Reject") && shown.contains("subject: Deploy 7"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("token: token:") && !shown.contains(token),
+        "{shown}"
+    );
+    Ok(())
+}
+
+#[test]
+fn link_open_refuses_a_changed_link_with_exit_2() -> Result<()> {
+    let sealed = link_cli(&["link", "seal", "--token-file", "-"], "some-token")?;
+    let mut link = String::from_utf8_lossy(&sealed.stdout).trim().to_owned();
+    let last = if link.ends_with('A') { 'B' } else { 'A' };
+    link.pop();
+    link.push(last);
+
+    let opened = link_cli(&["link", "open", "--link-file", "-"], &link)?;
+
+    assert_eq!(opened.status.code(), Some(2), "{}", text(&opened));
+    assert!(text(&opened).contains("does not open"), "{}", text(&opened));
+    Ok(())
+}
