@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sfn::config::Builder as SfnConfigBuilder;
 
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR};
@@ -83,13 +83,19 @@ impl CallbackClient {
     /// Builds the client from the standard AWS environment (region, credentials,
     /// `AWS_ENDPOINT_URL`, profiles), with our retry and timeout settings.
     pub async fn from_env(settings: RetrySettings) -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::from_sdk_config(&sdk_config, settings)
+        Self::from_sdk_config(&crate::aws::sdk_config().await, settings)
     }
 
-    /// Builds the client from a loaded SDK config, with our retry and timeout settings.
+    /// Builds the client from a loaded SDK config, with our retry and timeout
+    /// settings. Without an HTTP client in `sdk_config`, it uses
+    /// [`crate::aws::https_client`] (the SDK's default, reading the OS trust
+    /// store on the first call rather than now).
     pub fn from_sdk_config(sdk_config: &SdkConfig, settings: RetrySettings) -> Self {
-        let config = SfnConfigBuilder::from(sdk_config)
+        let mut builder = SfnConfigBuilder::from(sdk_config);
+        if sdk_config.http_client().is_none() {
+            builder = builder.http_client(crate::aws::https_client());
+        }
+        let config = builder
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts)

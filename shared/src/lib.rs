@@ -34,6 +34,7 @@ compile_error!(
 pub mod activity;
 #[cfg(feature = "approval")]
 pub mod approval;
+pub mod aws;
 pub mod batch;
 pub mod client;
 pub mod completion;

@@ -295,6 +295,7 @@ pub struct Lambda {
     api: RuntimeApi,
     child: Child,
     log: PathBuf,
+    spawned_at: Instant,
     /// The Lambda timeout given to each invocation.
     pub timeout: Duration,
 }
@@ -302,14 +303,28 @@ pub struct Lambda {
 impl Lambda {
     /// Starts `binary` (built by `cargo build`) with `env`, as Lambda would.
     pub async fn start(binary: &str, env: &[(String, String)]) -> Result<Self> {
-        let api = RuntimeApi::start().await?;
         let path = built_binary(binary)?;
-        let log = artifacts_dir()?.join(format!("{binary}-{}.log", api.addr.port()));
+        Self::start_program(binary, &path, &[], env).await
+    }
+
+    /// Starts any program as a function named `name`, with `args` and `env`, the
+    /// way [`Lambda::start`] starts a built binary: a clean environment with the
+    /// Runtime API's address, output to a log file under `tests/artifacts`.
+    pub async fn start_program(
+        name: &str,
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Result<Self> {
+        let api = RuntimeApi::start().await?;
+        let log = artifacts_dir()?.join(format!("{name}-{}.log", api.addr.port()));
         let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(&path)
+        let mut command = Command::new(program);
+        command
+            .args(args)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
@@ -317,14 +332,17 @@ impl Lambda {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        let spawned_at = Instant::now();
+        let child = command
             .spawn()
-            .map_err(|err| format!("cannot run {}: {err}", path.display()))?;
+            .map_err(|err| format!("cannot run {}: {err}", program.display()))?;
         let mut lambda = Self {
-            name: binary.to_owned(),
+            name: name.to_owned(),
             api,
             child,
             log,
+            spawned_at,
             timeout: Duration::from_secs(30),
         };
         lambda.wait_started().await?;
@@ -358,6 +376,21 @@ impl Lambda {
                 self.log_text()
             ).into()),
         }
+    }
+
+    /// When the process was spawned: the start of its cold start.
+    pub fn spawned_at(&self) -> Instant {
+        self.spawned_at
+    }
+
+    /// When the process first asked for an event (set once [`Lambda::start`] returns).
+    pub async fn first_poll(&self) -> Option<Instant> {
+        self.api.first_poll().await
+    }
+
+    /// The process id, while the process runs (for `/proc/PID/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// The file that collects the function's stdout and stderr.
