@@ -13,9 +13,7 @@ use crate::input;
 /// Loads the link keys the approval functions use.
 pub async fn keys() -> Result<LinkKeys, String> {
     let source = KeySource::from_env().map_err(|err| err.to_string())?;
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk_config = sfn_callback::aws::sdk_config().await;
     source
         .load(&sdk_config)
         .await

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use lambda_http::http::header::{self, HeaderName, HeaderValue};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -64,7 +63,7 @@ impl ApprovalHttp {
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let sdk_config = crate::aws::sdk_config().await;
         let keys = key_source.load(&sdk_config).await?;
         let client = CallbackClient::from_sdk_config(&sdk_config, config.retry);
         Ok(Self::new(keys, client))

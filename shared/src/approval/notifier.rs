@@ -14,7 +14,6 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
@@ -228,7 +227,7 @@ impl ApprovalNotifier {
         let settings = NotifierSettings::from_env()?;
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let sdk_config = crate::aws::sdk_config().await;
         let keys = key_source.load(&sdk_config).await?;
         let ses = aws_sdk_sesv2::Client::new(&sdk_config);
         Ok(Self::with_max_concurrency(
