@@ -19,6 +19,10 @@
 //!   identity with its STS client, SSO, profiles) is work whose result is never
 //!   used. [`sdk_config`] takes them from the environment when they are there,
 //!   and otherwise loads the chains as usual.
+//! - **The endpoint rules' partition table.** Building a service client parses
+//!   the SDK's table of partitions (every region, with a regex per partition),
+//!   about 0.2 ms per service crate. [`ClientOnFirstUse`] builds the client on
+//!   its first use instead; an invocation that makes no call never builds it.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -26,6 +30,8 @@
 //! let sfn = aws_sdk_sfn::Client::new(&sdk_config);
 //! # }
 //! ```
+
+use std::sync::{Arc, OnceLock};
 
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
@@ -62,6 +68,62 @@ pub async fn sdk_config() -> SdkConfig {
         loader = loader.credentials_provider(environment);
     }
     loader.load().await
+}
+
+/// A service client built on its first use, then shared by every clone.
+pub struct ClientOnFirstUse<C> {
+    build: Arc<dyn Fn() -> C + Send + Sync>,
+    client: Arc<OnceLock<C>>,
+}
+
+impl<C> ClientOnFirstUse<C> {
+    /// `build` runs once, on the first [`get`](Self::get).
+    pub fn new(build: impl Fn() -> C + Send + Sync + 'static) -> Self {
+        Self {
+            build: Arc::new(build),
+            client: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Wraps a client that is already built.
+    pub fn ready(client: C) -> Self
+    where
+        C: Clone + Send + Sync + 'static,
+    {
+        let spare = client.clone();
+        Self {
+            build: Arc::new(move || spare.clone()),
+            client: Arc::new(OnceLock::from(client)),
+        }
+    }
+
+    /// The client, built now if this is its first use.
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)())
+    }
+
+    /// Whether the client has been built yet.
+    pub fn is_built(&self) -> bool {
+        self.client.get().is_some()
+    }
+}
+
+impl<C> Clone for ClientOnFirstUse<C> {
+    fn clone(&self) -> Self {
+        Self {
+            build: Arc::clone(&self.build),
+            client: Arc::clone(&self.client),
+        }
+    }
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for ClientOnFirstUse<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.client.get() {
+            Some(client) => f.debug_tuple("ClientOnFirstUse").field(client).finish(),
+            None => f.write_str("ClientOnFirstUse(not built yet)"),
+        }
+    }
 }
 
 /// The SDK's default HTTPS client (hyper 1.x, rustls with aws-lc, the OS trust

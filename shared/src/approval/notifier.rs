@@ -28,6 +28,7 @@ use super::link::{self, Action, LinkData, SealError};
 use super::request::{self, ApprovalRequest, RequestError};
 use super::settings::NotifierSettings;
 use super::{now_unix, rfc3339};
+use crate::aws::ClientOnFirstUse;
 use crate::batch::{Handled, process_sqs_batch};
 use crate::config::Config;
 use crate::envelope::sqs_callback_text;
@@ -191,7 +192,7 @@ pub struct ApprovalNotifier {
 
 #[derive(Debug)]
 struct Inner {
-    ses: aws_sdk_sesv2::Client,
+    ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
     keys: LinkKeys,
     settings: NotifierSettings,
     max_concurrency: usize,
@@ -210,6 +211,20 @@ impl ApprovalNotifier {
         settings: NotifierSettings,
         max_concurrency: usize,
     ) -> Self {
+        Self::build(
+            ClientOnFirstUse::ready(ses),
+            keys,
+            settings,
+            max_concurrency,
+        )
+    }
+
+    fn build(
+        ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
+        keys: LinkKeys,
+        settings: NotifierSettings,
+        max_concurrency: usize,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 ses,
@@ -222,20 +237,16 @@ impl ApprovalNotifier {
 
     /// Reads the settings (`SENDER_EMAIL`, `APPROVAL_BASE_URL`,
     /// `LINK_KEY_SECRET_ARN` or `LINK_KEY`, `MAX_CONCURRENCY`), loads the keys
-    /// and builds the SES client.
+    /// and prepares the SES client (built on the first email: see
+    /// [`ClientOnFirstUse`]).
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let settings = NotifierSettings::from_env()?;
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
         let sdk_config = crate::aws::sdk_config().await;
         let keys = key_source.load(&sdk_config).await?;
-        let ses = aws_sdk_sesv2::Client::new(&sdk_config);
-        Ok(Self::with_max_concurrency(
-            ses,
-            keys,
-            settings,
-            config.max_concurrency,
-        ))
+        let ses = ClientOnFirstUse::new(move || aws_sdk_sesv2::Client::new(&sdk_config));
+        Ok(Self::build(ses, keys, settings, config.max_concurrency))
     }
 
     /// Handles one invocation of any shape (see the module docs).
@@ -375,6 +386,7 @@ impl ApprovalNotifier {
         let answer = self
             .inner
             .ses
+            .get()
             .send_email()
             .from_email_address(&self.inner.settings.sender_email)
             .destination(
