@@ -51,12 +51,7 @@ pub async fn measure(rounds: usize, python_rounds: usize) -> Result<ColdStarts> 
     let mut results = ColdStarts::default();
     for round in 0..rounds {
         let mut this_round: BTreeMap<&'static str, f64> = BTreeMap::new();
-        // Rotate the order each round so no subject always runs first.
-        for k in 0..subjects.len() {
-            let subject = subjects[(round + k) % subjects.len()];
-            if subject == Subject::Python && round >= python_rounds {
-                continue;
-            }
+        for subject in round_order(&subjects, round, python_rounds) {
             let (elapsed, rss) = once(subject).await?;
             let ms = elapsed.as_secs_f64() * 1000.0;
             this_round.insert(subject.name(), ms);
@@ -132,11 +127,7 @@ pub async fn measure_first_invocation(
     let mut results = FirstInvocations::default();
     for round in 0..rounds {
         let mut this_round: BTreeMap<&'static str, f64> = BTreeMap::new();
-        for k in 0..subjects.len() {
-            let subject = subjects[(round + k) % subjects.len()];
-            if subject == Subject::Python && round >= python_rounds {
-                continue;
-            }
+        for subject in round_order(&subjects, round, python_rounds) {
             let ms = first_invocation(subject, &peer.endpoint())
                 .await?
                 .as_secs_f64()
@@ -149,6 +140,18 @@ pub async fn measure_first_invocation(
         }
     }
     Ok(results)
+}
+
+/// The subjects of round `round`: rotated so that no subject always runs first,
+/// and without Python after its first `python_rounds` rounds (it is slow).
+fn round_order(
+    subjects: &[Subject],
+    round: usize,
+    python_rounds: usize,
+) -> impl Iterator<Item = Subject> + '_ {
+    (0..subjects.len())
+        .map(move |k| subjects[(round + k) % subjects.len()])
+        .filter(move |subject| *subject != Subject::Python || round < python_rounds)
 }
 
 async fn first_invocation(subject: Subject, endpoint: &str) -> Result<Duration> {

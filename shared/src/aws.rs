@@ -279,6 +279,43 @@ mod tests {
         assert_eq!(counting.0.validated.load(Ordering::SeqCst), 0);
     }
 
+    #[tokio::test]
+    async fn the_callback_client_builds_its_sdk_client_once_on_the_first_call() {
+        use crate::client::{CallbackClient, Deadline, RetrySettings};
+        use crate::completion::Completion;
+        use crate::token::TaskToken;
+
+        let counting = CountingClient::default();
+        let sdk_config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sfn::config::SharedCredentialsProvider::new(
+                aws_sdk_sfn::config::Credentials::new("testing", "testing", None, None, "test"),
+            ))
+            .http_client(counting.clone())
+            .build();
+        let client = CallbackClient::from_sdk_config(&sdk_config, RetrySettings::default());
+        let clone = client.clone();
+        assert_eq!(
+            counting.0.validated.load(Ordering::SeqCst),
+            0,
+            "built too early"
+        );
+
+        let token = TaskToken::new("token").unwrap();
+        for client in [&client, &clone, &client] {
+            let outcome = client
+                .complete(&token, Completion::Heartbeat, Deadline::NONE)
+                .await;
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
+        assert_eq!(
+            counting.0.validated.load(Ordering::SeqCst),
+            1,
+            "clones share one"
+        );
+    }
+
     #[test]
     fn the_default_https_client_needs_no_runtime_to_build() {
         let _client = sfn_client(https_client());
