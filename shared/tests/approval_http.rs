@@ -11,7 +11,6 @@
 )]
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
@@ -25,7 +24,7 @@ use sfn_callback::approval::now_unix;
 
 mod support;
 
-use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN};
+use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused};
 
 /// Where approval-http is served in these tests.
 const BASE_URL: &str = "https://approve.example/";
@@ -70,33 +69,6 @@ fn tampered_link() -> String {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn answer(status: u16, body: &str) -> ReplayEvent {
-    ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://states.us-east-1.amazonaws.com/")
-            .body(SdkBody::empty())
-            .unwrap(),
-        http::Response::builder()
-            .status(status)
-            .header("content-type", "application/x-amz-json-1.0")
-            .body(SdkBody::from(body.to_owned()))
-            .unwrap(),
-    )
-}
-
-/// HTTP 200 `{}`: Step Functions took the call.
-fn accepted() -> ReplayEvent {
-    answer(200, "{}")
-}
-
-/// HTTP 400 with the error `code`, as Step Functions answers every `SendTask*` error.
-fn refused(code: &str) -> ReplayEvent {
-    answer(
-        400,
-        &json!({"__type": code, "message": "replayed answer"}).to_string(),
-    )
 }
 
 /// The router over a client whose HTTP layer replays `answers` and records

@@ -21,7 +21,6 @@ use aws_sdk_sfn::config::{
     BehaviorVersion, Credentials, HttpClient, Region, SharedCredentialsProvider,
 };
 use aws_smithy_http_client::test_util::{NeverClient, ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 use sfn_callback::outcome::class_of;
 use sfn_callback::{
@@ -30,7 +29,10 @@ use sfn_callback::{
 
 mod support;
 
-use support::{FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, TOKEN, callback_client, token};
+use support::{
+    FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, answer, callback_client, refused,
+    token,
+};
 
 /// Only a guard against a hang; no test asserts on elapsed time.
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -38,33 +40,6 @@ const HANG_GUARD: Duration = Duration::from_secs(20);
 /// A Lambda deadline far enough away never to matter.
 fn lambda_deadline() -> Deadline {
     Deadline::at(Instant::now() + Duration::from_mins(1))
-}
-
-fn answer(status: u16, body: &str) -> ReplayEvent {
-    ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://states.us-east-1.amazonaws.com/")
-            .body(SdkBody::empty())
-            .unwrap(),
-        http::Response::builder()
-            .status(status)
-            .header("content-type", "application/x-amz-json-1.0")
-            .body(SdkBody::from(body.to_owned()))
-            .unwrap(),
-    )
-}
-
-/// HTTP 200 `{}`: Step Functions took the call.
-fn accepted() -> ReplayEvent {
-    answer(200, "{}")
-}
-
-/// HTTP 400 with the error `code`, as Step Functions answers every `SendTask*` error.
-fn refused(code: &str) -> ReplayEvent {
-    answer(
-        400,
-        &json!({"__type": code, "message": "replayed answer"}).to_string(),
-    )
 }
 
 /// The client as the functions build it (`from_sdk_config`), over `http`.

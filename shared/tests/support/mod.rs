@@ -12,9 +12,9 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_http_client::test_util::{ReplayEvent, infallible_client_fn};
 use aws_smithy_types::body::SdkBody;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
@@ -52,6 +52,34 @@ pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
 
 pub fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
     CallbackClient::from_client(sdk_client(http), RetrySettings::default())
+}
+
+/// A replayed Step Functions answer: `status` with the JSON `body`.
+pub fn answer(status: u16, body: &str) -> ReplayEvent {
+    ReplayEvent::new(
+        http::Request::builder()
+            .uri("https://states.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap(),
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(body.to_owned()))
+            .unwrap(),
+    )
+}
+
+/// HTTP 200 `{}`: Step Functions took the call.
+pub fn accepted() -> ReplayEvent {
+    answer(200, "{}")
+}
+
+/// HTTP 400 with the error `code`, as Step Functions answers every `SendTask*` error.
+pub fn refused(code: &str) -> ReplayEvent {
+    answer(
+        400,
+        &json!({"__type": code, "message": "replayed answer"}).to_string(),
+    )
 }
 
 /// A Step Functions double: answers each operation with a fixed status and
