@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::peer::free_port;
+use crate::peer::{log_tail, on_a_free_port, run_install_script};
 use crate::{Result, artifacts_dir, workspace_root};
 
 /// The account localstack puts in every ARN.
@@ -37,20 +37,15 @@ impl LocalStack {
     /// until Step Functions runs. Fails loudly, never skips: a test that needs
     /// the peer cannot pass without it.
     pub fn start() -> Result<Self> {
-        ensure_installed()?;
-        let mut last_error = String::new();
-        // A free port can be taken between our probe and localstack's bind: try a few.
-        for _ in 0..3 {
-            match Self::start_once() {
-                Ok(peer) => return Ok(peer),
-                Err(err) => last_error = err.to_string(),
-            }
-        }
-        Err(format!("the activity peer (localstack) could not start: {last_error}").into())
+        // Installs it once (about 1.5 minutes).
+        run_install_script(
+            "scripts/ensure-localstack.sh",
+            "localstack could not be installed (`make localstack` shows why)",
+        )?;
+        on_a_free_port("the activity peer (localstack)", Self::start_once)
     }
 
-    fn start_once() -> Result<Self> {
-        let port = free_port()?;
+    fn start_once(port: u16) -> Result<Self> {
         let listen = format!("127.0.0.1:{port}");
         let log = artifacts_dir()?.join(format!("localstack-{port}.log"));
         let log_file = File::create(&log)?;
@@ -155,9 +150,7 @@ impl LocalStack {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(25).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        log_tail(&self.log, 25)
     }
 }
 
@@ -167,25 +160,5 @@ impl Drop for LocalStack {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.filesystem);
-    }
-}
-
-/// Runs the project's install script, which installs localstack into
-/// `.venv-localstack` once (about 1.5 minutes).
-fn ensure_installed() -> Result<()> {
-    let script = workspace_root().join("scripts/ensure-localstack.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|err| format!("cannot run {}: {err}", script.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failed ({status}): localstack could not be installed (`make localstack` shows why)",
-            script.display()
-        )
-        .into())
     }
 }

@@ -24,20 +24,11 @@ impl LocalAws {
     /// Installs moto when missing, starts it and switches its interpreter on.
     /// Fails loudly, never skips: a test that needs the peer cannot pass without it.
     pub fn start() -> Result<Self> {
-        ensure_installed()?;
-        let mut last_error = String::new();
-        // A free port can be taken between our probe and moto's bind: try a few.
-        for _ in 0..3 {
-            match Self::start_once() {
-                Ok(peer) => return Ok(peer),
-                Err(err) => last_error = err.to_string(),
-            }
-        }
-        Err(format!("the local AWS peer (moto) could not start: {last_error}").into())
+        run_install_script("scripts/ensure-venv.sh", "moto could not be installed")?;
+        on_a_free_port("the local AWS peer (moto)", Self::start_once)
     }
 
-    fn start_once() -> Result<Self> {
-        let port = free_port()?;
+    fn start_once(port: u16) -> Result<Self> {
         let log = artifacts_dir()?.join(format!("moto-{port}.log"));
         let log_file = File::create(&log)?;
         let moto = workspace_root().join(".venv/bin/moto_server");
@@ -134,9 +125,7 @@ impl LocalAws {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        log_tail(&self.log, 15)
     }
 }
 
@@ -178,9 +167,10 @@ pub fn local_process_env(endpoint: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Runs the project's install script, which installs moto into `.venv` once.
-fn ensure_installed() -> Result<()> {
-    let script = workspace_root().join("scripts/ensure-venv.sh");
+/// Runs one of the project's install scripts (`scripts/ensure-*.sh`), which
+/// install a peer into its git-ignored venv once; `failure` says what it means.
+pub(crate) fn run_install_script(script: &str, failure: &str) -> Result<()> {
+    let script = workspace_root().join(script);
     let status = Command::new("bash")
         .arg(&script)
         .stdin(Stdio::null())
@@ -189,12 +179,28 @@ fn ensure_installed() -> Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{} failed ({status}): moto could not be installed",
-            script.display()
-        )
-        .into())
+        Err(format!("{} failed ({status}): {failure}", script.display()).into())
     }
+}
+
+/// Starts a peer with `start_once(port)` on a free loopback port, trying up to
+/// three ports: one can be taken between our probe and the peer's bind.
+pub(crate) fn on_a_free_port<T>(peer: &str, start_once: impl Fn(u16) -> Result<T>) -> Result<T> {
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match start_once(free_port()?) {
+            Ok(peer) => return Ok(peer),
+            Err(err) => last_error = err.to_string(),
+        }
+    }
+    Err(format!("{peer} could not start: {last_error}").into())
+}
+
+/// The last `lines` lines of a peer's log, for a failed start's message.
+pub(crate) fn log_tail(log: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 /// A loopback port nobody listens on right now.
