@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 use sfn_callback_tests::event_source::{create_queue, receive_exactly, task_token};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -23,9 +23,7 @@ struct World {
 impl World {
     async fn start() -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let Clients { sfn, sqs, .. } = peer.clients().await;
         let queue = create_queue(&sqs, "worker", &[]).await?;
         let definition = statemachine::definition(
             "worker-heartbeat",

@@ -11,7 +11,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Faults};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 
@@ -36,9 +36,7 @@ impl World {
     /// call: only the deadline can stop the retries.
     async fn start(plan: FaultPlan) -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let Clients { sfn, sqs, .. } = peer.clients().await;
         let work_queue = event_source::create_queue(&sqs, "work", &[]).await?;
         let callbacks = event_source::create_queue_pair(&sqs, "callbacks", 1, 5).await?;
         let definition =

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
 use sfn_callback_tests::{Result, sns, statemachine};
 
@@ -109,10 +109,7 @@ impl World {
     /// scenario takes the path it takes in AWS.
     async fn start(log_level: &str) -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let sns = aws_sdk_sns::Client::new(&config);
+        let Clients { sfn, sqs, sns } = peer.clients().await;
         let work_queue = create_queue(&sqs, "work", &[]).await?;
         let definition =
             statemachine::definition("sqs-callback", &[("WorkQueueUrl", &work_queue)])?;

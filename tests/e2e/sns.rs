@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
 use sfn_callback_tests::{Result, sns, statemachine};
 
@@ -33,10 +33,7 @@ struct CallbackRoute {
 impl World {
     async fn start() -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let sns = aws_sdk_sns::Client::new(&config);
+        let Clients { sfn, sqs, sns } = peer.clients().await;
         let work_topic = sns::create_topic(&sns, "work").await?;
         let work_queue = create_queue(&sqs, "work", &[]).await?;
         sns::subscribe_queue(&sns, &work_topic, &sns::local_queue_arn(&work_queue), true).await?;

@@ -30,7 +30,7 @@ use aws_sdk_sqs::types::{
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 use tokio::sync::Semaphore;
@@ -408,9 +408,7 @@ struct Rig {
 impl Rig {
     async fn start(seed: u64) -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let Clients { sfn, sqs, .. } = peer.clients().await;
         let work_queue = event_source::create_queue(&sqs, "soak-work", &[]).await?;
         let callbacks = event_source::create_queue_pair(
             &sqs,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{self, QueuePair};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 
@@ -31,9 +31,7 @@ impl World {
 
     async fn start_with_env(extra_env: &[(&str, &str)]) -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let Clients { sfn, sqs, .. } = peer.clients().await;
         let work_queue = event_source::create_queue(&sqs, "work", &[]).await?;
         let callbacks = event_source::create_queue_pair(&sqs, "callbacks", 1, 2).await?;
         let definition =

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{QueuePair, create_queue_pair, deliver};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 use sha2::{Digest, Sha256};
@@ -29,9 +29,7 @@ impl World {
     /// The worker heartbeats every `heartbeat_interval_s` seconds (0: never).
     async fn start(heartbeat_interval_s: &str) -> Result<Self> {
         let peer = LocalAws::start()?;
-        let config = peer.sdk_config().await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let Clients { sfn, sqs, .. } = peer.clients().await;
         let queue = create_queue_pair(&sqs, "worker", 60, 3).await?;
         let definition = statemachine::definition(
             "worker-heartbeat",

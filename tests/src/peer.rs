@@ -12,6 +12,14 @@ use aws_sdk_sqs::config::{Credentials, Region};
 
 use crate::{Result, artifacts_dir, workspace_root};
 
+/// The SDK clients the tests and the demo drive a local peer with.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
 /// A running moto server. Dropping it kills the process.
 #[derive(Debug)]
 pub struct LocalAws {
@@ -117,6 +125,16 @@ impl LocalAws {
     /// An SDK config that points every client at this peer with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
         local_sdk_config(&self.endpoint).await
+    }
+
+    /// Step Functions, SQS and SNS clients pointed at this peer.
+    pub async fn clients(&self) -> Clients {
+        let config = self.sdk_config().await;
+        Clients {
+            sfn: aws_sdk_sfn::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+        }
     }
 
     /// The environment a function process needs to reach this peer.

@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
 use sfn_callback_tests::{Result, sns, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn run(peer: &LocalAws) -> Result<()> {
-    let config = peer.sdk_config().await;
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let topics = aws_sdk_sns::Client::new(&config);
+    let Clients {
+        sfn,
+        sqs,
+        sns: topics,
+    } = peer.clients().await;
 
     println!(
         "Creating the work topic (raw SQS subscription), a callback topic (wrapped SQS subscription) and the state machine ..."

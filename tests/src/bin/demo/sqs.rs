@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
 use sfn_callback_tests::event_source::{self, PollReport, QueuePair};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 
@@ -19,9 +19,7 @@ struct Demo {
 }
 
 pub async fn run(peer: &LocalAws) -> Result<()> {
-    let config = peer.sdk_config().await;
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let Clients { sfn, sqs, .. } = peer.clients().await;
 
     println!(
         "Creating the work queue, the callback queue with its DLQ (maxReceiveCount 2), and the state machine ..."

@@ -3,14 +3,12 @@
 
 use serde_json::json;
 use sfn_callback_tests::event_source::{create_queue_pair, deliver};
-use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 
 pub async fn run(peer: &LocalAws) -> Result<()> {
-    let config = peer.sdk_config().await;
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let Clients { sfn, sqs, .. } = peer.clients().await;
 
     println!("Creating the worker queue and a state machine whose task has HeartbeatSeconds 2 ...");
     let queue = create_queue_pair(&sqs, "demo-worker", 60, 3).await?;
