@@ -33,9 +33,10 @@ soak: venv
 bench: venv
 	bash scripts/bench.sh
 
-## make fuzz: the parsers' property tests at 200,000 cases each, 1.6 million in
-## all (PROPTEST_CASES to change): about 20 minutes on 2 busy cores. `make test`
-## runs them at proptest's default of 256 (a few seconds).
+## make fuzz: the property tests of every untrusted-input reader (callback and
+## task messages, SNS envelopes, sealed links, the decision form) at 200,000 cases
+## each (PROPTEST_CASES to change): the best part of an hour on 2 busy cores.
+## `make test` runs them at proptest's default of 256 (a few seconds).
 fuzz:
 	bash scripts/fuzz.sh
 
