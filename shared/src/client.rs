@@ -12,6 +12,7 @@ use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::Builder as SfnConfigBuilder;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 
 use crate::aws::ClientOnFirstUse;
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR};
@@ -157,7 +158,16 @@ impl CallbackClient {
                 let budget = self.budget(deadline)?;
                 match call.customize().config_override(budget).send().await {
                     Ok(_) => Ok(Done::Completed),
-                    Err(err) => classify_sdk_error(&err),
+                    Err(err) => match refused_output(&err) {
+                        // Our checks passed it but Step Functions did not: fail the
+                        // task as for an oversize output, so the execution does not hang.
+                        Some(cause) => {
+                            let error = Some(INVALID_OUTPUT_ERROR.to_owned());
+                            self.fail(token, error, Some(cause), deadline, Done::OutputRejected)
+                                .await
+                        }
+                        None => classify_sdk_error(&err),
+                    },
                 }
             }
             Completion::Failure { error, cause } => {
@@ -202,7 +212,7 @@ impl CallbackClient {
         };
         let refused_by_kms = err
             .as_service_error()
-            .and_then(aws_sdk_sfn::error::ProvideErrorMetadata::code)
+            .and_then(ProvideErrorMetadata::code)
             .is_some_and(|code| KMS_REFUSED.contains(&code));
         if !refused_by_kms {
             return classify_sdk_error(&err);
@@ -231,4 +241,27 @@ impl CallbackClient {
             .build();
         Ok(SfnConfigBuilder::default().timeout_config(timeouts))
     }
+}
+
+/// Longest part of Step Functions' own message kept in the failure's cause.
+const MAX_REFUSAL_MESSAGE_CHARS: usize = 1_000;
+
+/// When Step Functions refused a success's output (`InvalidOutput`), the cause to
+/// fail the task with: its message, which describes the output, never the token.
+fn refused_output<E: ProvideErrorMetadata>(
+    err: &aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
+) -> Option<String> {
+    let service = err.as_service_error()?;
+    if service.code() != Some("InvalidOutput") {
+        return None;
+    }
+    let message: String = service
+        .message()
+        .unwrap_or("no message")
+        .chars()
+        .take(MAX_REFUSAL_MESSAGE_CHARS)
+        .collect();
+    Some(format!(
+        "Step Functions refused the output (InvalidOutput): {message}"
+    ))
 }

@@ -25,8 +25,9 @@ pub enum Done {
     Completed,
     /// The task was already closed (`TaskTimedOut`): a duplicate or late delivery.
     AlreadyClosed,
-    /// The success output broke the limits, so the task was failed with
-    /// `sfn_callback.InvalidOutput` instead of being left to hang.
+    /// The success output broke the limits, or Step Functions refused it
+    /// (`InvalidOutput`), so the task was failed with `sfn_callback.InvalidOutput`
+    /// instead of being left to hang.
     OutputRejected,
     /// KMS refused the failure's error and cause, so the task was failed without them.
     FailedWithoutDetails,
@@ -167,8 +168,9 @@ fn classify_code(code: String, status: u16) -> Outcome {
     } else if status >= 500 || status == 429 || TRANSIENT.contains(&code.as_str()) {
         Err(CallbackError::Unavailable { code })
     } else {
-        // InvalidToken, TaskDoesNotExist, InvalidOutput, KMS access or state,
-        // AccessDenied and any other 4xx: the same call will fail the same way.
+        // InvalidToken, TaskDoesNotExist, KMS access or state, AccessDenied and
+        // any other 4xx: the same call will fail the same way. (InvalidOutput on a
+        // success is permanent too; the client then fails the task instead.)
         Err(CallbackError::Refused { code })
     }
 }

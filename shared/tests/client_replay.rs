@@ -241,8 +241,37 @@ async fn task_does_not_exist_is_permanent_and_not_retried() {
 }
 
 #[tokio::test]
-async fn invalid_output_is_permanent_and_not_retried() {
-    assert_refusal_of_success_is_permanent_and_sent_once("InvalidOutput").await;
+async fn output_step_functions_refuses_fails_the_task_with_its_message_as_the_cause() {
+    let refusal = answer(
+        400,
+        &json!({"__type": "InvalidOutput", "message": "Invalid JSON: lone surrogate"}).to_string(),
+    );
+    let (outcome, sent) = complete(vec![refusal, accepted()], success()).await;
+
+    assert_eq!(outcome, Ok(Done::OutputRejected));
+    assert_eq!(sent.len(), 2, "the success once, then the failure");
+    assert_eq!(sent[0].target, SUCCESS);
+    assert_eq!(sent[1].target, FAILURE);
+    assert_eq!(
+        sent[1].body,
+        json!({
+            "taskToken": TOKEN,
+            "error": "sfn_callback.InvalidOutput",
+            "cause": "Step Functions refused the output (InvalidOutput): Invalid JSON: lone surrogate",
+        })
+    );
+}
+
+#[tokio::test]
+async fn output_refused_and_then_a_closed_task_is_acknowledged() {
+    let (outcome, sent) = complete(
+        vec![refused("InvalidOutput"), refused("TaskTimedOut")],
+        success(),
+    )
+    .await;
+
+    assert_eq!(outcome, Ok(Done::AlreadyClosed));
+    assert_eq!(sent.len(), 2);
 }
 
 #[tokio::test]
