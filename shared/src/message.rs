@@ -131,17 +131,19 @@ fn describe_type_error(err: &serde_json::Error) -> String {
     }
 }
 
+/// serde's "duplicate field `name`", which names one of our fields and quotes
+/// no value; `None` for any other error.
+pub(crate) fn duplicate_field(err: &serde_json::Error) -> Option<String> {
+    let message = describe_type_error(err);
+    message.starts_with("duplicate field").then_some(message)
+}
+
 /// Why the body is not a message object. serde's data errors quote the value they
 /// met ("invalid type: string \"…\""), and a bare token is a string: say it plainly instead.
 fn describe_body_error(err: &serde_json::Error) -> String {
     match err.classify() {
         Category::Data => {
-            let message = describe_type_error(err);
-            if message.starts_with("duplicate field") {
-                message
-            } else {
-                "expected a JSON object".to_owned()
-            }
+            duplicate_field(err).unwrap_or_else(|| "expected a JSON object".to_owned())
         }
         Category::Eof => "the JSON ends early".to_owned(),
         Category::Syntax | Category::Io => err.to_string(),

@@ -129,7 +129,8 @@ pub fn parse_task_message(text: &str) -> Result<TaskMessage, MessageError> {
         });
     }
     let raw: RawTaskMessage = serde_json::from_str(text).map_err(|err| MessageError::NotJson {
-        reason: format!("not a task message ({})", err.classify_name()),
+        reason: crate::message::duplicate_field(&err)
+            .unwrap_or_else(|| format!("not a task message ({})", err.classify_name())),
     })?;
     let token = raw.token.ok_or(MessageError::MissingToken)?;
     let token: String = serde_json::from_str(token.get()).map_err(|_| MessageError::Field {

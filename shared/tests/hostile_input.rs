@@ -517,14 +517,14 @@ fn task_message_parser_meets_each_hostile_input_with_its_documented_outcome() {
             Expect::Field("TaskToken"),
         ),
         (
-            "duplicate TaskToken key: invalid, without naming the key",
+            "duplicate TaskToken key: invalid, naming the key",
             r#"{"TaskToken":"a","TaskToken":"b"}"#.to_owned(),
-            Expect::NotJson,
+            Expect::DuplicateField,
         ),
         (
-            "TaskToken and taskToken both: invalid, without naming the key",
+            "TaskToken and taskToken both: invalid, naming the key",
             r#"{"TaskToken":"a","taskToken":"a"}"#.to_owned(),
-            Expect::NotJson,
+            Expect::DuplicateField,
         ),
         ("a list", r#"["TaskToken"]"#.to_owned(), Expect::NotJson),
     ];
