@@ -63,7 +63,7 @@ lint: lint-venv
 
 ## make build-sam: `sam build` of every function with cargo-lambda (arm64,
 ## release) into .aws-sam/build, in the one shared target directory, then checks
-## each bootstrap (aarch64, glibc <= 2.34). Slow: about 9 minutes cold, 1 warm.
+## each bootstrap (aarch64, glibc <= 2.34). Slow: about 11 minutes from a fresh clone.
 build-sam:
 	bash scripts/ensure-lint-venv.sh --cargo-lambda
 	PATH="$(CURDIR)/.venv-lint/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target" \
