@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -18,8 +17,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
 use sfn_callback_tests::localstack::LocalStack;
-use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
-use sha2::{Digest, Sha256};
+use sfn_callback_tests::{Result, artifacts_dir, built_binary, sha256_hex, statemachine};
 
 /// How long an execution may take to finish once its task can be worked on.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -148,15 +146,6 @@ impl Worker {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
 }
 
 fn output_of(

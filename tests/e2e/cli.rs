@@ -50,22 +50,9 @@ impl World {
         Ok((execution, file, token))
     }
 
-    /// Runs `sfn-callback` with `args`, feeding `stdin`.
+    /// Runs `sfn-callback` with `args` against the peer, feeding `stdin`.
     fn cli(&self, args: &[&str], stdin: &str) -> Result<Output> {
-        let mut child = Command::new(built_binary("sfn-callback")?)
-            .args(args)
-            .env_clear()
-            .envs(self.peer.function_env())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        child
-            .stdin
-            .take()
-            .ok_or("no stdin")?
-            .write_all(stdin.as_bytes())?;
-        Ok(child.wait_with_output()?)
+        run_cli(args, self.peer.function_env(), stdin)
     }
 }
 
@@ -207,11 +194,28 @@ async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
 
 /// Runs `sfn-callback` with only `LINK_KEY` set (local use), feeding `stdin`.
 fn link_cli(args: &[&str], stdin: &str) -> Result<Output> {
+    let env = [
+        ("LINK_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    run_cli(args, env, stdin)
+}
+
+/// Runs `sfn-callback` with `args` and nothing of this process's environment
+/// but `env`, feeding `stdin`.
+fn run_cli<K, V>(
+    args: &[&str],
+    env: impl IntoIterator<Item = (K, V)>,
+    stdin: &str,
+) -> Result<Output>
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     let mut child = Command::new(built_binary("sfn-callback")?)
         .args(args)
         .env_clear()
-        .env("LINK_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
-        .env("AWS_REGION", "us-east-1")
+        .envs(env)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

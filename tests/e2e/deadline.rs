@@ -13,6 +13,7 @@ use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Faults};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
+use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -37,11 +38,11 @@ impl World {
     async fn start(plan: FaultPlan) -> Result<Self> {
         let peer = LocalAws::start()?;
         let Clients { sfn, sqs, .. } = peer.clients().await;
-        let work_queue = event_source::create_queue(&sqs, "work", &[]).await?;
-        let callbacks = event_source::create_queue_pair(&sqs, "callbacks", 1, 5).await?;
-        let definition =
-            statemachine::definition("sqs-callback", &[("WorkQueueUrl", &work_queue)])?;
-        let state_machine = statemachine::create(&sfn, "deadline", &definition).await?;
+        let SqsCallbackPattern {
+            work_queue,
+            callbacks,
+            state_machine,
+        } = SqsCallbackPattern::create(&sfn, &sqs, "deadline", 1, 5).await?;
         let proxy = FaultProxy::start(peer.endpoint(), plan.answer_closed_tasks_like_aws()).await?;
         let mut env = proxy.function_env(&peer);
         for (key, value) in [

@@ -32,6 +32,7 @@ use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
+use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -409,17 +410,12 @@ impl Rig {
     async fn start(seed: u64) -> Result<Self> {
         let peer = LocalAws::start()?;
         let Clients { sfn, sqs, .. } = peer.clients().await;
-        let work_queue = event_source::create_queue(&sqs, "soak-work", &[]).await?;
-        let callbacks = event_source::create_queue_pair(
-            &sqs,
-            "soak-callbacks",
-            VISIBILITY_TIMEOUT_S,
-            MAX_RECEIVE_COUNT,
-        )
-        .await?;
-        let definition =
-            statemachine::definition("sqs-callback", &[("WorkQueueUrl", &work_queue)])?;
-        let state_machine = statemachine::create(&sfn, "soak", &definition).await?;
+        let SqsCallbackPattern {
+            work_queue,
+            callbacks,
+            state_machine,
+        } = SqsCallbackPattern::create(&sfn, &sqs, "soak", VISIBILITY_TIMEOUT_S, MAX_RECEIVE_COUNT)
+            .await?;
         let proxy = FaultProxy::start(
             peer.endpoint(),
             FaultPlan::seeded(seed, FAULT_RATE)

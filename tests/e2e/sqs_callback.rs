@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
+use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
 use sfn_callback_tests::{Result, statemachine};
 
 const FINISH_LIMIT: Duration = Duration::from_secs(20);
@@ -32,11 +33,11 @@ impl World {
     async fn start_with_env(extra_env: &[(&str, &str)]) -> Result<Self> {
         let peer = LocalAws::start()?;
         let Clients { sfn, sqs, .. } = peer.clients().await;
-        let work_queue = event_source::create_queue(&sqs, "work", &[]).await?;
-        let callbacks = event_source::create_queue_pair(&sqs, "callbacks", 1, 2).await?;
-        let definition =
-            statemachine::definition("sqs-callback", &[("WorkQueueUrl", &work_queue)])?;
-        let state_machine = statemachine::create(&sfn, "sqs-callback", &definition).await?;
+        let SqsCallbackPattern {
+            work_queue,
+            callbacks,
+            state_machine,
+        } = SqsCallbackPattern::create(&sfn, &sqs, "sqs-callback", 1, 2).await?;
         let mut env = peer.function_env();
         env.extend(
             extra_env

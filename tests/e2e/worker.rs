@@ -1,7 +1,6 @@
 //! End to end: the state machine's own task message goes to `sqs-worker`
 //! through the Lambda Runtime API; the worker computes, heartbeats and completes.
 
-use std::fmt::Write;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -9,8 +8,7 @@ use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{QueuePair, create_queue_pair, deliver};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
-use sfn_callback_tests::{Result, statemachine};
-use sha2::{Digest, Sha256};
+use sfn_callback_tests::{Result, sha256_hex, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// The task's HeartbeatSeconds in these tests.
@@ -76,15 +74,6 @@ impl World {
         let described = statemachine::wait_finished(&self.sfn, &execution, LIMIT).await?;
         Ok((failed, described))
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

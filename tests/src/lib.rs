@@ -13,9 +13,13 @@ pub mod localstack;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;
+pub mod sqs_pattern;
 pub mod statemachine;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 /// Harness errors carry a message meant for the person reading a failed test.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -64,4 +68,15 @@ pub fn fixture(relative: &str) -> Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// Lowercase hex SHA-256 of `bytes`: what the checksum workers answer, computed
+/// here independently of them.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }

@@ -8,6 +8,7 @@ use sfn_callback::TaskToken;
 use sfn_callback_tests::event_source::{self, PollReport, QueuePair};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
+use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
 use sfn_callback_tests::{Result, statemachine};
 
 struct Demo {
@@ -24,10 +25,11 @@ pub async fn run(peer: &LocalAws) -> Result<()> {
     println!(
         "Creating the work queue, the callback queue with its DLQ (maxReceiveCount 2), and the state machine ..."
     );
-    let work_queue = event_source::create_queue(&sqs, "demo-work", &[]).await?;
-    let callbacks = event_source::create_queue_pair(&sqs, "demo-callbacks", 1, 2).await?;
-    let definition = statemachine::definition("sqs-callback", &[("WorkQueueUrl", &work_queue)])?;
-    let state_machine = statemachine::create(&sfn, "demo-sqs-callback", &definition).await?;
+    let SqsCallbackPattern {
+        work_queue,
+        callbacks,
+        state_machine,
+    } = SqsCallbackPattern::create(&sfn, &sqs, "demo-sqs-callback", 1, 2).await?;
     let demo = Demo {
         sfn,
         sqs,
