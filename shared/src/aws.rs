@@ -101,11 +101,6 @@ impl<C> ClientOnFirstUse<C> {
     pub fn get(&self) -> &C {
         self.client.get_or_init(|| (self.build)())
     }
-
-    /// Whether the client has been built yet.
-    pub fn is_built(&self) -> bool {
-        self.client.get().is_some()
-    }
 }
 
 impl<C> Clone for ClientOnFirstUse<C> {
