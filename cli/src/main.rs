@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sfn_callback::client::RefusedOutput;
 use sfn_callback::config::Config;
 use sfn_callback::{CallbackClient, Class, Completion, Deadline, Done, Outcome};
 
@@ -134,7 +135,11 @@ async fn main() -> ExitCode {
     };
     let action = completion.action();
     let client = CallbackClient::from_env(config.retry).await;
-    let outcome = client.complete(&token, completion, Deadline::NONE).await;
+    // An operator asked for exactly this: a refused output is reported, never
+    // turned into a failure of the task.
+    let outcome = client
+        .complete_with(&token, completion, Deadline::NONE, RefusedOutput::Report)
+        .await;
     report(action, &token, &outcome)
 }
 

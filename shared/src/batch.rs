@@ -111,7 +111,7 @@ fn into_lanes(records: Vec<SqsMessage>) -> Vec<Lane> {
     let mut lanes: Vec<Lane> = Vec::new();
     let mut group_lane: HashMap<String, usize> = HashMap::new();
     for (index, record) in records.into_iter().enumerate() {
-        match record.attributes.get("MessageGroupId") {
+        match fifo_group(&record) {
             Some(group) => {
                 if let Some(&lane) = group_lane.get(group) {
                     lanes[lane].push((index, record));
@@ -124,6 +124,22 @@ fn into_lanes(records: Vec<SqsMessage>) -> Vec<Lane> {
         }
     }
     lanes
+}
+
+/// The record's message group, when order within it matters: only on a FIFO
+/// queue. Standard queues with fair-queue groups carry `MessageGroupId` too,
+/// but promise no order, so their records run like any other.
+fn fifo_group(record: &SqsMessage) -> Option<&String> {
+    // SQS requires a FIFO queue's name to end in exactly ".fifo", lower case.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
+    let from_fifo_queue = record
+        .event_source_arn
+        .as_deref()
+        .is_some_and(|arn| arn.ends_with(".fifo"));
+    record
+        .attributes
+        .get("MessageGroupId")
+        .filter(|_| from_fifo_queue)
 }
 
 async fn run_lane<H, F>(
@@ -197,16 +213,48 @@ mod tests {
     use super::*;
     use crate::message::MessageError;
 
+    const FIFO_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:callbacks.fifo";
+    const STANDARD_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:callbacks";
+
+    /// A record of a FIFO queue when it has a group, of a standard queue otherwise.
     fn record(id: &str, group: Option<&str>) -> SqsMessage {
+        let queue = if group.is_some() {
+            FIFO_QUEUE
+        } else {
+            STANDARD_QUEUE
+        };
+        record_of(queue, id, group)
+    }
+
+    fn record_of(queue: &str, id: &str, group: Option<&str>) -> SqsMessage {
         let mut record = SqsMessage::default();
         record.message_id = Some(id.to_owned());
         record.body = Some(id.to_owned());
+        record.event_source_arn = Some(queue.to_owned());
         if let Some(group) = group {
             record
                 .attributes
                 .insert("MessageGroupId".to_owned(), group.to_owned());
         }
         record
+    }
+
+    /// Runs `records` and returns the ids the handler was called with.
+    async fn tried_ids(records: Vec<SqsMessage>) -> (Vec<RecordReport>, Vec<String>) {
+        let tried = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&tried);
+        let handler = move |record: SqsMessage| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(record.message_id.clone().unwrap_or_default());
+                scripted(record).await
+            }
+        };
+        let reports = run_records(records, 10, handler).await;
+        let tried = tried.lock().unwrap().clone();
+        (reports, tried)
     }
 
     /// A handler whose outcome is chosen by the record body.
@@ -265,17 +313,6 @@ mod tests {
 
     #[tokio::test]
     async fn fifo_group_after_a_failure_is_failed_without_being_tried() {
-        let tried = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&tried);
-        let handler = move |record: SqsMessage| {
-            let seen = Arc::clone(&seen);
-            async move {
-                seen.lock()
-                    .unwrap()
-                    .push(record.message_id.clone().unwrap_or_default());
-                scripted(record).await
-            }
-        };
         let records = vec![
             record("ok-a1", Some("a")),
             record("bad-a2", Some("a")),
@@ -283,7 +320,7 @@ mod tests {
             record("ok-a3", Some("a")),
             record("ok-b2", Some("b")),
         ];
-        let reports = run_records(records, 10, handler).await;
+        let (reports, tried) = tried_ids(records).await;
         let failed: Vec<_> = reports
             .iter()
             .filter(|r| r.outcome.is_err())
@@ -299,7 +336,45 @@ mod tests {
                 ("ok-a3", Err(CallbackError::BlockedByGroup)),
             ]
         );
-        assert!(!tried.lock().unwrap().contains(&"ok-a3".to_owned()));
+        assert!(!tried.contains(&"ok-a3".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn fair_queue_groups_on_a_standard_queue_are_all_tried_after_a_failure() {
+        let records = vec![
+            record_of(STANDARD_QUEUE, "ok-a1", Some("tenant-a")),
+            record_of(STANDARD_QUEUE, "bad-a2", Some("tenant-a")),
+            record_of(STANDARD_QUEUE, "ok-a3", Some("tenant-a")),
+        ];
+        let (reports, tried) = tried_ids(records).await;
+        let failed: Vec<_> = reports
+            .iter()
+            .filter(|r| r.outcome.is_err())
+            .map(|r| r.message_id.as_str())
+            .collect();
+        assert_eq!(failed, ["bad-a2"]);
+        assert!(tried.contains(&"ok-a3".to_owned()), "tried: {tried:?}");
+    }
+
+    #[tokio::test]
+    async fn fair_queue_groups_on_a_standard_queue_run_concurrently() {
+        // One group, ten records: they pass the barrier only if run at once.
+        let barrier = Arc::new(tokio::sync::Barrier::new(10));
+        let handler = move |_record: SqsMessage| {
+            let barrier = Arc::clone(&barrier);
+            async move {
+                barrier.wait().await;
+                Handled::new(None, Ok(Done::Completed))
+            }
+        };
+        let records: Vec<_> = (0..10)
+            .map(|i| record_of(STANDARD_QUEUE, &i.to_string(), Some("tenant-a")))
+            .collect();
+        let reports =
+            tokio::time::timeout(Duration::from_secs(10), run_records(records, 10, handler))
+                .await
+                .expect("a fair queue's group was run one by one");
+        assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
     }
 
     #[tokio::test]

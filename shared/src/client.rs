@@ -40,6 +40,17 @@ impl Default for RetrySettings {
     }
 }
 
+/// What a success whose output Step Functions refuses (`InvalidOutput`) leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedOutput {
+    /// Fail the task with `sfn_callback.InvalidOutput` and the reason, so the
+    /// execution does not hang: what the functions do, with nobody to ask.
+    FailTask,
+    /// Send nothing more and report the refusal: for an operator who asked for
+    /// success and must not see the task failed in their name.
+    Report,
+}
+
 /// When the current invocation must have answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(Option<Instant>);
@@ -141,12 +152,26 @@ impl CallbackClient {
         self.sfn.get()
     }
 
-    /// Sends `completion` for `token` and classifies what happened.
+    /// Sends `completion` for `token` and classifies what happened. A success
+    /// whose output Step Functions refuses fails the task instead (see
+    /// [`RefusedOutput::FailTask`]).
     pub async fn complete(
         &self,
         token: &TaskToken,
         completion: Completion,
         deadline: Deadline,
+    ) -> Outcome {
+        self.complete_with(token, completion, deadline, RefusedOutput::FailTask)
+            .await
+    }
+
+    /// Sends `completion` for `token`, choosing what a refused success output leads to.
+    pub async fn complete_with(
+        &self,
+        token: &TaskToken,
+        completion: Completion,
+        deadline: Deadline,
+        on_refused_output: RefusedOutput,
     ) -> Outcome {
         match completion {
             Completion::Success { output } => {
@@ -161,12 +186,12 @@ impl CallbackClient {
                     Err(err) => match refused_output(&err) {
                         // Our checks passed it but Step Functions did not: fail the
                         // task as for an oversize output, so the execution does not hang.
-                        Some(cause) => {
+                        Some(cause) if on_refused_output == RefusedOutput::FailTask => {
                             let error = Some(INVALID_OUTPUT_ERROR.to_owned());
                             self.fail(token, error, Some(cause), deadline, Done::OutputRejected)
                                 .await
                         }
-                        None => classify_sdk_error(&err),
+                        _ => classify_sdk_error(&err),
                     },
                 }
             }

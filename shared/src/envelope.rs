@@ -11,47 +11,44 @@ use serde::Deserialize;
 pub enum EnvelopeError {
     #[error("SQS record has no body")]
     MissingBody,
-    #[error("SNS notification has no Message")]
-    MissingSnsMessage,
 }
 
-/// The fields that identify an SNS notification delivered to SQS with raw
-/// message delivery off.
+/// An SNS notification as SQS receives it with raw message delivery off. Every
+/// field SNS always sends must be there as a string: a callback that merely has
+/// a `Type` and a `TopicArn` of its own is not a notification.
 #[derive(Deserialize)]
 struct SnsNotification {
     #[serde(rename = "Type")]
-    kind: Option<String>,
+    kind: String,
+    #[serde(rename = "MessageId")]
+    _message_id: String,
     #[serde(rename = "TopicArn")]
-    topic_arn: Option<String>,
+    _topic_arn: String,
     #[serde(rename = "Message")]
-    message: Option<String>,
+    message: String,
+    #[serde(rename = "Timestamp")]
+    _timestamp: String,
 }
 
 /// The callback text of an SQS record: the body itself, or, when the body is an
 /// SNS notification (raw delivery off), the notification's `Message`.
 pub fn sqs_callback_text(record: &SqsMessage) -> Result<Cow<'_, str>, EnvelopeError> {
     let body = record.body.as_deref().ok_or(EnvelopeError::MissingBody)?;
-    unwrap_sns_notification(body)
+    Ok(unwrap_sns_notification(body))
 }
 
-/// Detects an SNS notification by its shape, not by configuration:
-/// `"Type": "Notification"` with a `TopicArn`.
-pub fn unwrap_sns_notification(body: &str) -> Result<Cow<'_, str>, EnvelopeError> {
-    // Cheap test first: a callback body almost never mentions "Notification".
+/// Detects an SNS notification by its shape, not by configuration: `Type` is
+/// `"Notification"` and `MessageId`, `TopicArn`, `Message` and `Timestamp` are
+/// strings. Anything else is returned as it is, for the message parser to judge.
+pub fn unwrap_sns_notification(body: &str) -> Cow<'_, str> {
+    // Cheap test first: a callback body almost never mentions these.
     if !body.contains("\"Notification\"") || !body.contains("\"TopicArn\"") {
-        return Ok(Cow::Borrowed(body));
+        return Cow::Borrowed(body);
     }
-    let Ok(notification) = serde_json::from_str::<SnsNotification>(body) else {
-        // Not shaped like a notification after all: let the message parser judge it.
-        return Ok(Cow::Borrowed(body));
-    };
-    if notification.kind.as_deref() != Some("Notification") || notification.topic_arn.is_none() {
-        return Ok(Cow::Borrowed(body));
+    match serde_json::from_str::<SnsNotification>(body) {
+        Ok(notification) if notification.kind == "Notification" => Cow::Owned(notification.message),
+        _ => Cow::Borrowed(body),
     }
-    notification
-        .message
-        .map(Cow::Owned)
-        .ok_or(EnvelopeError::MissingSnsMessage)
 }
 
 #[cfg(test)]
@@ -78,21 +75,62 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sns_notification_body_is_unwrapped_to_its_message() {
-        let body = r#"{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:123456789012:t","Message":"{\"taskToken\":\"t\"}"}"#;
-        assert_eq!(
-            sqs_callback_text(&record(Some(body))).unwrap(),
-            r#"{"taskToken":"t"}"#
-        );
+    /// A notification as SQS receives it with raw message delivery off.
+    fn notification_fields() -> serde_json::Map<String, serde_json::Value> {
+        let body = serde_json::json!({
+            "Type": "Notification",
+            "MessageId": "5f8e3c2a-1111-2222-3333-444455556666",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:callbacks",
+            "Message": r#"{"taskToken":"t"}"#,
+            "Timestamp": "2025-01-01T00:00:00.000Z",
+            "taskToken": "outer",
+        });
+        match body {
+            serde_json::Value::Object(fields) => fields,
+            _ => unreachable!("a JSON object literal"),
+        }
     }
 
     #[test]
-    fn notification_without_message_is_an_envelope_error() {
-        let body = r#"{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:t"}"#;
+    fn callback_with_notification_type_and_topic_arn_is_a_callback_not_unwrapped() {
+        let body = r#"{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:t","taskToken":"t","output":{}}"#;
+        assert_eq!(sqs_callback_text(&record(Some(body))).unwrap(), body);
+    }
+
+    #[test]
+    fn body_missing_any_field_of_a_real_notification_is_not_unwrapped() {
+        for missing in ["Type", "MessageId", "TopicArn", "Message", "Timestamp"] {
+            let mut fields = notification_fields();
+            fields.remove(missing);
+            let body = serde_json::Value::Object(fields).to_string();
+            assert_eq!(
+                sqs_callback_text(&record(Some(&body))).unwrap(),
+                body,
+                "without {missing}"
+            );
+        }
+    }
+
+    #[test]
+    fn body_whose_notification_fields_are_not_strings_is_not_unwrapped() {
+        for wrong in ["MessageId", "TopicArn", "Message", "Timestamp"] {
+            let mut fields = notification_fields();
+            fields.insert(wrong.to_owned(), serde_json::json!({"not": "a string"}));
+            let body = serde_json::Value::Object(fields).to_string();
+            assert_eq!(
+                sqs_callback_text(&record(Some(&body))).unwrap(),
+                body,
+                "{wrong} not a string"
+            );
+        }
+    }
+
+    #[test]
+    fn real_notification_is_unwrapped_whatever_else_it_carries() {
+        let body = serde_json::Value::Object(notification_fields()).to_string();
         assert_eq!(
-            sqs_callback_text(&record(Some(body))),
-            Err(EnvelopeError::MissingSnsMessage)
+            sqs_callback_text(&record(Some(&body))).unwrap(),
+            r#"{"taskToken":"t"}"#
         );
     }
 

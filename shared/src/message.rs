@@ -7,8 +7,8 @@
 //! ```
 //!
 //! `TaskToken` is accepted for `taskToken`. `status` is case-insensitive, also
-//! takes `SUCCESS` and `FAILURE`, and defaults to `SUCCEEDED`; `output` defaults
-//! to `{}`. Unknown fields are ignored; a field of the wrong type is an error
+//! takes `SUCCESS` and `FAILURE`, and defaults to `SUCCEEDED`; a missing `output`
+//! means `{}`, while `"output": null` is sent as `null`. Unknown fields are ignored; a field of the wrong type is an error
 //! that names it.
 
 use serde::Deserialize;
@@ -49,12 +49,22 @@ struct RawMessage<'a> {
     task_token: Option<&'a RawValue>,
     #[serde(borrow, default)]
     status: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// `null` is an output like any other: only a missing field means `{}`.
+    #[serde(borrow, default, deserialize_with = "present")]
     output: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
     #[serde(borrow, default)]
     cause: Option<&'a RawValue>,
+}
+
+/// A field that is there, whatever its value (`null` included); serde's
+/// `Option` would read `null` as absent.
+fn present<'de, D>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +190,17 @@ mod tests {
             callback.completion,
             Completion::Success {
                 output: "{}".into()
+            }
+        );
+    }
+
+    #[test]
+    fn explicit_null_output_is_sent_as_null_not_replaced() {
+        let callback = parse(r#"{"taskToken":"tok+en/=","output":null}"#).unwrap();
+        assert_eq!(
+            callback.completion,
+            Completion::Success {
+                output: "null".into()
             }
         );
     }

@@ -344,9 +344,9 @@ fn callback_parser_meets_each_hostile_input_with_its_documented_outcome() {
             Expect::NotJson,
         ),
         (
-            "output null counts as no output",
+            "output null is sent as null, not as no output",
             with_output("null"),
-            Expect::Success { output_bytes: 2 },
+            Expect::Success { output_bytes: 4 },
         ),
     ];
 
@@ -395,14 +395,14 @@ fn sqs_envelope_meets_each_hostile_input_with_its_documented_outcome() {
             Expect::NotJson,
         ),
         (
-            "SNS envelope without a Message",
+            "SNS envelope without a Message: not a real notification, read as a raw body",
             Some(notification(None)),
-            Expect::Envelope(EnvelopeError::MissingSnsMessage),
+            Expect::MissingToken,
         ),
         (
-            "SNS envelope whose Message is null",
+            "SNS envelope whose Message is null: not a real notification, read as a raw body",
             Some(notification(Some(&Value::Null))),
-            Expect::Envelope(EnvelopeError::MissingSnsMessage),
+            Expect::MissingToken,
         ),
         (
             "SNS envelope whose Message is an object, not a string: read as a raw body",
@@ -425,6 +425,14 @@ fn sqs_envelope_meets_each_hostile_input_with_its_documented_outcome() {
             "SNS envelope with a duplicate Message key: read as a raw body",
             Some(notification(Some(&json!(callback))).replacen('{', r#"{"Message":"x","#, 1)),
             Expect::MissingToken,
+        ),
+        (
+            "raw callback with a notification's Type and TopicArn at the top: not unwrapped",
+            Some(
+                r#"{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:t","taskToken":"tok"}"#
+                    .to_owned(),
+            ),
+            Expect::Success { output_bytes: 2 },
         ),
         (
             "raw callback whose output looks like a notification: not unwrapped",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 use sfn_callback_tests::event_source::{create_queue, receive_exactly, task_token};
+use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
 
@@ -96,6 +97,54 @@ async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(described.output().unwrap_or_default())?,
         json!({"fixed": "by hand"})
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() -> Result<()> {
+    let world = World::start().await?;
+    let (execution, file, token) = world.stuck_execution("refused").await?;
+    let proxy = FaultProxy::start(
+        world.peer.endpoint(),
+        FaultPlan::none().refuse_success_outputs(),
+    )
+    .await?;
+
+    let output = run_cli(
+        &[
+            "succeed",
+            "--token-file",
+            &file.to_string_lossy(),
+            "--output",
+            r#"{"fixed":"by hand"}"#,
+        ],
+        proxy.function_env(&world.peer),
+        "",
+    )?;
+
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(text(&output).contains("InvalidOutput"), "{}", text(&output));
+    assert!(
+        !text(&output).contains(&token),
+        "the token is never printed"
+    );
+    let counts = proxy.counts();
+    assert_eq!(
+        (counts.send_task_calls, counts.invalid_output),
+        (1, 1),
+        "only the success was sent: {counts}"
+    );
+    let described = world
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await?;
+    assert_eq!(
+        described.status(),
+        &ExecutionStatus::Running,
+        "the task was neither failed nor completed"
     );
     Ok(())
 }

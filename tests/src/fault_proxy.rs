@@ -103,6 +103,9 @@ pub struct FaultPlan {
     pub hold: Duration,
     /// Answer calls on tokens moto already accepted with `TaskTimedOut`, as AWS does.
     pub closed_tasks_like_aws: bool,
+    /// Answer every `SendTaskSuccess` with `InvalidOutput` without forwarding it,
+    /// as AWS does for an output it refuses (moto takes any output).
+    pub refuse_success_output: bool,
 }
 
 impl FaultPlan {
@@ -126,6 +129,7 @@ impl FaultPlan {
             faults,
             hold: Duration::from_millis(1500),
             closed_tasks_like_aws: false,
+            refuse_success_output: false,
         }
     }
 
@@ -140,6 +144,13 @@ impl FaultPlan {
     #[must_use]
     pub fn answer_closed_tasks_like_aws(mut self) -> Self {
         self.closed_tasks_like_aws = true;
+        self
+    }
+
+    /// Refuses every success's output with `InvalidOutput`, as AWS would.
+    #[must_use]
+    pub fn refuse_success_outputs(mut self) -> Self {
+        self.refuse_success_output = true;
         self
     }
 }
@@ -161,6 +172,8 @@ pub struct FaultCounts {
     pub dropped_response: u64,
     /// Calls on a closed task answered with `TaskTimedOut` (duplicates acknowledged).
     pub task_timed_out: u64,
+    /// `SendTaskSuccess` calls answered with `InvalidOutput`.
+    pub invalid_output: u64,
 }
 
 impl FaultCounts {
@@ -252,6 +265,7 @@ struct Shared {
     upstream: String,
     hold: Duration,
     closed_tasks_like_aws: bool,
+    refuse_success_output: bool,
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
     counts: Mutex<FaultCounts>,
@@ -315,6 +329,7 @@ impl FaultProxy {
             upstream: authority,
             hold: plan.hold,
             closed_tasks_like_aws: plan.closed_tasks_like_aws,
+            refuse_success_output: plan.refuse_success_output,
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
             counts: Mutex::new(FaultCounts::default()),
@@ -429,6 +444,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         }
         Some(Fault::Reset) => return Err("connection reset by the fault proxy".into()),
         Some(Fault::Delay | Fault::DropResponse) | None => {}
+    }
+    if shared.refuse_success_output && action == "SendTaskSuccess" {
+        shared.counts().invalid_output += 1;
+        return Ok(aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidOutput",
+            "Invalid State Machine Output (injected by the fault proxy)",
+        ));
     }
 
     let token = task_token(&body);
