@@ -20,8 +20,8 @@ demo: venv
 	cargo run -q -p sfn-callback-tests --bin demo
 
 ## make soak: 1,000 executions through sqs-callback with ~20% of the Step Functions
-## calls faulted (throttles, 5xx, stalls, resets, lost answers); prints the tallies.
-## `make test` runs it too (about 1.5 minutes).
+## calls faulted (throttles, 5xx, stalls, resets, lost answers) and instances killed
+## mid-batch; prints the tallies. `make test` runs it too (about 1.5 minutes).
 soak: venv
 	cargo build --workspace --bins
 	cargo test -p sfn-callback-tests --test soak -- --nocapture

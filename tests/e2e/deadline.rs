@@ -4,6 +4,10 @@
 //! record handed back in `batchItemFailures` and the answer sent before the
 //! deadline, instead of being cut off mid-call with an unknown outcome. The
 //! redelivery then finishes the job.
+//!
+//! When an instance dies mid-call anyway (a timeout, out of memory, a crash),
+//! the event source gets no answer: a fresh process takes over, and the
+//! record comes back after the visibility timeout to be acknowledged.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +15,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use sfn_callback_tests::event_source::{self, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Faults};
+use sfn_callback_tests::instance_kill::{InstanceKiller, KillSchedule, KillTally};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
@@ -221,5 +226,65 @@ async fn record_with_less_time_left_than_the_margin_is_handed_back_without_a_cal
     assert!(failed.is_empty(), "{failed:?}");
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
     assert_eq!(described.status(), &ExecutionStatus::Succeeded);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_after_its_completion_took_effect_is_replaced_and_the_record_comes_back_as_a_duplicate()
+-> Result<()> {
+    // The answer is held, so the kill surely lands between the call taking effect and the batch response.
+    let plan = FaultPlan::always(Fault::Delay).hold_for(Duration::from_secs(10));
+    let mut world = World::start(plan).await?;
+    let execution = world.queue_callback("killed").await?;
+    let messages =
+        event_source::receive_exactly(&world.sqs, &world.callbacks.url, 1, LIMIT).await?;
+    let first_process = world.lambda.pid();
+    let mut killer = InstanceKiller::new(KillSchedule::always_after(1), world.proxy.effects());
+
+    let answer = killer
+        .invoke(
+            &mut world.lambda,
+            &messages,
+            &event_source::sqs_event(&messages, &world.callbacks.arn),
+        )
+        .await?;
+
+    assert_eq!(answer, None, "the killed invocation has no answer");
+    assert_eq!(
+        killer.tally(),
+        KillTally {
+            planned: 1,
+            killed: 1,
+            after_effect: 1,
+            effects_before_kill: 1,
+            records_abandoned: 1,
+        }
+    );
+    assert_ne!(
+        world.lambda.pid(),
+        first_process,
+        "a fresh process took over"
+    );
+    assert_eq!(
+        world.status(&execution).await?.0,
+        ExecutionStatus::Succeeded
+    );
+
+    // Nothing was deleted: the record comes back after the visibility timeout.
+    world.proxy.set_faults(Faults::None);
+    let (_, failed, _) = world.deliver(1).await?;
+
+    assert!(
+        failed.is_empty(),
+        "the fresh process acknowledges it: {failed:?}"
+    );
+    assert_eq!(world.proxy.counts().task_timed_out, 1);
+    assert!(
+        world
+            .lambda
+            .log_text()
+            .contains("\"outcome\":\"AlreadyClosed\""),
+        "the duplicate is logged as already closed"
+    );
     Ok(())
 }

@@ -9,6 +9,15 @@
 //! the rest come back after the visibility timeout until the redrive policy
 //! moves it to the DLQ. Ten poison messages ride along to prove the DLQ path.
 //!
+//! Instances also die mid-batch, as a Lambda instance does on a timeout, out of
+//! memory or a crash: on a seeded schedule (`tests/src/instance_kill.rs`), about
+//! one invocation in ten has its function process killed with SIGKILL, most
+//! once some of its `SendTask*` calls took effect. The event source gets no
+//! answer, a fresh process takes the instance's place, and the batch's records
+//! come back after the visibility timeout, where the completed ones are
+//! acknowledged as duplicates. The report counts the kills, and how many struck
+//! after a call of that invocation had taken effect.
+//!
 //! At the end every execution must be SUCCEEDED with exactly its output, or have
 //! its callback message in the DLQ; `lost` must be 0. The function runs with
 //! `SFN_MAX_ATTEMPTS=2`, so that faults reach the queue layer (records handed
@@ -16,7 +25,7 @@
 //!
 //! `make soak` runs it with the tallies shown; they are also written to
 //! `tests/artifacts/soak-report.txt`. Settings: `SOAK_EXECUTIONS` (default
-//! 1000), `SOAK_SEED` (the fault schedule's seed; default printed).
+//! 1000), `SOAK_SEED` (the seed of the fault and kill schedules; default printed).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,10 +37,11 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use serde_json::{Value, json};
-use sfn_callback_tests::event_source::{self, QueuePair};
+use sfn_callback_tests::event_source::{self, EventSource, PollTally, QueuePair};
 use sfn_callback_tests::fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy};
+use sfn_callback_tests::instance_kill::{InstanceKiller, KillSchedule, KillTally};
 use sfn_callback_tests::peer::{Clients, LocalAws};
-use sfn_callback_tests::runtime_api::{Answer, Lambda};
+use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 use tokio::sync::Semaphore;
@@ -40,6 +50,8 @@ use tokio::task::JoinSet;
 const DEFAULT_EXECUTIONS: usize = 1000;
 const DEFAULT_SEED: u64 = 20_060_006;
 const FAULT_RATE: f64 = 0.2;
+/// Share of invocations whose instance is killed (SIGKILL) midway.
+const KILL_RATE: f64 = 0.1;
 /// Concurrent function instances, each with its own poller, as Lambda runs several.
 const INSTANCES: usize = 4;
 /// StartExecution calls in flight at once.
@@ -173,87 +185,6 @@ async fn play_worker(
             .await?;
     }
     Ok(sent)
-}
-
-/// What one poller (one function instance) did.
-#[derive(Debug, Default, Clone, Copy)]
-struct PollTally {
-    invocations: usize,
-    received: usize,
-    deleted: usize,
-    handed_back: usize,
-    invoke_errors: usize,
-}
-
-impl std::ops::AddAssign for PollTally {
-    fn add_assign(&mut self, other: Self) {
-        self.invocations += other.invocations;
-        self.received += other.received;
-        self.deleted += other.deleted;
-        self.handed_back += other.handed_back;
-        self.invoke_errors += other.invoke_errors;
-    }
-}
-
-/// Lambda's SQS event source for one instance: receive 10, invoke, delete what
-/// was not reported failed, until told to stop.
-async fn poll_until_stopped(
-    sqs: aws_sdk_sqs::Client,
-    queue: QueuePair,
-    mut lambda: Lambda,
-    stop: Arc<AtomicBool>,
-    until: Instant,
-) -> Result<(PollTally, Lambda)> {
-    let mut tally = PollTally::default();
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        let messages = event_source::receive(&sqs, &queue.url, 10, 1).await?;
-        if messages.is_empty() {
-            continue;
-        }
-        tally.invocations += 1;
-        tally.received += messages.len();
-        let failed: HashSet<String> = match lambda
-            .invoke(&event_source::sqs_event(&messages, &queue.arn))
-            .await?
-        {
-            Answer::Response(response) => {
-                event_source::failed_ids(&response)?.into_iter().collect()
-            }
-            Answer::Error { .. } => {
-                tally.invoke_errors += 1;
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id().map(str::to_owned))
-                    .collect()
-            }
-        };
-        let mut deletes = Vec::new();
-        for (index, message) in messages.iter().enumerate() {
-            if failed.contains(message.message_id().unwrap_or_default()) {
-                tally.handed_back += 1;
-            } else {
-                deletes.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(format!("m{index}"))
-                        .receipt_handle(message.receipt_handle().unwrap_or_default())
-                        .build()?,
-                );
-            }
-        }
-        if !deletes.is_empty() {
-            let count = deletes.len();
-            let deleted = sqs
-                .delete_message_batch()
-                .queue_url(&queue.url)
-                .set_entries(Some(deletes))
-                .send()
-                .await?;
-            // A delete can miss when the message was received again meanwhile; it then
-            // comes back and is acknowledged as a duplicate.
-            tally.deleted += count - deleted.failed().len();
-        }
-    }
-    Ok((tally, lambda))
 }
 
 /// Messages waiting or in flight on `url`.
@@ -434,9 +365,11 @@ impl Rig {
         })
     }
 
-    /// Starts the function instances, each polling the callback queue until `stop`.
+    /// Starts the function instances, each polling the callback queue until
+    /// `stop`, and each killed mid-invocation on its own seeded schedule.
     async fn start_pollers(
         &self,
+        seed: u64,
         stop: &Arc<AtomicBool>,
         until: Instant,
     ) -> Result<JoinSet<Result<(PollTally, Lambda)>>> {
@@ -449,16 +382,16 @@ impl Rig {
             env.push((key.to_owned(), value.to_owned()));
         }
         let mut pollers = JoinSet::new();
-        for _ in 0..INSTANCES {
+        for instance in 0..INSTANCES {
             let mut lambda = Lambda::start("sqs-callback", &env).await?;
             lambda.timeout = LAMBDA_TIMEOUT;
-            pollers.spawn(poll_until_stopped(
-                self.sqs.clone(),
-                self.callbacks.clone(),
-                lambda,
-                Arc::clone(stop),
-                until,
-            ));
+            let killer = InstanceKiller::new(
+                KillSchedule::seeded(seed, u64::try_from(instance)?, KILL_RATE),
+                self.proxy.effects(),
+            );
+            let source = EventSource::new(self.sqs.clone(), self.callbacks.clone(), lambda)
+                .with_killer(killer);
+            pollers.spawn(source.run(Arc::clone(stop), until));
         }
         Ok(pollers)
     }
@@ -531,7 +464,10 @@ impl std::fmt::Display for Tallies {
             elapsed,
         } = self;
         let poison_handed_back = poison_dead * MAX_RECEIVE_COUNT as usize;
-        writeln!(f, "soak report (seed {seed}, fault rate {FAULT_RATE})")?;
+        writeln!(
+            f,
+            "soak report (seed {seed}, fault rate {FAULT_RATE}, kill rate {KILL_RATE})"
+        )?;
         writeln!(
             f,
             "  executions            {executions} ({INSTANCES} function instances, batch 10, \
@@ -563,6 +499,21 @@ impl std::fmt::Display for Tallies {
             verdict.dead_lettered.len() + verdict.completed_and_dead_lettered,
             verdict.completed_and_dead_lettered
         )?;
+        let KillTally {
+            planned,
+            killed,
+            after_effect,
+            effects_before_kill,
+            records_abandoned,
+        } = polled.kills;
+        writeln!(
+            f,
+            "  instances killed      {killed} by SIGKILL mid-invocation, {after_effect} of them after \
+             at least one SendTask* call of that invocation had taken effect ({effects_before_kill} \
+             such calls in all); {records_abandoned} records left unanswered to come back; \
+             {} more kills planned came after the answer",
+            planned - killed
+        )?;
         writeln!(f, "  lost                  {}", verdict.lost.len())?;
         writeln!(f, "  wrong                 {}", verdict.wrong.len())?;
         writeln!(f, "  faults                {counts}")?;
@@ -587,7 +538,7 @@ async fn every_callback_completes_exactly_once_or_reaches_the_dlq_under_injected
     );
     let rig = Rig::start(seed).await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut pollers = rig.start_pollers(&stop, until).await?;
+    let mut pollers = rig.start_pollers(seed, &stop, until).await?;
     let poison = rig.send_poison().await?;
 
     let (arns, sent) = rig.run_executions(executions, until).await?;
@@ -654,6 +605,7 @@ async fn every_callback_completes_exactly_once_or_reaches_the_dlq_under_injected
     );
     assert_eq!(leaked, 0, "task tokens reached the function logs");
     assert_faults_were_injected(&tallies.counts, executions);
+    assert_instances_were_killed_after_calls_took_effect(&tallies.polled.kills, executions);
     assert!(
         tallies.duplicates_logged > 0,
         "calls that took effect but lost their answer came back as acknowledged duplicates"
@@ -677,5 +629,18 @@ fn assert_faults_were_injected(counts: &FaultCounts, executions: usize) {
     assert!(
         (0.15..=0.25).contains(&rate),
         "fault rate {rate:.3} is not about {FAULT_RATE}: {counts}"
+    );
+}
+
+/// The kill fault proves nothing unless instances really died, and some of them
+/// after calls of their invocation had taken effect.
+fn assert_instances_were_killed_after_calls_took_effect(kills: &KillTally, executions: usize) {
+    if executions < 500 {
+        return;
+    }
+    assert!(kills.killed > 0, "no instance was killed: {kills:?}");
+    assert!(
+        kills.after_effect > 0,
+        "no instance was killed after a call of its invocation took effect: {kills:?}"
     );
 }

@@ -1,15 +1,22 @@
 //! An SQS event source like Lambda's: receive a batch, invoke the function,
 //! delete only what it did not report as failed, and let the rest come back
 //! after the visibility timeout until the redrive policy moves it to the DLQ.
+//! An invocation that fails whole, or whose instance dies without answering,
+//! deletes nothing.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
 use serde_json::{Value, json};
 
 use crate::Result;
+use crate::instance_kill::{InstanceKiller, KillTally};
 use crate::runtime_api::{Answer, Lambda};
 
 /// A queue with its dead-letter queue.
@@ -226,6 +233,130 @@ pub async fn poll_once(
     Ok(report)
 }
 
+/// What one instance's event source did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PollTally {
+    pub invocations: usize,
+    pub received: usize,
+    pub deleted: usize,
+    /// Records reported in `batchItemFailures`, or in an invocation that failed whole.
+    pub handed_back: usize,
+    /// Invocations that answered with an error: none of their records deleted.
+    pub invoke_errors: usize,
+    pub kills: KillTally,
+}
+
+impl std::ops::AddAssign for PollTally {
+    fn add_assign(&mut self, other: Self) {
+        self.invocations += other.invocations;
+        self.received += other.received;
+        self.deleted += other.deleted;
+        self.handed_back += other.handed_back;
+        self.invoke_errors += other.invoke_errors;
+        self.kills += other.kills;
+    }
+}
+
+/// Lambda's SQS event source for one function instance: receive up to 10,
+/// invoke, delete what was not reported failed, over and over. With an
+/// [`InstanceKiller`], the instance dies mid-invocation on its schedule.
+#[derive(Debug)]
+pub struct EventSource {
+    sqs: Client,
+    queue: QueuePair,
+    lambda: Lambda,
+    killer: Option<InstanceKiller>,
+    tally: PollTally,
+}
+
+impl EventSource {
+    pub fn new(sqs: Client, queue: QueuePair, lambda: Lambda) -> Self {
+        Self {
+            sqs,
+            queue,
+            lambda,
+            killer: None,
+            tally: PollTally::default(),
+        }
+    }
+
+    /// Kills the instance mid-invocation as `killer` decides.
+    #[must_use]
+    pub fn with_killer(mut self, killer: InstanceKiller) -> Self {
+        self.killer = Some(killer);
+        self
+    }
+
+    /// Polls until `stop` is set or `until` passes; returns what it did and the
+    /// function (whose log holds every process it ran, killed ones included).
+    pub async fn run(
+        mut self,
+        stop: Arc<AtomicBool>,
+        until: Instant,
+    ) -> Result<(PollTally, Lambda)> {
+        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+            self.poll().await?;
+        }
+        let mut tally = self.tally;
+        if let Some(killer) = &self.killer {
+            tally.kills = killer.tally();
+        }
+        Ok((tally, self.lambda))
+    }
+
+    /// One batch: receive, invoke, delete what succeeded.
+    async fn poll(&mut self) -> Result<()> {
+        let messages = receive(&self.sqs, &self.queue.url, 10, 1).await?;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.tally.invocations += 1;
+        self.tally.received += messages.len();
+        let event = sqs_event(&messages, &self.queue.arn);
+        let answer = match &mut self.killer {
+            Some(killer) => killer.invoke(&mut self.lambda, &messages, &event).await?,
+            None => Some(self.lambda.invoke(&event).await?),
+        };
+        let failed: HashSet<String> = match answer {
+            Some(Answer::Response(response)) => failed_ids(&response)?.into_iter().collect(),
+            Some(Answer::Error { .. }) => {
+                self.tally.invoke_errors += 1;
+                self.tally.handed_back += messages.len();
+                return Ok(());
+            }
+            // The instance died: no answer, so every record comes back after the visibility timeout.
+            None => return Ok(()),
+        };
+        let mut deletes = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            if failed.contains(message.message_id().unwrap_or_default()) {
+                self.tally.handed_back += 1;
+            } else {
+                deletes.push(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(format!("m{index}"))
+                        .receipt_handle(message.receipt_handle().unwrap_or_default())
+                        .build()?,
+                );
+            }
+        }
+        if !deletes.is_empty() {
+            let count = deletes.len();
+            let deleted = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue.url)
+                .set_entries(Some(deletes))
+                .send()
+                .await?;
+            // A delete can miss when the message was received again meanwhile; it then
+            // comes back and is acknowledged as a duplicate.
+            self.tally.deleted += count - deleted.failed().len();
+        }
+        Ok(())
+    }
+}
+
 /// Bodies of the messages waiting in a queue (received, then made visible again).
 pub async fn peek_bodies(sqs: &Client, url: &str) -> Result<Vec<String>> {
     let mut bodies = Vec::new();
@@ -271,17 +402,29 @@ pub async fn deliver(
 /// The task token in a work message: `{"TaskToken": ...}` as sent, or inside an
 /// SNS notification's `Message`.
 pub fn task_token(body: &str) -> Result<String> {
-    let mut message: Value = serde_json::from_str(body)?;
-    if message.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let inner = message
-            .get("Message")
-            .and_then(Value::as_str)
-            .ok_or("notification without Message")?;
-        message = serde_json::from_str(inner)?;
-    }
+    let message = unwrap_notification(serde_json::from_str(body)?)?;
     let token = message
         .get("TaskToken")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("no TaskToken in {body:.80}"))?;
     Ok(token.to_owned())
+}
+
+/// The task token of a callback message (`{"taskToken": ...}`, raw or inside an
+/// SNS notification), if it has one.
+pub fn callback_token(body: &str) -> Option<String> {
+    let message = unwrap_notification(serde_json::from_str(body).ok()?).ok()?;
+    message.get("taskToken")?.as_str().map(str::to_owned)
+}
+
+/// The message inside an SNS notification, or `message` itself.
+fn unwrap_notification(message: Value) -> Result<Value> {
+    if message.get("Type").and_then(Value::as_str) != Some("Notification") {
+        return Ok(message);
+    }
+    let inner = message
+        .get("Message")
+        .and_then(Value::as_str)
+        .ok_or("notification without Message")?;
+    Ok(serde_json::from_str(inner)?)
 }

@@ -32,10 +32,19 @@
 //! moto lacks, and nothing more: the proxy never invents an answer for a token
 //! moto did not accept first. Each such answer is counted in
 //! [`FaultCounts::task_timed_out`] ("duplicates acknowledged").
+//!
+//! # Which calls took effect
+//!
+//! A call *took effect* when the proxy forwarded it and moto accepted it (HTTP
+//! 200). [`Effects::watch`] counts such calls on a set of task tokens, for
+//! instance the tokens of one invocation's batch, so a test can act once some
+//! of them took effect (kill the function, say) and prove by counting that they
+//! had.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -46,6 +55,7 @@ use hyper::header::{self, HeaderMap, HeaderName};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::Result;
 use crate::peer::LocalAws;
@@ -261,6 +271,12 @@ impl Schedule {
     }
 }
 
+/// The tokens one [`EffectWatch`] watches, and its count of calls that took effect.
+struct Watched {
+    tokens: HashSet<String>,
+    taken_effect: watch::Sender<u64>,
+}
+
 struct Shared {
     upstream: String,
     hold: Duration,
@@ -269,6 +285,8 @@ struct Shared {
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
     counts: Mutex<FaultCounts>,
+    watches: Mutex<HashMap<u64, Watched>>,
+    next_watch: AtomicU64,
 }
 
 impl Shared {
@@ -288,6 +306,19 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(token)
+    }
+
+    fn watches(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Watched>> {
+        self.watches.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A call on `token` took effect: every watch of that token counts it.
+    fn took_effect(&self, token: &str) {
+        for watched in self.watches().values() {
+            if watched.tokens.contains(token) {
+                watched.taken_effect.send_modify(|count| *count += 1);
+            }
+        }
     }
 
     fn close(&self, token: String) {
@@ -333,6 +364,8 @@ impl FaultProxy {
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
             counts: Mutex::new(FaultCounts::default()),
+            watches: Mutex::new(HashMap::new()),
+            next_watch: AtomicU64::new(0),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Self {
@@ -367,6 +400,13 @@ impl FaultProxy {
         *self.shared.counts()
     }
 
+    /// A handle that watches which calls take effect, for as long as it lives.
+    pub fn effects(&self) -> Effects {
+        Effects {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// Changes the faults from now on (a new seeded schedule starts from its seed).
     pub fn set_faults(&self, faults: Faults) {
         *self
@@ -380,6 +420,82 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+/// Opens [`EffectWatch`]es on the proxy's `SendTask*` calls; cheap to clone.
+#[derive(Clone)]
+pub struct Effects {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Effects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Effects").finish_non_exhaustive()
+    }
+}
+
+impl Effects {
+    /// Counts, from now until the watch is dropped, the `SendTask*` calls on
+    /// any of `tokens` that take effect (forwarded, and accepted by moto).
+    pub fn watch(&self, tokens: impl IntoIterator<Item = String>) -> EffectWatch {
+        let id = self.shared.next_watch.fetch_add(1, Ordering::Relaxed);
+        let (taken_effect, seen) = watch::channel(0);
+        self.shared.watches().insert(
+            id,
+            Watched {
+                tokens: tokens.into_iter().collect(),
+                taken_effect,
+            },
+        );
+        EffectWatch {
+            shared: Arc::clone(&self.shared),
+            id,
+            seen,
+        }
+    }
+}
+
+/// Calls on a set of tokens that took effect since the watch was opened.
+pub struct EffectWatch {
+    shared: Arc<Shared>,
+    id: u64,
+    seen: watch::Receiver<u64>,
+}
+
+impl fmt::Debug for EffectWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EffectWatch")
+            .field("taken_effect", &self.taken_effect())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EffectWatch {
+    /// How many watched calls took effect so far.
+    pub fn taken_effect(&self) -> u64 {
+        *self.seen.borrow()
+    }
+
+    /// Resolves once at least `count` watched calls took effect, with the count
+    /// at that moment.
+    pub async fn reached(&self, count: u64) -> u64 {
+        let mut seen = self.seen.clone();
+        let reached = seen
+            .wait_for(|taken| *taken >= count)
+            .await
+            .map(|taken| *taken);
+        match reached {
+            Ok(taken) => taken,
+            // The sender lives in the proxy while this watch does: never reached.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for EffectWatch {
+    fn drop(&mut self) {
+        self.shared.watches().remove(&self.id);
     }
 }
 
@@ -454,30 +570,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         ));
     }
 
-    let token = task_token(&body);
-    let closed = shared.closed_tasks_like_aws
-        && token
-            .as_deref()
-            .is_some_and(|token| shared.is_closed(token));
-    let response = if closed {
-        shared.counts().task_timed_out += 1;
-        aws_error(
-            StatusCode::BAD_REQUEST,
-            "TaskTimedOut",
-            "Task Timed Out: 'Provided task does not exist anymore'",
-        )
-    } else {
-        shared.counts().forwarded += 1;
-        let response = forward(&shared.upstream, parts, body).await?;
-        let completes = action == "SendTaskSuccess" || action == "SendTaskFailure";
-        if completes
-            && response.status() == StatusCode::OK
-            && let Some(token) = token
-        {
-            shared.close(token);
-        }
-        response
-    };
+    // Its own task: once a call is on its way to moto, it is seen through and
+    // recorded even if the caller hangs up (hyper then drops this handler), as
+    // a request that reached Step Functions takes effect whether or not its
+    // caller is still there.
+    let response =
+        tokio::spawn(answer_send_task(Arc::clone(&shared), action, parts, body)).await??;
 
     match fault {
         Some(Fault::Delay) => {
@@ -489,6 +587,43 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         }
         _ => Ok(response),
     }
+}
+
+/// Answers a `SendTask*` call: `TaskTimedOut` for a closed task (as AWS
+/// does, when asked to), otherwise moto's answer, noting what took effect.
+async fn answer_send_task(
+    shared: Arc<Shared>,
+    action: String,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>> {
+    let token = task_token(&body);
+    let closed = shared.closed_tasks_like_aws
+        && token
+            .as_deref()
+            .is_some_and(|token| shared.is_closed(token));
+    if closed {
+        shared.counts().task_timed_out += 1;
+        return Ok(aws_error(
+            StatusCode::BAD_REQUEST,
+            "TaskTimedOut",
+            "Task Timed Out: 'Provided task does not exist anymore'",
+        ));
+    }
+    shared.counts().forwarded += 1;
+    let response = forward(&shared.upstream, parts, body).await?;
+    let accepted = response.status() == StatusCode::OK;
+    if accepted && let Some(token) = &token {
+        shared.took_effect(token);
+    }
+    let completes = action == "SendTaskSuccess" || action == "SendTaskFailure";
+    if completes
+        && accepted
+        && let Some(token) = token
+    {
+        shared.close(token);
+    }
+    Ok(response)
 }
 
 /// The `taskToken` of a `SendTask*` request body.
@@ -582,6 +717,11 @@ mod tests {
 
     /// A stand-in for moto: answers every request 200 `{}` and counts them.
     async fn upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+        upstream_answering_after(Duration::ZERO).await
+    }
+
+    /// The stand-in for moto, taking `delay` to answer each request it recorded.
+    async fn upstream_answering_after(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -598,6 +738,7 @@ mod tests {
                                 .lock()
                                 .unwrap()
                                 .push(String::from_utf8_lossy(&body).into_owned());
+                            tokio::time::sleep(delay).await;
                             let mut response = Response::new(Full::new(Bytes::from("{}")));
                             response
                                 .headers_mut()
@@ -751,6 +892,67 @@ mod tests {
             "the duplicate was not forwarded"
         );
         assert_eq!(proxy.counts().task_timed_out, 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_client_hangs_up_mid_forward_still_closes_its_task() {
+        let (moto, seen) = upstream_answering_after(Duration::from_millis(300)).await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
+            .await
+            .unwrap();
+        let effects = proxy.effects().watch(["tok-1".to_owned()]);
+
+        // The caller dies (a killed function) while moto is still working on its call.
+        let caller = tokio::spawn({
+            let addr = proxy.addr;
+            async move {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                let request = format!(
+                    "POST / HTTP/1.1\r\nhost: {addr}\r\nx-amz-target: {SUCCESS}\r\n\
+                     content-length: {}\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                stream.write_all(request.as_bytes()).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        caller.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), effects.reached(1))
+            .await
+            .expect("the call took effect although its caller hung up");
+        let again = call(&proxy, SUCCESS, BODY).await;
+
+        assert!(again.contains(r#""__type":"TaskTimedOut""#), "{again}");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            1,
+            "the duplicate was not forwarded"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_counts_accepted_calls_on_its_tokens_only() {
+        let (moto, _) = upstream().await;
+        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
+            .await
+            .unwrap();
+        let before = call(&proxy, SUCCESS, r#"{"taskToken":"tok-0","output":"{}"}"#).await;
+        let watch = proxy
+            .effects()
+            .watch(["tok-0".to_owned(), "tok-1".to_owned()]);
+
+        call(&proxy, SUCCESS, BODY).await;
+        call(&proxy, SUCCESS, r#"{"taskToken":"tok-2","output":"{}"}"#).await;
+        call(&proxy, SUCCESS, BODY).await;
+        call(&proxy, SUCCESS, r#"{"taskToken":"tok-0","output":"{}"}"#).await;
+
+        assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+        assert_eq!(
+            watch.taken_effect(),
+            1,
+            "tok-1 once; not tok-2, nor the duplicates answered TaskTimedOut"
+        );
+        assert_eq!(watch.reached(1).await, 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The test harness of sfn-callback: the local AWS peer (moto), a Lambda
 //! Runtime API emulator that runs the built function binaries, an SQS event
-//! source loop like Lambda's, and helpers for state machines.
+//! source loop like Lambda's, a fault-injecting proxy, function instances
+//! killed mid-invocation, and helpers for state machines.
 //!
 //! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
@@ -9,6 +10,7 @@ pub mod browser;
 pub mod event_source;
 pub mod fault_proxy;
 pub mod function_url;
+pub mod instance_kill;
 pub mod localstack;
 pub mod peer;
 pub mod runtime_api;

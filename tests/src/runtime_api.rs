@@ -1,11 +1,18 @@
 //! A Lambda Runtime API emulator on loopback, and a function binary run against
 //! it the way Lambda runs it: the process polls `/invocation/next`, handles the
 //! event, and posts `/response` or `/error`.
+//!
+//! An instance can also die mid-invocation, as a Lambda instance does on a
+//! timeout, out of memory or a crash: [`Lambda::invoke_or_kill`] SIGKILLs the
+//! process when a trigger fires before it answered, and starts a fresh process
+//! in its place, as Lambda starts a new instance. The killed invocation has no
+//! answer.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 
 use crate::{Result, artifacts_dir, built_binary};
 
@@ -58,6 +65,8 @@ struct State {
     first_poll: Mutex<Option<Instant>>,
     polled: Notify,
     next_id: AtomicU64,
+    /// How many invocations the function has taken so far.
+    handed_out: watch::Sender<u64>,
 }
 
 /// The emulator. It serves until dropped.
@@ -89,6 +98,7 @@ impl RuntimeApi {
             first_poll: Mutex::new(None),
             polled: Notify::new(),
             next_id: AtomicU64::new(1),
+            handed_out: watch::Sender::new(0),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&state)));
         Ok(Self {
@@ -124,6 +134,24 @@ impl RuntimeApi {
             }
             polled.await;
         }
+    }
+
+    /// How many invocations the function has taken (`/invocation/next` answered).
+    pub fn handed_out(&self) -> u64 {
+        *self.state.handed_out.borrow()
+    }
+
+    /// Waits until the function has taken `count` invocations in all.
+    async fn wait_handed_out(&self, count: u64) {
+        let mut handed_out = self.state.handed_out.subscribe();
+        // The sender lives as long as `self`, so this only ends when the count is reached.
+        let _ = handed_out.wait_for(|taken| *taken >= count).await;
+    }
+
+    /// Refuses the answers of the invocations in flight from now on; their
+    /// callers see them dropped. Answers posted before this still stand.
+    async fn abandon_in_flight(&self) {
+        self.state.in_flight.lock().await.clear();
     }
 
     /// Queues one invocation with a Lambda timeout of `timeout` and waits for the answer.
@@ -246,6 +274,7 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
         .lock()
         .await
         .insert(request_id.clone(), invocation.reply);
+    state.handed_out.send_modify(|taken| *taken += 1);
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
@@ -267,7 +296,10 @@ async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
 }
 
 async fn answered(state: &State, id: &str, answer: Answer) -> Response<Full<Bytes>> {
-    match state.in_flight.lock().await.remove(id) {
+    // The lock is held until the answer is sent, so an answer is either delivered
+    // before `abandon_in_flight` or refused after it, never lost in between.
+    let mut in_flight = state.in_flight.lock().await;
+    match in_flight.remove(id) {
         Some(reply) => {
             let _ = reply.send(answer);
             status(StatusCode::ACCEPTED)
@@ -288,10 +320,55 @@ fn epoch_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// What an invocation that may be killed came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invoked<T> {
+    /// The function answered before any kill.
+    Answered(Answer),
+    /// The process was killed (SIGKILL) before it answered, so the invocation has no
+    /// answer; a fresh process has taken its place. `T` is what the kill's
+    /// trigger reported when it fired.
+    Killed(T),
+}
+
+/// How to start the function's process again, as Lambda starts a new instance.
+#[derive(Debug, Clone)]
+struct Launch {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// Spawns the process against `api`, its output going to `log`: a clean
+    /// environment with the Runtime API's address, as Lambda gives it.
+    fn spawn(&self, api: &RuntimeApi, log: &std::fs::File) -> Result<Child> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log.try_clone()?)
+            .kill_on_drop(true);
+        command
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", self.program.display()).into())
+    }
+}
+
 /// A function binary running against its own Runtime API emulator.
 #[derive(Debug)]
 pub struct Lambda {
     name: String,
+    launch: Launch,
     api: RuntimeApi,
     child: Child,
     log: PathBuf,
@@ -312,33 +389,24 @@ impl Lambda {
     /// Runtime API's address, output to a log file under `tests/artifacts`.
     pub async fn start_program(
         name: &str,
-        program: &std::path::Path,
+        program: &Path,
         args: &[&str],
         env: &[(String, String)],
     ) -> Result<Self> {
+        let launch = Launch {
+            name: name.to_owned(),
+            program: program.to_path_buf(),
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            env: env.to_vec(),
+        };
         let api = RuntimeApi::start().await?;
         let log = artifacts_dir()?.join(format!("{name}-{}.log", api.addr.port()));
         let log_file = std::fs::File::create(&log)?;
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .kill_on_drop(true);
         let spawned_at = Instant::now();
-        let child = command
-            .spawn()
-            .map_err(|err| format!("cannot run {}: {err}", program.display()))?;
+        let child = launch.spawn(&api, &log_file)?;
         let mut lambda = Self {
             name: name.to_owned(),
+            launch,
             api,
             child,
             log,
@@ -378,6 +446,71 @@ impl Lambda {
         }
     }
 
+    /// Invokes the function once with `payload`, and SIGKILLs the process if
+    /// `kill_when` resolves after the function took the event and before it
+    /// answered: an instance dying mid-invocation. A fresh process then takes
+    /// its place (a cold start, appending to the same log) before this returns.
+    ///
+    /// The trigger is polled only once the function holds the event, and the
+    /// kill follows it at once. An answer the function posted before the
+    /// trigger fired stands, as it would on Lambda; one posted after is refused.
+    pub async fn invoke_or_kill<T>(
+        &mut self,
+        payload: &serde_json::Value,
+        kill_when: impl Future<Output = T>,
+    ) -> Result<Invoked<T>> {
+        let timeout = self.timeout;
+        let this_invocation = self.api.handed_out() + 1;
+        let fired = {
+            let api = &self.api;
+            let answer = api.invoke(payload, timeout);
+            tokio::pin!(answer);
+            let armed = async {
+                api.wait_handed_out(this_invocation).await;
+                kill_when.await
+            };
+            let fired = tokio::select! {
+                biased;
+                answer = &mut answer => return answer.map(Invoked::Answered),
+                status = self.child.wait() => return Err(format!(
+                    "{} exited during the invocation ({}); log:\n{}",
+                    self.name,
+                    status.map(|s| s.to_string()).unwrap_or_default(),
+                    self.log_text()
+                ).into()),
+                fired = armed => fired,
+            };
+            api.abandon_in_flight().await;
+            // Decided under the emulator's lock: answered before the trigger, or never.
+            if let Ok(Ok(answered)) = tokio::time::timeout(Duration::ZERO, &mut answer).await {
+                return Ok(Invoked::Answered(answered));
+            }
+            fired
+        };
+        self.kill().await?;
+        self.restart().await?;
+        Ok(Invoked::Killed(fired))
+    }
+
+    /// SIGKILLs the process and waits until it is gone.
+    async fn kill(&mut self) -> Result<()> {
+        // `start_kill` sends SIGKILL on Unix: no handler runs, nothing is flushed.
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+
+    /// Starts a fresh process in place of a dead one, against a fresh emulator,
+    /// so nothing of the dead instance's invocation reaches the new one.
+    async fn restart(&mut self) -> Result<()> {
+        let api = RuntimeApi::start().await?;
+        let log_file = std::fs::OpenOptions::new().append(true).open(&self.log)?;
+        self.spawned_at = Instant::now();
+        self.child = self.launch.spawn(&api, &log_file)?;
+        self.api = api;
+        self.wait_started().await
+    }
+
     /// When the process was spawned: the start of its cold start.
     pub fn spawned_at(&self) -> Instant {
         self.spawned_at
@@ -394,7 +527,7 @@ impl Lambda {
     }
 
     /// The file that collects the function's stdout and stderr.
-    pub fn log_path(&self) -> &std::path::Path {
+    pub fn log_path(&self) -> &Path {
         &self.log
     }
 
