@@ -66,7 +66,7 @@ lint: lint-venv
 ## each bootstrap (aarch64, glibc <= 2.34) and runs it under Debian's qemu-user
 ## against the tests' Runtime API emulator and moto: each must reach its first
 ## /invocation/next, and sqs-callback must complete one real callback.
-## Slow: about 11 minutes from a fresh clone.
+## Slow: about 15 minutes with a cold arm64 target on 2 busy cores.
 build-sam:
 	bash scripts/ensure-lint-venv.sh --cargo-lambda
 	bash scripts/ensure-qemu-arm64.sh
