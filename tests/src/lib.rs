@@ -6,6 +6,7 @@
 //! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
 pub mod approval;
+pub mod bootstraps;
 pub mod browser;
 pub mod event_source;
 pub mod fault_proxy;
