@@ -166,7 +166,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
         while !stopping.load(Ordering::SeqCst) {
             if !backoff.is_zero() {
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(retry_wait(backoff)) => {}
                     _ = stop.changed() => break,
                 }
             }
@@ -326,6 +326,11 @@ fn next_backoff(current: Duration, max: Duration) -> Duration {
     }
 }
 
+/// How long to wait before a retry whose backoff is `ceiling`.
+fn retry_wait(ceiling: Duration) -> Duration {
+    ceiling
+}
+
 fn add(a: ActivityReport, b: ActivityReport) -> ActivityReport {
     ActivityReport {
         polls: a.polls + b.polls,
@@ -352,5 +357,22 @@ mod tests {
                 .map(|w| w.as_millis())
                 .collect();
         assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn retry_waits_are_jittered_within_the_upper_half_of_the_backoff() {
+        let ceiling = Duration::from_secs(1);
+        let waits: Vec<Duration> = (0..100).map(|_| retry_wait(ceiling)).collect();
+
+        assert!(
+            waits
+                .iter()
+                .all(|wait| (ceiling / 2..=ceiling).contains(wait)),
+            "{waits:?}"
+        );
+        assert!(
+            waits.iter().any(|wait| *wait != waits[0]),
+            "pollers that fail together would retry together"
+        );
     }
 }

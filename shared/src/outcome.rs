@@ -217,6 +217,12 @@ mod tests {
     }
 
     #[test]
+    fn activity_worker_limit_is_transient() {
+        let outcome = classify_code("ActivityWorkerLimitExceeded".into(), 400);
+        assert_eq!(class_of(&outcome), Class::Transient);
+    }
+
+    #[test]
     fn local_failures_are_classified() {
         assert_eq!(CallbackError::OutOfTime.class(), Class::Transient);
         assert_eq!(CallbackError::BlockedByGroup.class(), Class::Transient);

@@ -360,6 +360,17 @@ async fn kms_throttling_is_transient() {
     assert!((1..=MAX_ATTEMPTS as usize).contains(&sent.len()));
 }
 
+#[tokio::test]
+async fn kms_throttling_is_retried_by_the_sdk_then_completed() {
+    let replay = StaticReplayClient::new(vec![refused("KmsThrottlingException"), accepted()]);
+    let client = production_client(replay.clone(), RetrySettings::default());
+
+    let outcome = guarded(client.complete(&token(), success(), lambda_deadline())).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent(&replay).len(), 2, "one throttled attempt, one retry");
+}
+
 // --- KMS refusing the failure's details -------------------------------------
 
 #[tokio::test]
