@@ -25,6 +25,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use sfn_callback::outcome::ThrottlingClassifier;
 use sfn_callback::{CallbackClient, RetrySettings, TaskToken};
 
 /// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
@@ -40,7 +41,7 @@ pub fn token() -> TaskToken {
     TaskToken::new(TOKEN).expect("TOKEN is a valid token")
 }
 
-/// The SDK client over `http`, with fast retries.
+/// The SDK client over `http`, with fast retries and the library's retry classifier.
 pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -51,6 +52,7 @@ pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
                 .with_max_attempts(MAX_ATTEMPTS)
                 .with_initial_backoff(Duration::from_millis(1)),
         )
+        .retry_classifier(ThrottlingClassifier)
         .http_client(http)
         .build();
     aws_sdk_sfn::Client::from_conf(config)
@@ -153,8 +155,8 @@ impl ScriptedSfn {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let body =
-            serde_json::from_slice(request.body().bytes().unwrap_or_default()).unwrap_or(Value::Null);
+        let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+            .unwrap_or(Value::Null);
         let mut sent = self.sent.lock().unwrap();
         let earlier = sent.iter().filter(|(op, _)| *op == target).count();
         sent.push((target.clone(), body));
