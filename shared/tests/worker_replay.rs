@@ -379,7 +379,7 @@ async fn work_that_outlives_the_lambda_deadline_is_handed_back_for_redelivery() 
     let sfn = ScriptedSfn::default();
     let client = sfn.client(&[]);
     let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
-    // The client keeps a 500 ms margin: 700 ms leaves 200 ms of work.
+    // Less than the 500 ms margin plus one 5 s attempt: no time to work and complete.
     let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
 
     let outcome = tokio::time::timeout(

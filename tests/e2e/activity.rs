@@ -1,5 +1,5 @@
 //! The built `activity-worker` run as a process against localstack in host mode
-//! (moto has no `GetActivityTask`, see FACTS): it takes activity tasks from the
+//! (moto has no `GetActivityTask`): it takes activity tasks from the
 //! `statemachines/activity.asl.json` state machine, completes them with the
 //! example checksum work, and on SIGTERM stops as `sfn_callback::activity`
 //! documents. Also the operator CLI completing an activity task by hand.
