@@ -213,7 +213,7 @@ pub async fn work_on<H: TaskHandler>(
 }
 
 /// What a handler's result completes its task with.
-pub fn completion_of(result: Result<Value, TaskFailure>) -> Completion {
+pub(crate) fn completion_of(result: Result<Value, TaskFailure>) -> Completion {
     match result {
         Ok(output) => Completion::success(&output),
         Err(failure) => failure.into_completion(),
