@@ -8,29 +8,46 @@
 //! with `sfn_callback.WorkerShutdown`, so the state machine's `Retry` or `Catch`
 //! takes over at once instead of waiting for a timeout. A task that a poll
 //! returns after shutdown began is failed the same way without being started.
+//!
+//! No queue stands behind an activity task to deliver it again, so a completion
+//! that fails transiently is retried here until it is done, the task is closed,
+//! or the grace period after shutdown ends. A poll that Step Functions refuses
+//! for good (an unknown activity, a bad ARN, no permission) stops the worker.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::Builder as SfnConfigBuilder;
 use serde_json::Value;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
 use crate::config::{ConfigError, setting};
-use crate::outcome::{Done, Outcome, classify_sdk_error};
+use crate::outcome::{CallbackError, Class, Done, Outcome, classify_sdk_error};
 use crate::token::TaskToken;
-use crate::worker::{Guarded, TaskHandler, WorkerSettings, with_heartbeats};
+use crate::worker::{
+    Guarded, TaskFailure, TaskHandler, WorkerSettings, completion_of, with_heartbeats,
+};
 
 /// The error an activity task is failed with when its worker stops first.
 pub const WORKER_SHUTDOWN_ERROR: &str = "sfn_callback.WorkerShutdown";
+/// The error an activity task is failed with when its input cannot be read.
+pub const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 
-/// `GetActivityTask` holds a poll open for up to 60 s; allow a little more.
-const POLL_TIMEOUT: Duration = Duration::from_secs(70);
+/// `GetActivityTask` holds a poll open for up to 60 s; each attempt gets a little
+/// more. Only attempts are limited: a limit on the whole call could cut a retry
+/// off just as Step Functions hands it a task, and that task would be lost.
+const POLL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
+
+/// Deepest nesting of an input that can be read (`serde_json`'s recursion limit).
+const MAX_INPUT_DEPTH: usize = 128;
+
+/// The worker's default name, when neither `WORKER_NAME` nor a host name is found.
+const DEFAULT_WORKER_NAME: &str = "sfn-callback-activity-worker";
 
 /// Settings of an activity worker.
 #[derive(Debug, Clone)]
@@ -67,10 +84,12 @@ impl ActivitySettings {
                 expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)"
                     .to_owned(),
             })?;
-        let worker_name = lookup("WORKER_NAME")
-            .or_else(|| lookup("HOSTNAME"))
-            .filter(|name| !name.trim().is_empty())
-            .unwrap_or_else(|| "sfn-callback-activity-worker".to_owned());
+        let worker_name = [lookup("WORKER_NAME"), host_name(), lookup("HOSTNAME")]
+            .into_iter()
+            .flatten()
+            .map(|name| name.trim().to_owned())
+            .find(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_WORKER_NAME.to_owned());
         Ok(Self {
             activity_arn,
             worker_name,
@@ -87,8 +106,14 @@ impl ActivitySettings {
     }
 }
 
+/// The host's name, as the kernel knows it. (`$HOSTNAME` is a shell variable:
+/// systemd and most container runtimes do not set it.)
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
+}
+
 /// What a worker did, for its final log line and for tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ActivityReport {
     pub polls: u64,
     pub empty_polls: u64,
@@ -97,6 +122,8 @@ pub struct ActivityReport {
     pub completed: u64,
     pub not_completed: u64,
     pub failed_for_shutdown: u64,
+    /// The permanent error that refused a poll and stopped the worker.
+    pub refused_poll: Option<CallbackError>,
 }
 
 /// An activity worker: `pollers` loops over one handler.
@@ -116,31 +143,29 @@ impl<H: TaskHandler> ActivityWorker<H> {
         }
     }
 
-    /// Polls and works until `shutdown` resolves, then drains within the grace period.
+    /// Polls and works until `shutdown` resolves, or a poll is refused for good
+    /// ([`ActivityReport::refused_poll`]), then drains within the grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> ActivityReport {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = Stop::default();
         let shared = Arc::new(self);
         let mut pollers = tokio::task::JoinSet::new();
         for index in 0..shared.settings.pollers.max(1) {
             let worker = Arc::clone(&shared);
-            let stop = stop_rx.clone();
-            let stopping = Arc::clone(&stopping);
-            pollers.spawn(async move { worker.poll_loop(index, stop, stopping).await });
+            let stop = stop.clone();
+            pollers.spawn(async move { worker.poll_loop(index, stop).await });
         }
-        shutdown.await;
-        tracing::info!(
-            grace_s = shared.settings.grace.as_secs(),
-            "shutting down: no new polls"
-        );
-        stopping.store(true, Ordering::SeqCst);
-        let _ = stop_tx.send(true);
+        let grace_s = shared.settings.grace.as_secs();
+        tokio::select! {
+            () = shutdown => tracing::info!(grace_s, "shutting down: no new polls"),
+            _ = stop.begun() => tracing::error!(grace_s, "GetActivityTask was refused; stopping: no new polls"),
+        }
+        stop.begin();
 
         let mut report = ActivityReport::default();
-        let drained = tokio::time::timeout(shared.settings.grace + POLL_TIMEOUT, async {
+        let drained = tokio::time::timeout(shared.settings.grace + POLL_ATTEMPT_TIMEOUT, async {
             while let Some(joined) = pollers.join_next().await {
                 match joined {
-                    Ok(poller) => report = add(report, poller),
+                    Ok(poller) => report = add(std::mem::take(&mut report), poller),
                     Err(err) => tracing::error!(error = %err, "a poller ended abnormally"),
                 }
             }
@@ -155,19 +180,14 @@ impl<H: TaskHandler> ActivityWorker<H> {
         report
     }
 
-    async fn poll_loop(
-        &self,
-        index: usize,
-        mut stop: watch::Receiver<bool>,
-        stopping: Arc<AtomicBool>,
-    ) -> ActivityReport {
+    async fn poll_loop(&self, index: usize, stop: Stop) -> ActivityReport {
         let mut report = ActivityReport::default();
         let mut backoff = Duration::ZERO;
-        while !stopping.load(Ordering::SeqCst) {
+        while !stop.has_begun() {
             if !backoff.is_zero() {
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
+                    () = tokio::time::sleep(retry_wait(backoff)) => {}
+                    _ = stop.begun() => break,
                 }
             }
             report.polls += 1;
@@ -177,6 +197,18 @@ impl<H: TaskHandler> ActivityWorker<H> {
                     report.empty_polls += 1;
                     backoff = Duration::ZERO;
                     continue;
+                }
+                Err(err) if err.class() == Class::Permanent => {
+                    report.poll_errors += 1;
+                    tracing::error!(
+                        poller = index,
+                        error = %err,
+                        activity = %self.settings.activity_arn,
+                        "GetActivityTask refused; the worker stops. Check ACTIVITY_ARN, its region and account, and the worker's permissions"
+                    );
+                    report.refused_poll = Some(err);
+                    stop.begin();
+                    break;
                 }
                 Err(err) => {
                     report.poll_errors += 1;
@@ -188,12 +220,12 @@ impl<H: TaskHandler> ActivityWorker<H> {
             backoff = Duration::ZERO;
             report.tasks += 1;
             let token = task.token.clone();
-            let outcome = if stopping.load(Ordering::SeqCst) {
+            let outcome = if stop.has_begun() {
                 report.failed_for_shutdown += 1;
                 self.fail_for_shutdown(&token, "the worker was stopping when this task arrived")
                     .await
             } else {
-                self.work(task, stop.clone(), &mut report).await
+                self.work(task, &stop, &mut report).await
             };
             match &outcome {
                 Ok(_) => report.completed += 1,
@@ -209,11 +241,10 @@ impl<H: TaskHandler> ActivityWorker<H> {
     }
 
     /// One long poll. `Ok(None)` is the empty answer at the end of a poll.
-    async fn poll(&self) -> Result<Option<ActivityTask>, crate::outcome::CallbackError> {
+    async fn poll(&self) -> Result<Option<ActivityTask>, CallbackError> {
         let timeouts = TimeoutConfig::builder()
-            .operation_timeout(POLL_TIMEOUT)
-            .operation_attempt_timeout(POLL_TIMEOUT)
-            .read_timeout(POLL_TIMEOUT)
+            .operation_attempt_timeout(POLL_ATTEMPT_TIMEOUT)
+            .read_timeout(POLL_ATTEMPT_TIMEOUT)
             .build();
         let answer = self
             .client
@@ -232,30 +263,31 @@ impl<H: TaskHandler> ActivityWorker<H> {
         let Some(raw_token) = output.task_token().filter(|token| !token.is_empty()) else {
             return Ok(None);
         };
-        let token = TaskToken::new(raw_token).map_err(|err| {
-            crate::outcome::CallbackError::InvalidMessage(crate::message::MessageError::Token(err))
-        })?;
-        let input = match output.input().map(serde_json::from_str::<Value>) {
-            Some(Ok(input)) => input,
-            None => Value::Null,
-            Some(Err(err)) => {
-                // Step Functions always sends JSON; if not, the task cannot be worked on.
-                tracing::warn!(token = %token, error = %err, "activity input is not JSON");
-                Value::Null
+        let token = match TaskToken::new(raw_token) {
+            Ok(token) => token,
+            Err(err) => {
+                // Not a poll error: the activity is fine, but this task cannot be
+                // completed with a token we cannot send back. It will time out.
+                tracing::error!(error = %err, "GetActivityTask returned a task token outside Step Functions' limits; the task is left to time out");
+                return Ok(None);
             }
         };
+        let input = output.input().map_or(Ok(Value::Null), read_input);
         Ok(Some(ActivityTask { token, input }))
     }
 
     /// Runs the task under the heartbeat guard; on shutdown past the grace period,
     /// cancels it and fails the task.
-    async fn work(
-        &self,
-        task: ActivityTask,
-        mut stop: watch::Receiver<bool>,
-        report: &mut ActivityReport,
-    ) -> Outcome {
+    async fn work(&self, task: ActivityTask, stop: &Stop, report: &mut ActivityReport) -> Outcome {
         let ActivityTask { token, input } = task;
+        let input = match input {
+            Ok(input) => input,
+            Err(cause) => {
+                tracing::warn!(token = %token, "the task's input cannot be read; failing it with {INVALID_INPUT_ERROR}");
+                let failure = TaskFailure::new(INVALID_INPUT_ERROR, cause);
+                return self.complete(&token, failure.into_completion(), stop).await;
+            }
+        };
         let work = self.handler.handle(input);
         let guarded = async {
             match self.settings.worker.heartbeat_interval {
@@ -265,15 +297,10 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 None => Guarded::Finished(work.await),
             }
         };
-        let grace = self.settings.grace;
-        let cut_off = async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(grace).await;
-        };
         let result = tokio::select! {
             biased;
             guarded = guarded => guarded,
-            () = cut_off => {
+            () = stop.grace_ended(self.settings.grace) => {
                 report.failed_for_shutdown += 1;
                 return self.fail_for_shutdown(&token, "the worker stopped before this task finished").await;
             }
@@ -281,18 +308,36 @@ impl<H: TaskHandler> ActivityWorker<H> {
         let result = match result {
             Guarded::Finished(result) => result,
             Guarded::Closed(done) => return Ok(done),
-            Guarded::OutOfTime => return Err(crate::outcome::CallbackError::OutOfTime),
+            Guarded::Gone(err) => return Err(err),
+            Guarded::OutOfTime => return Err(CallbackError::OutOfTime),
         };
-        let completion = match result {
-            Ok(output) => Completion::success(&output),
-            Err(failure) => match Completion::failure(Some(failure.error), Some(failure.cause)) {
-                Ok(completion) => completion,
-                Err(err) => return Err(crate::message::MessageError::Completion(err).into()),
-            },
-        };
-        self.client
-            .complete(&token, completion, Deadline::NONE)
-            .await
+        self.complete(&token, completion_of(result), stop).await
+    }
+
+    /// Completes the task. A transient failure is retried with backoff and
+    /// jitter until the completion is done or refused, or the grace period after
+    /// shutdown ends: nothing would deliver the finished work again.
+    async fn complete(&self, token: &TaskToken, completion: Completion, stop: &Stop) -> Outcome {
+        let mut backoff = Duration::ZERO;
+        loop {
+            let outcome = self
+                .client
+                .complete(token, completion.clone(), Deadline::NONE)
+                .await;
+            let Err(err) = &outcome else {
+                return outcome;
+            };
+            if err.class() != Class::Transient {
+                return outcome;
+            }
+            backoff = next_backoff(backoff, self.settings.max_backoff);
+            let wait = retry_wait(backoff);
+            tracing::warn!(token = %token, error = %err, retry_in_ms = wait.as_millis(), "completion failed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stop.grace_ended(self.settings.grace) => return outcome,
+            }
+        }
     }
 
     async fn fail_for_shutdown(&self, token: &TaskToken, cause: &str) -> Outcome {
@@ -314,7 +359,57 @@ impl<H: TaskHandler> ActivityWorker<H> {
 #[derive(Debug)]
 struct ActivityTask {
     token: TaskToken,
-    input: Value,
+    /// The input, or why it cannot be read (the cause to fail the task with).
+    input: Result<Value, String>,
+}
+
+/// Reads a task's input. Step Functions sends JSON, but it may nest deeper
+/// than the parser follows; such a task is failed, never run on `null`.
+fn read_input(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|err| {
+        format!(
+            "the activity input is not JSON that the worker can read \
+             (nested at most {MAX_INPUT_DEPTH} levels deep): {err}"
+        )
+    })
+}
+
+/// When the worker stops: not yet, or since when. Set once, on shutdown or by
+/// a poller whose poll was refused for good; the grace period counts from then.
+#[derive(Debug, Clone, Default)]
+struct Stop(Arc<watch::Sender<Option<Instant>>>);
+
+impl Stop {
+    /// Begins stopping, if it has not begun yet.
+    fn begin(&self) {
+        self.0.send_if_modified(|since| {
+            let first = since.is_none();
+            if first {
+                *since = Some(Instant::now());
+            }
+            first
+        });
+    }
+
+    fn has_begun(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Waits until stopping begins; returns when it began.
+    async fn begun(&self) -> Instant {
+        let mut changes = self.0.subscribe();
+        let since = changes
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|since| *since);
+        since.unwrap_or_else(Instant::now)
+    }
+
+    /// Waits until `grace` has passed since stopping began.
+    async fn grace_ended(&self, grace: Duration) {
+        tokio::time::sleep_until(self.begun().await + grace).await;
+    }
 }
 
 /// Doubles the wait (from 100 ms) up to `max`.
@@ -326,6 +421,12 @@ fn next_backoff(current: Duration, max: Duration) -> Duration {
     }
 }
 
+/// How long to wait before a retry whose backoff is `ceiling`: a random time in
+/// its upper half, so pollers that failed together do not retry together.
+fn retry_wait(ceiling: Duration) -> Duration {
+    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
+}
+
 fn add(a: ActivityReport, b: ActivityReport) -> ActivityReport {
     ActivityReport {
         polls: a.polls + b.polls,
@@ -335,6 +436,7 @@ fn add(a: ActivityReport, b: ActivityReport) -> ActivityReport {
         completed: a.completed + b.completed,
         not_completed: a.not_completed + b.not_completed,
         failed_for_shutdown: a.failed_for_shutdown + b.failed_for_shutdown,
+        refused_poll: a.refused_poll.or(b.refused_poll),
     }
 }
 
@@ -352,5 +454,22 @@ mod tests {
                 .map(|w| w.as_millis())
                 .collect();
         assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn retry_waits_are_jittered_within_the_upper_half_of_the_backoff() {
+        let ceiling = Duration::from_secs(1);
+        let waits: Vec<Duration> = (0..100).map(|_| retry_wait(ceiling)).collect();
+
+        assert!(
+            waits
+                .iter()
+                .all(|wait| (ceiling / 2..=ceiling).contains(wait)),
+            "{waits:?}"
+        );
+        assert!(
+            waits.iter().any(|wait| *wait != waits[0]),
+            "pollers that fail together would retry together"
+        );
     }
 }

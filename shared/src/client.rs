@@ -1,10 +1,11 @@
 //! The one wrapper over aws-sdk-sfn: the only code that calls Step Functions.
 //!
 //! Retries are the SDK's own (standard mode: exponential backoff with jitter,
-//! throttling and 5xx retried). Each call's total time is capped by what is left
-//! of the Lambda deadline minus a safety margin, so a call is never cut off by
-//! the Lambda timeout with an unknown result: it ends as a transient error and
-//! the message goes back to the queue.
+//! throttling and 5xx retried; [`ThrottlingClassifier`] adds the throttling
+//! codes the SDK does not know, such as `KmsThrottlingException`). Each call's
+//! total time is capped by what is left of the Lambda deadline minus a safety
+//! margin, so a call is never cut off by the Lambda timeout with an unknown
+//! result: it ends as a transient error and the message goes back to the queue.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,9 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 
 use crate::aws::ClientOnFirstUse;
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR};
-use crate::outcome::{CallbackError, Done, KMS_REFUSED, Outcome, classify_sdk_error};
+use crate::outcome::{
+    CallbackError, Done, KMS_REFUSED, Outcome, ThrottlingClassifier, classify_sdk_error,
+};
 use crate::token::TaskToken;
 
 /// How hard the client tries before it gives a message back to the queue.
@@ -106,9 +109,9 @@ impl CallbackClient {
     }
 
     /// Builds the client from a loaded SDK config, with our retry and timeout
-    /// settings. Without an HTTP client in `sdk_config`, it uses
-    /// [`crate::aws::https_client`] (the SDK's default, reading the OS trust
-    /// store on the first call rather than now).
+    /// settings and [`ThrottlingClassifier`]. Without an HTTP client in
+    /// `sdk_config`, it uses [`crate::aws::https_client`] (the SDK's default,
+    /// reading the OS trust store on the first call rather than now).
     pub fn from_sdk_config(sdk_config: &SdkConfig, settings: RetrySettings) -> Self {
         let mut builder = SfnConfigBuilder::from(sdk_config);
         if sdk_config.http_client().is_none() {
@@ -121,6 +124,7 @@ impl CallbackClient {
                     .with_initial_backoff(Duration::from_millis(100))
                     .with_max_backoff(Duration::from_secs(5)),
             )
+            .retry_classifier(ThrottlingClassifier)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(2))
@@ -134,7 +138,8 @@ impl CallbackClient {
         }
     }
 
-    /// Wraps an existing SDK client; its own retry and timeout config is kept.
+    /// Wraps an existing SDK client; its own retry and timeout config is kept
+    /// (add [`ThrottlingClassifier`] to it to retry KMS throttling).
     pub fn from_client(sfn: aws_sdk_sfn::Client, settings: RetrySettings) -> Self {
         Self {
             sfn: ClientOnFirstUse::ready(sfn),

@@ -2,6 +2,17 @@
 //! acknowledge it (done), dead-letter it (permanent) or retry it (transient).
 
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::operation::get_activity_task::GetActivityTaskError;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
+use aws_sdk_sfn::operation::send_task_heartbeat::SendTaskHeartbeatError;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    Error as ErasedError, InterceptorContext,
+};
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
 use aws_smithy_runtime_api::http::Response;
 
 use crate::envelope::EnvelopeError;
@@ -91,6 +102,14 @@ impl CallbackError {
             _ => None,
         }
     }
+
+    /// Step Functions does not know the task (`InvalidToken`, `TaskDoesNotExist`):
+    /// no call with this token can succeed, so work on it should stop. Not the
+    /// same as closed (`TaskTimedOut`, done): a token from another region or
+    /// account is unknown too, and that message must reach the dead-letter queue.
+    pub fn task_is_gone(&self) -> bool {
+        matches!(self, Self::Refused { code } if TASK_UNKNOWN.contains(&code.as_str()))
+    }
 }
 
 /// The end of one callback.
@@ -107,12 +126,17 @@ pub fn class_of(outcome: &Outcome) -> Class {
 /// Error codes that mean the task is closed already: acknowledge, don't retry.
 const CLOSED: &[&str] = &["TaskTimedOut"];
 
+/// Error codes that mean Step Functions does not know the task.
+const TASK_UNKNOWN: &[&str] = &["InvalidToken", "TaskDoesNotExist"];
+
 /// Error codes that mean retrying later may work.
 const TRANSIENT: &[&str] = &[
     "ThrottlingException",
     "Throttling",
     "TooManyRequestsException",
     "KmsThrottlingException",
+    // GetActivityTask: too many workers poll the activity at once.
+    "ActivityWorkerLimitExceeded",
     "ServiceUnavailable",
     "InternalServerError",
     "InternalFailure",
@@ -123,6 +147,54 @@ const TRANSIENT: &[&str] = &[
 
 /// Error codes after which KMS will not encrypt the failure's details.
 pub(crate) const KMS_REFUSED: &[&str] = &["KmsAccessDeniedException", "KmsInvalidStateException"];
+
+/// Throttling the SDK's standard retry does not know as throttling: Step
+/// Functions answers `KmsThrottlingException` when KMS throttles the key the
+/// state machine encrypts with.
+const THROTTLING_UNKNOWN_TO_THE_SDK: &[&str] = &["KmsThrottlingException"];
+
+/// A retry classifier for the Step Functions client: the SDK's standard retry
+/// then backs off and retries these codes as it does its own throttling errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThrottlingClassifier;
+
+impl ClassifyRetry for ThrottlingClassifier {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(err))
+                if sdk_error_code(err)
+                    .is_some_and(|code| THROTTLING_UNKNOWN_TO_THE_SDK.contains(&code)) =>
+            {
+                RetryAction::throttling_error()
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "sfn-callback throttling codes"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// The error code of a failed Step Functions operation that can answer throttling.
+fn sdk_error_code(err: &OrchestratorError<ErasedError>) -> Option<&str> {
+    let err = err.as_operation_error()?;
+    if let Some(err) = err.downcast_ref::<SendTaskSuccessError>() {
+        err.code()
+    } else if let Some(err) = err.downcast_ref::<SendTaskFailureError>() {
+        err.code()
+    } else if let Some(err) = err.downcast_ref::<SendTaskHeartbeatError>() {
+        err.code()
+    } else if let Some(err) = err.downcast_ref::<GetActivityTaskError>() {
+        err.code()
+    } else {
+        None
+    }
+}
 
 /// Classifies the answer of a `SendTask*` call that failed.
 ///
@@ -214,6 +286,30 @@ mod tests {
             let outcome = classify_code(code.into(), status);
             assert_eq!(class_of(&outcome), Class::Transient, "{code}");
         }
+    }
+
+    #[test]
+    fn only_an_unknown_task_is_gone() {
+        for (code, gone) in [
+            ("InvalidToken", true),
+            ("TaskDoesNotExist", true),
+            ("TaskTimedOut", false),
+            ("AccessDeniedException", false),
+            ("KmsAccessDeniedException", false),
+        ] {
+            let err = CallbackError::Refused { code: code.into() };
+            assert_eq!(err.task_is_gone(), gone, "{code}");
+        }
+        let busy = CallbackError::Unavailable {
+            code: "InvalidToken".into(),
+        };
+        assert!(!busy.task_is_gone());
+    }
+
+    #[test]
+    fn activity_worker_limit_is_transient() {
+        let outcome = classify_code("ActivityWorkerLimitExceeded".into(), 400);
+        assert_eq!(class_of(&outcome), Class::Transient);
     }
 
     #[test]

@@ -29,13 +29,17 @@ use serde_json::value::RawValue;
 
 use crate::batch::{Handled, process_sqs_batch};
 use crate::client::{CallbackClient, Deadline};
-use crate::completion::Completion;
+use crate::completion::{Completion, MAX_ERROR_CHARS, truncate_cause};
 use crate::config::{ConfigError, setting};
 use crate::envelope::sqs_callback_text;
 use crate::message::MessageError;
-use crate::outcome::{CallbackError, Class, Done, Outcome};
+use crate::outcome::{CallbackError, Done, Outcome};
 use crate::sns_callback::{SnsCallbackError, fold_outcomes};
 use crate::token::TaskToken;
+
+/// The error a task is failed with when its handler's error name is too long
+/// for Step Functions; the cause starts with that name.
+pub const INVALID_ERROR_NAME_ERROR: &str = "sfn_callback.InvalidError";
 
 /// How a task's work failed, as the state machine's `Catch` will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,30 @@ impl TaskFailure {
         Self {
             error: error.into(),
             cause: cause.into(),
+        }
+    }
+
+    /// The SendTaskFailure for this failure. An error name over the limit
+    /// (`TaskFailure::new(e.to_string(), ...)` makes them) would be refused, and
+    /// the work run again on every delivery; the task is failed anyway with
+    /// [`INVALID_ERROR_NAME_ERROR`] and the name at the head of the cause. The name
+    /// is not cut: a cut name would match the wrong `Catch`.
+    pub fn into_completion(self) -> Completion {
+        let Self { error, cause } = self;
+        let chars = error.chars().count();
+        if chars <= MAX_ERROR_CHARS {
+            return Completion::Failure {
+                error: Some(error),
+                cause: Some(truncate_cause(cause)),
+            };
+        }
+        let cause = format!(
+            "{error}\n[the handler's error name above is {chars} characters, over Step \
+             Functions' limit of {MAX_ERROR_CHARS}]\n{cause}"
+        );
+        Completion::Failure {
+            error: Some(INVALID_ERROR_NAME_ERROR.to_owned()),
+            cause: Some(truncate_cause(cause)),
         }
     }
 }
@@ -171,6 +199,7 @@ pub async fn work_on<H: TaskHandler>(
         Some(interval) => match with_heartbeats(client, &token, work, interval, deadline).await {
             Guarded::Finished(result) => result,
             Guarded::Closed(done) => return Ok(done),
+            Guarded::Gone(err) => return Err(err),
             Guarded::OutOfTime => return Err(CallbackError::OutOfTime),
         },
         None => match until_deadline(work, client, deadline).await {
@@ -178,12 +207,17 @@ pub async fn work_on<H: TaskHandler>(
             None => return Err(CallbackError::OutOfTime),
         },
     };
-    let completion = match result {
+    client
+        .complete(&token, completion_of(result), deadline)
+        .await
+}
+
+/// What a handler's result completes its task with.
+pub(crate) fn completion_of(result: Result<Value, TaskFailure>) -> Completion {
+    match result {
         Ok(output) => Completion::success(&output),
-        Err(failure) => Completion::failure(Some(failure.error), Some(failure.cause))
-            .map_err(|err| CallbackError::InvalidMessage(MessageError::Completion(err)))?,
-    };
-    client.complete(&token, completion, deadline).await
+        Err(failure) => failure.into_completion(),
+    }
 }
 
 /// How guarded work ended.
@@ -191,15 +225,19 @@ pub async fn work_on<H: TaskHandler>(
 pub enum Guarded<T> {
     /// The work finished with this result.
     Finished(T),
-    /// A heartbeat said the task is closed or gone: the work was cancelled.
+    /// A heartbeat said the task is closed: the work was cancelled.
     Closed(Done),
+    /// A heartbeat said Step Functions does not know the task (see
+    /// [`CallbackError::task_is_gone`]): the work was cancelled, and the error is
+    /// permanent, as a completion refused the same way would be.
+    Gone(CallbackError),
     /// The Lambda deadline came first: the work was cancelled.
     OutOfTime,
 }
 
 /// Sends a heartbeat every `interval` while `work` runs. Stops as soon as the
 /// work ends. A heartbeat answered with a closed or unknown task cancels the
-/// work; a heartbeat that fails transiently is logged and the next one tried.
+/// work; any other failed heartbeat is logged and the next one tried.
 pub async fn with_heartbeats<W, T>(
     client: &CallbackClient,
     token: &TaskToken,
@@ -217,10 +255,10 @@ where
                 .complete(token, Completion::Heartbeat, deadline)
                 .await
             {
-                Ok(Done::AlreadyClosed) => return Done::AlreadyClosed,
-                Err(err) if task_is_gone(&err) => {
-                    tracing::warn!(token = %token, error = %err, "heartbeat refused; cancelling the work");
-                    return Done::AlreadyClosed;
+                Ok(Done::AlreadyClosed) => return Guarded::Closed(Done::AlreadyClosed),
+                Err(err) if err.task_is_gone() => {
+                    tracing::warn!(token = %token, error = %err, "heartbeat refused: the task is unknown; cancelling the work");
+                    return Guarded::Gone(err);
                 }
                 Err(err) => {
                     tracing::warn!(token = %token, error = %err, "heartbeat failed; the work goes on");
@@ -232,26 +270,20 @@ where
     tokio::select! {
         biased;
         result = until_deadline(work, client, deadline) => result.map_or(Guarded::OutOfTime, Guarded::Finished),
-        done = heartbeats => Guarded::Closed(done),
+        stopped = heartbeats => stopped,
     }
 }
 
-/// A heartbeat refused because the task is closed or unknown: the workflow moved on.
-fn task_is_gone(err: &CallbackError) -> bool {
-    err.class() == Class::Permanent
-        && matches!(
-            err.sfn_error_code(),
-            Some("InvalidToken" | "TaskDoesNotExist")
-        )
-}
-
-/// Runs `work` until the deadline less the client's margin; `None` if cut off.
+/// Runs `work` until the deadline less the client's margin and one attempt's
+/// timeout, so that finished work always has time for its completion call;
+/// `None` if cut off.
 async fn until_deadline<W: Future>(
     work: W,
     client: &CallbackClient,
     deadline: Deadline,
 ) -> Option<W::Output> {
-    match deadline.remaining(client.settings().deadline_margin) {
+    let settings = client.settings();
+    match deadline.remaining(settings.deadline_margin + settings.attempt_timeout) {
         Some(remaining) => tokio::time::timeout(remaining, work).await.ok(),
         None => Some(work.await),
     }
@@ -350,5 +382,26 @@ impl<H: TaskHandler> SnsWorker<H> {
             outcomes.push(handled.outcome);
         }
         fold_outcomes(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(completion: &Completion) -> Option<&str> {
+        match completion {
+            Completion::Failure { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn error_name_of_the_limit_is_kept_and_one_more_fails_as_invalid_error() {
+        let kept = TaskFailure::new("e".repeat(MAX_ERROR_CHARS), "c").into_completion();
+        let over = TaskFailure::new("e".repeat(MAX_ERROR_CHARS + 1), "c").into_completion();
+
+        assert_eq!(error_of(&kept), Some("e".repeat(MAX_ERROR_CHARS).as_str()));
+        assert_eq!(error_of(&over), Some(INVALID_ERROR_NAME_ERROR));
     }
 }

@@ -16,7 +16,7 @@ use sfn_callback::activity::{
     ActivityReport, ActivitySettings, ActivityWorker, WORKER_SHUTDOWN_ERROR,
 };
 use sfn_callback::worker::{TaskFailure, WorkerSettings};
-use support::{FAILURE, SUCCESS, ScriptedSfn, TOKEN};
+use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, ScriptedSfn, TOKEN};
 
 const POLL: &str = "AWSStepFunctions.GetActivityTask";
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -37,7 +37,8 @@ fn settings(grace_ms: u64) -> ActivitySettings {
 
 /// The first poll hands out one task; later polls come back empty after a short wait
 /// (a real poll waits up to 60 s).
-fn one_task(input: &'static str) -> impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static {
+fn one_task(input: &str) -> impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static {
+    let input = input.to_owned();
     move |operation, earlier| {
         if operation != POLL {
             return (200, "{}".to_owned());
@@ -139,6 +140,190 @@ async fn work_still_running_after_the_grace_period_is_failed_not_abandoned() {
     );
     assert_eq!(report.failed_for_shutdown, 1);
     assert_eq!(sfn.count(SUCCESS), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_error_name_over_the_limit_fails_the_task_as_invalid_error() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client_fn(one_task("{}"));
+    let refuse = |_input: Value| async { Err(TaskFailure::new("E".repeat(300), "why")) };
+    let worker = ActivityWorker::new(client, refuse, settings(1000));
+
+    let report = run_until(worker, &sfn, |s| s.count(FAILURE) > 0 || s.count(POLL) > 2).await;
+
+    let failures = sfn.bodies(FAILURE);
+    assert_eq!(failures.len(), 1, "the token was dropped: {report:?}");
+    assert_eq!(failures[0]["error"], "sfn_callback.InvalidError");
+    assert!(
+        failures[0]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with(&"E".repeat(300)),
+        "{failures:?}"
+    );
+}
+
+// On the test's thread, so that the log of every poller is captured.
+#[tokio::test]
+async fn transient_completion_failure_is_retried_until_it_is_done() {
+    let (logs, _guard) = support::capture_logs();
+    let sfn = ScriptedSfn::default();
+    // Every attempt of the first call (the SDK makes MAX_ATTEMPTS) is refused as busy.
+    let client = sfn.client_fn(|operation, earlier| {
+        if operation == SUCCESS && earlier < MAX_ATTEMPTS as usize {
+            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+        }
+        one_task("{}")(operation, earlier)
+    });
+    let echo = |input: Value| async move { Ok(input) };
+    let worker = ActivityWorker::new(client, echo, settings(1000));
+
+    let report = run_until(worker, &sfn, |s| s.count(SUCCESS) > MAX_ATTEMPTS as usize).await;
+
+    assert_eq!(sfn.count(SUCCESS), MAX_ATTEMPTS as usize + 1);
+    assert_eq!(
+        (report.completed, report.not_completed),
+        (1, 0),
+        "{report:?}"
+    );
+    let retries = logs.text().matches("completion failed; retrying").count();
+    assert_eq!(retries, 1, "one failed completion, one retry logged once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_retries_end_when_the_grace_period_ends() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client_fn(|operation, earlier| {
+        if operation == SUCCESS {
+            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+        }
+        one_task("{}")(operation, earlier)
+    });
+    let echo = |input: Value| async move { Ok(input) };
+    let worker = ActivityWorker::new(client, echo, settings(300));
+
+    let report = run_until(worker, &sfn, |s| s.count(SUCCESS) > 0).await;
+
+    assert_eq!(
+        (report.completed, report.not_completed),
+        (0, 1),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_that_is_not_json_fails_the_task_with_invalid_input() {
+    let failure = failure_for_input("{not json").await;
+
+    assert_eq!(failure["error"], "sfn_callback.InvalidInput");
+    assert!(
+        failure["cause"].as_str().unwrap().contains("not JSON"),
+        "{failure}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_nested_too_deep_fails_the_task_with_invalid_input() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+
+    let failure = failure_for_input(&deep).await;
+
+    assert_eq!(failure["error"], "sfn_callback.InvalidInput");
+    let cause = failure["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("at most 128 levels deep") && cause.contains("recursion limit"),
+        "{failure}"
+    );
+}
+
+/// Polls one task with `input`; returns the failure it was completed with. The
+/// handler must not run.
+async fn failure_for_input(input: &str) -> Value {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client_fn(one_task(input));
+    let must_not_run =
+        |input: Value| async move { Err(TaskFailure::new("HandlerRan", format!("got {input}"))) };
+    let worker = ActivityWorker::new(client, must_not_run, settings(1000));
+
+    run_until(worker, &sfn, |s| s.count(FAILURE) > 0).await;
+
+    let failures = sfn.bodies(FAILURE);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    failures[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_poll_stops_the_worker() {
+    for code in [
+        "ActivityDoesNotExist",
+        "InvalidArn",
+        "AccessDeniedException",
+    ] {
+        let sfn = ScriptedSfn::default();
+        let client = sfn.client_fn(move |_, _| {
+            (
+                400,
+                json!({"__type": code, "message": "replayed"}).to_string(),
+            )
+        });
+        let echo = |input: Value| async move { Ok(input) };
+        let worker = ActivityWorker::new(client, echo, settings(1000));
+
+        let report = tokio::time::timeout(HANG_GUARD, worker.run(std::future::pending()))
+            .await
+            .unwrap_or_else(|_| panic!("{code}: the worker kept polling"));
+
+        assert_eq!(sfn.count(POLL), 1, "{code}: the refused poll was retried");
+        let refused = report.refused_poll.expect("the report names the refusal");
+        assert_eq!(refused.sfn_error_code(), Some(code));
+    }
+}
+
+/// Each poll attempt gets the long-poll timeout; a retry is not cut short by
+/// time the earlier attempts used.
+#[tokio::test(start_paused = true)]
+async fn poll_retry_is_not_cut_short_by_earlier_attempts() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.delayed_client_fn(|operation, earlier| {
+        let task = json!({"taskToken": TOKEN, "input": "{}"}).to_string();
+        match (operation, earlier) {
+            // A poll that fails late, then its retry, which is handed the task late.
+            (POLL, 0) => (Duration::from_secs(40), 500, "{}".to_owned()),
+            (POLL, 1) => (Duration::from_secs(40), 200, task),
+            (POLL, _) => (Duration::from_mins(1), 200, "{}".to_owned()),
+            _ => (Duration::ZERO, 200, "{}".to_owned()),
+        }
+    });
+    let echo = |input: Value| async move { Ok(input) };
+    let worker = ActivityWorker::new(client, echo, settings(1000));
+    let watcher = sfn.clone();
+    let shutdown = async move {
+        while watcher.count(SUCCESS) == 0 && watcher.count(POLL) < 4 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+
+    let report = tokio::time::timeout(Duration::from_mins(10), worker.run(shutdown))
+        .await
+        .expect("the worker did not stop");
+
+    assert_eq!(
+        sfn.count(SUCCESS),
+        1,
+        "the task handed out was lost: {report:?}"
+    );
+}
+
+#[test]
+fn worker_name_defaults_to_the_host_name() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let arn = "arn:aws:states:us-east-1:123456789012:activity:checksum";
+
+    let settings =
+        ActivitySettings::from_lookup(|name| (name == "ACTIVITY_ARN").then(|| arn.to_owned()))
+            .unwrap();
+
+    assert_eq!(settings.worker_name, host.trim());
 }
 
 #[test]

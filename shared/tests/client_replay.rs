@@ -346,7 +346,7 @@ async fn http_503_without_a_json_body_on_every_attempt_is_transient_after_max_at
 }
 
 #[tokio::test]
-async fn kms_throttling_is_transient() {
+async fn kms_throttling_on_every_attempt_is_transient_after_max_attempts() {
     let answers = (0..MAX_ATTEMPTS)
         .map(|_| refused("KmsThrottlingException"))
         .collect();
@@ -355,9 +355,18 @@ async fn kms_throttling_is_transient() {
 
     let err = assert_transient(&outcome);
     assert_eq!(err.sfn_error_code(), Some("KmsThrottlingException"));
-    // The SDK does not count this code as throttling and sends it once; the
-    // message goes back to the queue instead.
-    assert!((1..=MAX_ATTEMPTS as usize).contains(&sent.len()));
+    assert_eq!(sent.len(), MAX_ATTEMPTS as usize, "retried as throttling");
+}
+
+#[tokio::test]
+async fn kms_throttling_is_retried_by_the_sdk_then_completed() {
+    let replay = StaticReplayClient::new(vec![refused("KmsThrottlingException"), accepted()]);
+    let client = production_client(replay.clone(), RetrySettings::default());
+
+    let outcome = guarded(client.complete(&token(), success(), lambda_deadline())).await;
+
+    assert_eq!(outcome, Ok(Done::Completed));
+    assert_eq!(sent(&replay).len(), 2, "one throttled attempt, one retry");
 }
 
 // --- KMS refusing the failure's details -------------------------------------

@@ -19,7 +19,7 @@ use sfn_callback::outcome::class_of;
 use sfn_callback::worker::{
     Guarded, TaskFailure, TaskMessage, WorkerSettings, parse_task_message, with_heartbeats, work_on,
 };
-use sfn_callback::{Class, Deadline, Done};
+use sfn_callback::{Class, Deadline, Done, RetrySettings};
 use support::{FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, token};
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -83,7 +83,7 @@ async fn heartbeat_on_a_closed_task_cancels_the_work_and_counts_as_done() {
 }
 
 #[tokio::test]
-async fn heartbeat_answered_invalid_token_cancels_the_work() {
+async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client(&[(
         HEARTBEAT,
@@ -112,7 +112,10 @@ async fn heartbeat_answered_invalid_token_cancels_the_work() {
     .await
     .expect("the guard did not cancel the work");
 
-    assert_eq!(guarded, Guarded::Closed(Done::AlreadyClosed));
+    assert!(
+        matches!(&guarded, Guarded::Gone(err) if err.sfn_error_code() == Some("InvalidToken")),
+        "{guarded:?}"
+    );
     assert_eq!(
         dropped.load(Ordering::SeqCst),
         1,
@@ -239,11 +242,144 @@ async fn failing_work_fails_the_task_with_its_error_and_cause() {
 }
 
 #[tokio::test]
+async fn handler_error_name_over_the_limit_fails_the_task_as_invalid_error() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client(&[]);
+    let long_name = format!("Io.{}", "e".repeat(300));
+    let handler = {
+        let long_name = long_name.clone();
+        move |_input: Value| {
+            let long_name = long_name.clone();
+            async move { Err(TaskFailure::new(long_name, "disk full")) }
+        }
+    };
+
+    let outcome = work_on(
+        &client,
+        &handler,
+        task(json!({})),
+        settings(1000),
+        distant_deadline(),
+    )
+    .await;
+
+    assert_eq!(
+        outcome,
+        Ok(Done::Completed),
+        "the task is failed, not re-run"
+    );
+    let failures = sfn.bodies(FAILURE);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["error"], "sfn_callback.InvalidError");
+    let cause = failures[0]["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with(&long_name) && cause.ends_with("disk full"),
+        "the cause starts with the handler's name and keeps its cause: {cause}"
+    );
+}
+
+/// Runs endless work under heartbeats answered with `code`; returns the outcome
+/// and whether the work was cancelled.
+async fn work_with_heartbeats_refused(
+    code: &'static str,
+) -> (sfn_callback::Outcome, usize, ScriptedSfn) {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client_fn(move |operation, _| {
+        if operation == HEARTBEAT {
+            (
+                400,
+                json!({"__type": code, "message": "replayed"}).to_string(),
+            )
+        } else {
+            (200, "{}".to_owned())
+        }
+    });
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let dropped = Arc::clone(&dropped);
+        move |_input: Value| {
+            let guard = Endless(Arc::clone(&dropped));
+            async move {
+                let _keep = guard;
+                std::future::pending::<Result<Value, TaskFailure>>().await
+            }
+        }
+    };
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(
+            &client,
+            &handler,
+            task(json!({})),
+            settings(10),
+            distant_deadline(),
+        ),
+    )
+    .await
+    .expect("the guard did not cancel the work");
+    (outcome, dropped.load(Ordering::SeqCst), sfn)
+}
+
+#[tokio::test]
+async fn heartbeat_answered_invalid_token_cancels_the_work_and_the_message_is_permanent() {
+    let (outcome, dropped, sfn) = work_with_heartbeats_refused("InvalidToken").await;
+
+    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
+    assert_eq!(dropped, 1, "the work was cancelled");
+    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
+}
+
+#[tokio::test]
+async fn heartbeat_answered_task_does_not_exist_cancels_the_work_and_the_message_is_permanent() {
+    let (outcome, dropped, sfn) = work_with_heartbeats_refused("TaskDoesNotExist").await;
+
+    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
+    assert_eq!(dropped, 1, "the work was cancelled");
+    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
+}
+
+#[tokio::test]
+async fn work_is_stopped_one_attempt_timeout_before_the_deadline_margin() {
+    let sfn = ScriptedSfn::default();
+    let retry = RetrySettings {
+        max_attempts: 1,
+        attempt_timeout: Duration::from_millis(1500),
+        deadline_margin: Duration::from_millis(100),
+    };
+    let client = sfn.client_fn_with(retry, |_, _| (200, "{}".to_owned()));
+    let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
+    let started = Instant::now();
+    // 2.1 s less the margin and one attempt leaves 0.5 s of work.
+    let deadline = Deadline::at(started + Duration::from_millis(2100));
+
+    let outcome = tokio::time::timeout(
+        HANG_GUARD,
+        work_on(
+            &client,
+            &handler,
+            task(json!({})),
+            settings(10_000),
+            deadline,
+        ),
+    )
+    .await
+    .expect("the deadline did not stop the work");
+
+    let stopped_after = started.elapsed();
+    assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
+    assert!(
+        stopped_after < Duration::from_millis(1500),
+        "the work ran {stopped_after:?}, into the time the completion needs"
+    );
+}
+
+#[tokio::test]
 async fn work_that_outlives_the_lambda_deadline_is_handed_back_for_redelivery() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client(&[]);
     let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
-    // The client keeps a 500 ms margin: 700 ms leaves 200 ms of work.
+    // Less than the 500 ms margin plus one 5 s attempt: no time to work and complete.
     let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
 
     let outcome = tokio::time::timeout(

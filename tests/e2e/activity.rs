@@ -1,5 +1,5 @@
 //! The built `activity-worker` run as a process against localstack in host mode
-//! (moto has no `GetActivityTask`, see FACTS): it takes activity tasks from the
+//! (moto has no `GetActivityTask`): it takes activity tasks from the
 //! `statemachines/activity.asl.json` state machine, completes them with the
 //! example checksum work, and on SIGTERM stops as `sfn_callback::activity`
 //! documents. Also the operator CLI completing an activity task by hand.
@@ -65,15 +65,26 @@ impl World {
         statemachine::start(&self.sfn, &self.state_machine, name, input).await
     }
 
-    /// Starts the built worker against this peer.
+    /// Starts the built worker on this peer's activity.
     fn worker(&self, test: &str, pollers: u32, grace: Duration) -> Result<Worker> {
+        self.worker_on(&self.activity, test, pollers, grace)
+    }
+
+    /// Starts the built worker against this peer, polling `activity`.
+    fn worker_on(
+        &self,
+        activity: &str,
+        test: &str,
+        pollers: u32,
+        grace: Duration,
+    ) -> Result<Worker> {
         let log =
             artifacts_dir()?.join(format!("activity-worker-{test}-{}.log", std::process::id()));
         let file = std::fs::File::create(&log)?;
         let child = tokio::process::Command::new(built_binary("activity-worker")?)
             .env_clear()
             .envs(self.peer.process_env())
-            .env("ACTIVITY_ARN", &self.activity)
+            .env("ACTIVITY_ARN", activity)
             .env("WORKER_NAME", WORKER_NAME)
             .env("POLLERS", pollers.to_string())
             .env("GRACE_SECONDS", grace.as_secs().to_string())
@@ -135,7 +146,7 @@ impl Worker {
         match tokio::time::timeout(limit, self.child.wait()).await {
             Ok(status) => Ok(status?),
             Err(_) => Err(format!(
-                "the worker did not exit within {limit:?} of SIGTERM; log:\n{}",
+                "the worker did not exit within {limit:?}; log:\n{}",
                 self.log()
             )
             .into()),
@@ -290,6 +301,24 @@ async fn idle_worker_exits_0_on_sigterm_once_its_long_poll_ends_empty() -> Resul
         "{log}"
     );
     eprintln!("idle worker exited {:?} after SIGTERM", signalled.elapsed());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_on_an_unknown_activity_stops_and_exits_1_naming_the_refusal() -> Result<()> {
+    let world = World::start().await?;
+    let unknown = format!("{}-that-does-not-exist", world.activity);
+    let mut worker = world.worker_on(&unknown, "unknown-activity", 2, Duration::from_secs(1))?;
+
+    let status = worker.exit_within(LIMIT).await?;
+
+    let log = worker.log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("ActivityDoesNotExist"), "{log}");
+    assert!(
+        log.contains("ACTIVITY_ARN"),
+        "the message says what to check: {log}"
+    );
     Ok(())
 }
 

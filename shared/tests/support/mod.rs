@@ -19,6 +19,13 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, HttpClient, Region};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::shared::IntoShared;
+use sfn_callback::outcome::ThrottlingClassifier;
 use sfn_callback::{CallbackClient, RetrySettings, TaskToken};
 
 /// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
@@ -34,7 +41,7 @@ pub fn token() -> TaskToken {
     TaskToken::new(TOKEN).expect("TOKEN is a valid token")
 }
 
-/// The SDK client over `http`, with fast retries.
+/// The SDK client over `http`, with fast retries and the library's retry classifier.
 pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -45,6 +52,7 @@ pub fn sdk_client(http: impl HttpClient + 'static) -> aws_sdk_sfn::Client {
                 .with_max_attempts(MAX_ATTEMPTS)
                 .with_initial_backoff(Duration::from_millis(1)),
         )
+        .retry_classifier(ThrottlingClassifier)
         .http_client(http)
         .build();
     aws_sdk_sfn::Client::from_conf(config)
@@ -107,31 +115,52 @@ impl ScriptedSfn {
         &self,
         answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
     ) -> CallbackClient {
-        let sent = Arc::clone(&self.sent);
-        callback_client(infallible_client_fn(
-            move |request: http::Request<SdkBody>| {
-                let target = request
-                    .headers()
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
-                    .unwrap_or(Value::Null);
-                let earlier = {
-                    let mut sent = sent.lock().unwrap();
-                    let earlier = sent.iter().filter(|(op, _)| *op == target).count();
-                    sent.push((target.clone(), body));
-                    earlier
-                };
-                let (status, body) = answer(&target, earlier);
-                http::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/x-amz-json-1.0")
-                    .body(SdkBody::from(body))
-                    .unwrap()
-            },
-        ))
+        self.client_fn_with(RetrySettings::default(), answer)
+    }
+
+    /// As [`Self::client_fn`], with the client's retry and deadline settings.
+    pub fn client_fn_with(
+        &self,
+        settings: RetrySettings,
+        answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> CallbackClient {
+        let scripted = self.clone();
+        let http = infallible_client_fn(move |request: http::Request<SdkBody>| {
+            let (target, earlier) = scripted.record(&request);
+            let (status, body) = answer(&target, earlier);
+            json_response(status, body)
+        });
+        CallbackClient::from_client(sdk_client(http), settings)
+    }
+
+    /// Answers with `answer(operation, earlier requests)`: `(delay, status, body)`,
+    /// the answer given after `delay` on Tokio's clock (so a test with paused
+    /// time can script answers that take minutes).
+    pub fn delayed_client_fn(
+        &self,
+        answer: impl Fn(&str, usize) -> (Duration, u16, String) + Send + Sync + 'static,
+    ) -> CallbackClient {
+        let http = DelayedAnswers {
+            scripted: self.clone(),
+            answer: Arc::new(answer),
+        };
+        CallbackClient::from_client(sdk_client(http), RetrySettings::default())
+    }
+
+    /// Records `request`; returns its operation and how many of that operation came before.
+    fn record(&self, request: &http::Request<SdkBody>) -> (String, usize) {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+            .unwrap_or(Value::Null);
+        let mut sent = self.sent.lock().unwrap();
+        let earlier = sent.iter().filter(|(op, _)| *op == target).count();
+        sent.push((target.clone(), body));
+        (target, earlier)
     }
 
     pub fn count(&self, operation: &str) -> usize {
@@ -151,6 +180,51 @@ impl ScriptedSfn {
             .filter(|(op, _)| op == operation)
             .map(|(_, body)| body.clone())
             .collect()
+    }
+}
+
+fn json_response(status: u16, body: String) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(SdkBody::from(body))
+        .unwrap()
+}
+
+type DelayedAnswer = dyn Fn(&str, usize) -> (Duration, u16, String) + Send + Sync;
+
+/// An HTTP client whose answers take scripted time.
+#[derive(Clone)]
+struct DelayedAnswers {
+    scripted: ScriptedSfn,
+    answer: Arc<DelayedAnswer>,
+}
+
+impl std::fmt::Debug for DelayedAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DelayedAnswers")
+    }
+}
+
+impl HttpConnector for DelayedAnswers {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let request = request.try_into_http1x().unwrap();
+        let (target, earlier) = self.scripted.record(&request);
+        let (delay, status, body) = (self.answer)(&target, earlier);
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(delay).await;
+            Ok(HttpResponse::try_from(json_response(status, body)).unwrap())
+        })
+    }
+}
+
+impl HttpClient for DelayedAnswers {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.clone().into_shared()
     }
 }
 

@@ -1,14 +1,19 @@
 //! `activity-worker`: polls a Step Functions activity and runs the example work
 //! (`sfn_callback::examples::checksum`) for each task, until SIGTERM or Ctrl-C.
+//! Exits 0 after a shutdown, 1 when a setting is bad or Step Functions refused
+//! to hand out the activity's tasks (an unknown activity, no permission).
+
+use std::process::ExitCode;
 
 use sfn_callback::activity::{ActivitySettings, ActivityWorker};
 use sfn_callback::examples::checksum;
 use sfn_callback::{CallbackClient, config::Config};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     sfn_callback::logging::init();
     let settings = ActivitySettings::from_env()?;
+    let activity = settings.activity_arn.clone();
     let client = CallbackClient::from_env(Config::from_env()?.retry).await;
     let report = ActivityWorker::new(client, checksum, settings)
         .run(shutdown_signal())
@@ -19,7 +24,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             report.not_completed
         );
     }
-    Ok(())
+    if let Some(refusal) = report.refused_poll {
+        eprintln!(
+            "activity-worker stopped: GetActivityTask for {activity} was refused ({refusal}). \
+             Check ACTIVITY_ARN, its region and account, and the worker's IAM permissions."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGTERM (ECS, systemd) or Ctrl-C.
