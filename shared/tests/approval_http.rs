@@ -17,6 +17,7 @@ use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
+use sfn_callback::approval::form::MAX_BODY_BYTES;
 use sfn_callback::approval::http::{ApprovalHttp, CONTENT_SECURITY_POLICY};
 use sfn_callback::approval::keys::{LinkKey, LinkKeys};
 use sfn_callback::approval::link::{self, Action, LinkData};
@@ -43,6 +44,24 @@ fn link_data(action: Action, expires_at: u64) -> LinkData {
         subject: Some("Approve deploy 42".into()),
         summary: Some("Release 1.4.2 to production".into()),
     }
+}
+
+/// A Function URL host, as long as they come.
+const LONG_BASE_URL: &str =
+    "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-central-1.on.aws/";
+
+/// A token of the longest length, as incompressible as random base64.
+fn longest_token() -> String {
+    let mut seed = 42_u64;
+    let noise: Vec<u8> = (0..2_048)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed.to_le_bytes()[0]
+        })
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(noise)[..2_048].to_owned()
 }
 
 /// A link sealed with our key, working for another hour.
@@ -256,6 +275,34 @@ async fn post_approve_sends_task_success_with_the_decision_output() {
     )
     .unwrap();
     assert!(decided_at.secs() >= i64::try_from(before).unwrap());
+}
+
+#[tokio::test]
+async fn longest_cjk_comment_on_the_longest_link_is_recorded() {
+    let (app, replay) = app(vec![accepted()]);
+    let token = longest_token();
+    let data = LinkData {
+        token: TaskToken::new(token.clone()).unwrap(),
+        ..link_data(Action::Approve, now_unix() + 3_600)
+    };
+    let link = link::seal(&keys(), &data).unwrap();
+    // As long as the README's link for a 2,048-character token.
+    assert!(
+        LONG_BASE_URL.len() + "?l=".len() + link.len() >= 2_263,
+        "{}",
+        link.len()
+    );
+    let comment = "你".repeat(1_000);
+
+    let response = app
+        .handle(post(link.expose(), "approve", Some(&comment)))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    let sent = sent(&replay);
+    assert_eq!(sent[0].body["taskToken"], token);
+    let output: Value = serde_json::from_str(sent[0].body["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["comment"], comment);
 }
 
 #[tokio::test]
@@ -490,12 +537,12 @@ async fn put_is_405_with_the_allowed_methods() {
 }
 
 #[tokio::test]
-async fn body_of_9_kib_is_413_and_makes_no_call() {
+async fn body_over_the_limit_is_413_and_makes_no_call() {
     let (app, replay) = app_that_must_not_call();
     let link = sealed(Action::Approve);
     let body = format!(
         "link={link}&decision=approve&comment={}",
-        "x".repeat(9 * 1024)
+        "x".repeat(MAX_BODY_BYTES)
     );
 
     let response = app
@@ -549,7 +596,7 @@ async fn every_response_has_the_security_headers_and_never_the_token() {
         (request(Method::GET, None, Body::Empty), vec![]),
         (request(Method::DELETE, Some(&link), Body::Empty), vec![]),
         (
-            request(Method::POST, Some(&link), Body::Text("x".repeat(9_000))),
+            request(Method::POST, Some(&link), Body::Text("x".repeat(MAX_BODY_BYTES + 1))),
             vec![],
         ),
     ];
