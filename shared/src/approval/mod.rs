@@ -20,6 +20,7 @@
 //! | [`email`] | the email, HTML and text |
 //! | [`page`] | the confirmation and result pages |
 //! | [`html`] | escaping |
+//! | [`text`] | requester text as plain text: format characters removed, quoting |
 //! | [`form`] | the decision form |
 //! | [`http`] | the `approval-http` router |
 //! | [`settings`] | the notifier's settings |
@@ -58,6 +59,7 @@ pub mod notifier;
 pub mod page;
 pub mod request;
 pub mod settings;
+pub mod text;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

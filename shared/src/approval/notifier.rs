@@ -642,6 +642,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn format_characters_reach_neither_the_email_nor_the_sealed_links() {
+        let replay = StaticReplayClient::new(vec![sent_ok()]);
+        let mut payload = request_json();
+        payload["subject"] = json!("Approve \u{202E}deploy 42\u{200B}");
+        payload["summary"] = json!("Release\u{2067} 1.4.2\u{FEFF}");
+
+        notifier(&replay).handle(invoke(payload)).await.unwrap();
+
+        let sent = sent_bodies(&replay);
+        let content = &sent[0]["Content"]["Simple"];
+        let html = content["Body"]["Html"]["Data"].as_str().unwrap();
+        let mut shown = vec![
+            content["Subject"]["Data"].as_str().unwrap().to_owned(),
+            html.to_owned(),
+            content["Body"]["Text"]["Data"].as_str().unwrap().to_owned(),
+        ];
+        for label in ["Approve", "Reject"] {
+            let opened = link::open(&keys(), &link_in(html, label), now_unix()).unwrap();
+            shown.extend(opened.subject);
+            shown.extend(opened.summary);
+        }
+        assert_eq!(shown[0], "Approve deploy 42");
+        assert_eq!(shown.len(), 7);
+        for text in &shown {
+            for format in ['\u{202E}', '\u{200B}', '\u{2067}', '\u{FEFF}'] {
+                assert!(!text.contains(format), "{format:?} in {text}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn bad_direct_request_is_an_invalid_approval_request_error_and_sends_nothing() {
         let replay = StaticReplayClient::new(vec![sent_ok()]);
         let mut payload = request_json();
