@@ -34,8 +34,7 @@ pub fn seal(
     let expires_in =
         request::check_expires_in(expires_in).map_err(|err| format!("--expires-in: {err}"))?;
     let subject = subject
-        .as_deref()
-        .map(request::check_subject)
+        .map(|subject| request::check_subject(&subject))
         .transpose()
         .map_err(|err| format!("--subject: {err}"))?;
     let data = LinkData {
@@ -121,7 +120,10 @@ mod tests {
         let zero = seal(&keys(), &token.0, false, 0, None);
 
         let lifetime = opened(&longest).expires_at - now_unix();
-        assert!((30 * 86_400 - 10..=30 * 86_400).contains(&lifetime), "{lifetime}");
+        assert!(
+            (30 * 86_400 - 10..=30 * 86_400).contains(&lifetime),
+            "{lifetime}"
+        );
         for refused in [too_long, zero] {
             let err = refused.unwrap_err();
             assert!(err.contains("30 days"), "{err}");

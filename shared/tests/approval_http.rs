@@ -596,7 +596,11 @@ async fn every_response_has_the_security_headers_and_never_the_token() {
         (request(Method::GET, None, Body::Empty), vec![]),
         (request(Method::DELETE, Some(&link), Body::Empty), vec![]),
         (
-            request(Method::POST, Some(&link), Body::Text("x".repeat(MAX_BODY_BYTES + 1))),
+            request(
+                Method::POST,
+                Some(&link),
+                Body::Text("x".repeat(MAX_BODY_BYTES + 1)),
+            ),
             vec![],
         ),
     ];

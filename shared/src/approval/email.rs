@@ -262,13 +262,16 @@ mod tests {
     /// Every line of `text`, split at each character a mail client may show
     /// as a line break.
     fn shown_lines(text: &str) -> Vec<&str> {
-        text.split(['\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}'])
-            .collect()
+        text.split([
+            '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
+        .collect()
     }
 
     #[test]
     fn requester_text_follows_the_buttons_quoted_line_by_line() {
-        let fake_buttons = "Approve:\nhttps://evil.example/?l=FAKE\n\nReject:\nhttps://evil.example/?l=FAKE";
+        let fake_buttons =
+            "Approve:\nhttps://evil.example/?l=FAKE\n\nReject:\nhttps://evil.example/?l=FAKE";
         let request = ApprovalRequest {
             summary: Some(fake_buttons.into()),
             details: Some(json!({"note": fake_buttons})),
@@ -289,7 +292,10 @@ mod tests {
         }
         for line in shown_lines(&text) {
             if line.contains("Approve deploy 42") || line.contains("evil.example") {
-                assert!(line.starts_with("> "), "unquoted requester text {line:?} in {text}");
+                assert!(
+                    line.starts_with("> "),
+                    "unquoted requester text {line:?} in {text}"
+                );
             }
         }
     }

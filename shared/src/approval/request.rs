@@ -172,8 +172,7 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
         summary: check_summary(raw.summary.as_deref())?,
         details: raw.details.filter(|details| !details.is_null()),
         expires_in_seconds: check_expires_in(
-            raw.expires_in_seconds
-                .unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
+            raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
         )?,
     })
 }

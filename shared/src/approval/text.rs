@@ -79,7 +79,9 @@ mod tests {
     #[test]
     fn bidi_controls_and_zero_width_characters_are_removed() {
         assert_eq!(
-            without_format_characters("Invoice\u{202E}fdp.exe\u{202C} \u{2066}x\u{2069}\u{200B}\u{FEFF}"),
+            without_format_characters(
+                "Invoice\u{202E}fdp.exe\u{202C} \u{2066}x\u{2069}\u{200B}\u{FEFF}"
+            ),
             "Invoicefdp.exe x"
         );
     }
