@@ -15,6 +15,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`keys`] | the link keys: loading, rotation, redaction |
+//! | [`key_store`] | the keys a warm function holds, read again on an interval |
 //! | [`link`] | sealing and opening links |
 //! | [`request`] | the approval request and its validation |
 //! | [`email`] | the email, HTML and text |
@@ -53,6 +54,7 @@ pub mod email;
 pub mod form;
 pub mod html;
 pub mod http;
+pub mod key_store;
 pub mod keys;
 pub mod link;
 pub mod notifier;

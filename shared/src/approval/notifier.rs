@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::email::{self, ButtonLinks, Email};
+use super::key_store::{KeyStore, KeysUnavailable};
 use super::keys::{KeySource, LinkKeys};
 use super::link::{self, Action, LinkData, SealError};
 use super::request::{self, ApprovalRequest, RequestError};
@@ -58,6 +59,8 @@ pub enum NotifyError {
     },
     #[error("the approval links could not be sealed: {0}")]
     Seal(#[from] SealError),
+    #[error("the approval links could not be sealed: {0}")]
+    KeysUnavailable(#[from] KeysUnavailable),
     #[error("the email could not be built: {reason}")]
     EmailNotBuilt { reason: String },
     #[error("SES refused the email ({code})")]
@@ -74,8 +77,10 @@ impl NotifyError {
             | Self::InvalidEvent { .. }
             | Self::EmailNotBuilt { .. }
             | Self::EmailRefused { .. } => Class::Permanent,
-            // The OS RNG failing is not the request's fault.
-            Self::Seal(_) | Self::EmailUnavailable { .. } => Class::Transient,
+            // The OS RNG or Secrets Manager failing is not the request's fault.
+            Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
+                Class::Transient
+            }
         }
     }
 
@@ -84,7 +89,9 @@ impl NotifyError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidEvent { .. } => "InvalidApprovalRequest",
             Self::EmailNotBuilt { .. } | Self::EmailRefused { .. } => "ApprovalEmailRefused",
-            Self::Seal(_) | Self::EmailUnavailable { .. } => "ApprovalEmailUnavailable",
+            Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
+                "ApprovalEmailUnavailable"
+            }
         }
     }
 }
@@ -193,7 +200,7 @@ pub struct ApprovalNotifier {
 #[derive(Debug)]
 struct Inner {
     ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
-    keys: LinkKeys,
+    keys: KeyStore,
     settings: NotifierSettings,
     max_concurrency: usize,
 }
@@ -213,7 +220,7 @@ impl ApprovalNotifier {
     ) -> Self {
         Self::build(
             ClientOnFirstUse::ready(ses),
-            keys,
+            KeyStore::fixed(keys),
             settings,
             max_concurrency,
         )
@@ -221,7 +228,7 @@ impl ApprovalNotifier {
 
     fn build(
         ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
-        keys: LinkKeys,
+        keys: KeyStore,
         settings: NotifierSettings,
         max_concurrency: usize,
     ) -> Self {
@@ -236,15 +243,15 @@ impl ApprovalNotifier {
     }
 
     /// Reads the settings (`SENDER_EMAIL`, `APPROVAL_BASE_URL`,
-    /// `LINK_KEY_SECRET_ARN` or `LINK_KEY`, `MAX_CONCURRENCY`), loads the keys
-    /// and prepares the SES client (built on the first email: see
-    /// [`ClientOnFirstUse`]).
+    /// `LINK_KEY_SECRET_ARN` and `LINK_KEY_REFRESH_SECONDS` or `LINK_KEY`,
+    /// `MAX_CONCURRENCY`), loads the keys and prepares the SES client (built
+    /// on the first email: see [`ClientOnFirstUse`]).
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let settings = NotifierSettings::from_env()?;
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
         let sdk_config = crate::aws::sdk_config().await;
-        let keys = key_source.load(&sdk_config).await?;
+        let keys = key_source.into_store(&sdk_config).await?;
         let ses = ClientOnFirstUse::new(move || aws_sdk_sesv2::Client::new(&sdk_config));
         Ok(Self::build(ses, keys, settings, config.max_concurrency))
     }
@@ -311,8 +318,10 @@ impl ApprovalNotifier {
     /// Seals the links and sends the email for a valid request.
     pub async fn send(&self, request: &ApprovalRequest) -> Result<Sent, NotifyError> {
         let expires_at = now_unix().saturating_add(request.expires_in_seconds);
-        let email = self.prepare(request, expires_at)?;
-        let result = self.send_email(&request.to, &email).await;
+        let result = match self.prepare(request, expires_at).await {
+            Ok(email) => self.send_email(&request.to, &email).await,
+            Err(err) => Err(err),
+        };
         match result {
             Ok(message_id) => {
                 tracing::info!(
@@ -334,15 +343,17 @@ impl ApprovalNotifier {
         }
     }
 
-    /// The email for `request`, its links sealed to expire at `expires_at`.
-    pub fn prepare(
+    /// The email for `request`, its links sealed with the current key to
+    /// expire at `expires_at`.
+    pub async fn prepare(
         &self,
         request: &ApprovalRequest,
         expires_at: u64,
     ) -> Result<Email, NotifyError> {
+        let keys = self.inner.keys.keys().await?;
         let sealed = |action| {
             link::seal(
-                &self.inner.keys,
+                &keys,
                 &LinkData {
                     token: request.token.clone(),
                     action,
