@@ -10,7 +10,10 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
+use std::time::{Duration, SystemTime};
+
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
@@ -19,6 +22,7 @@ use serde_json::{Value, json};
 use sfn_callback::TaskToken;
 use sfn_callback::approval::form::MAX_BODY_BYTES;
 use sfn_callback::approval::http::{ApprovalHttp, CONTENT_SECURITY_POLICY};
+use sfn_callback::approval::key_store::{KeyStore, STALE_GRACE};
 use sfn_callback::approval::keys::{LinkKey, LinkKeys};
 use sfn_callback::approval::link::{self, Action, LinkData};
 use sfn_callback::approval::now_unix;
@@ -88,6 +92,46 @@ fn tampered_link() -> String {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Our keys, read from the secret longer ago than the refresh interval and
+/// the grace together, with Secrets Manager failing every read since.
+fn unreadable_key_store() -> KeyStore {
+    let failing = (0..4)
+        .map(|_| {
+            ReplayEvent::new(
+                http::Request::builder()
+                    .uri("https://secretsmanager.us-east-1.amazonaws.com/")
+                    .body(SdkBody::empty())
+                    .unwrap(),
+                http::Response::builder()
+                    .status(500)
+                    .header("content-type", "application/x-amz-json-1.1")
+                    .body(SdkBody::from(
+                        r#"{"__type": "InternalServiceError", "message": "replayed"}"#,
+                    ))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "AKID", "SECRET", None, None, "test",
+        ))
+        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+        .http_client(StaticReplayClient::new(failing))
+        .build();
+    let refresh = Duration::from_mins(5);
+    let read_at = SystemTime::now() - refresh - STALE_GRACE - Duration::from_mins(1);
+    KeyStore::from_secret(
+        aws_sdk_secretsmanager::Client::from_conf(config),
+        "links".to_owned(),
+        keys(),
+        read_at,
+        refresh,
+    )
 }
 
 /// The router over a client whose HTTP layer replays `answers` and records
@@ -439,6 +483,25 @@ async fn throttling_on_every_attempt_is_503_try_again_in_a_minute() {
     assert!(page.contains("try again in a minute"), "{page}");
     assert!(page.contains("link still works"), "{page}");
     assert_eq!(replay.actual_requests().count(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn link_keys_too_old_to_trust_are_503_and_make_no_step_functions_call() {
+    let replay = StaticReplayClient::new(vec![accepted()]);
+    let app = ApprovalHttp::with_key_store(
+        unreadable_key_store(),
+        support::callback_client(replay.clone()),
+    );
+
+    let shown = app.handle(get(&sealed(Action::Approve))).await;
+    let posted = app
+        .handle(post(&sealed(Action::Approve), "approve", None))
+        .await;
+
+    assert_eq!(shown.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(posted.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(&posted).contains("try again in a minute"));
+    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@
 //!   no longer opens anything.
 //!
 //! Key ages are measured on the wall clock: it keeps counting while Lambda
-//! freezes a function between invocations.
+//! freezes a function between invocations. Should it be set back, the keys
+//! are read again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -128,7 +129,8 @@ impl KeyStore {
             } => (client, secret_id, *refresh_every, state),
         };
         let mut state = state.lock().await;
-        if now >= state.next_read {
+        // A clock set back would otherwise put off the next read by as much.
+        if now >= state.next_read || now < state.read_at {
             let read = tokio::time::timeout(READ_TIMEOUT, read_secret(client, secret_id)).await;
             let read = read.unwrap_or_else(|_| {
                 Err(KeyError::SecretsManager {
@@ -357,6 +359,20 @@ mod tests {
             }
         );
         assert_eq!(*recovered, rotated);
+    }
+
+    #[tokio::test]
+    async fn keys_are_read_again_when_the_clock_is_set_back() {
+        let rotated = LinkKeys::new(key(2), Some(key(1)));
+        let (store, replay) = store(LinkKeys::single(key(1)), vec![secret_answer(&rotated)]);
+
+        let keys = store
+            .keys_at(start() - Duration::from_hours(1))
+            .await
+            .unwrap();
+
+        assert_eq!(*keys, rotated);
+        assert_eq!(replay.actual_requests().count(), 1);
     }
 
     #[tokio::test]

@@ -509,7 +509,7 @@ mod tests {
         )
     }
 
-    fn notifier(replay: &StaticReplayClient) -> ApprovalNotifier {
+    fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
         let config = aws_sdk_sesv2::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -517,11 +517,18 @@ mod tests {
             .retry_config(RetryConfig::disabled())
             .http_client(replay.clone())
             .build();
-        let settings = NotifierSettings {
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    fn settings() -> NotifierSettings {
+        NotifierSettings {
             sender_email: "approvals@example.com".into(),
             base_url: BASE_URL.into(),
-        };
-        ApprovalNotifier::new(aws_sdk_sesv2::Client::from_conf(config), keys(), settings)
+        }
+    }
+
+    fn notifier(replay: &StaticReplayClient) -> ApprovalNotifier {
+        ApprovalNotifier::new(ses_client(replay), keys(), settings())
     }
 
     fn invoke(payload: Value) -> LambdaEvent<Value> {
@@ -766,6 +773,50 @@ mod tests {
 
         assert!(matches!(err, NotifyError::InvalidRequest(_)), "{err:?}");
         assert_eq!(replay.actual_requests().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn link_keys_too_old_to_trust_are_a_transient_failure_and_send_nothing() {
+        let ses = StaticReplayClient::new(vec![sent_ok()]);
+        let secrets = StaticReplayClient::new(vec![ReplayEvent::new(
+            http::Request::builder()
+                .uri("https://secretsmanager.us-east-1.amazonaws.com/")
+                .body(SdkBody::empty())
+                .unwrap(),
+            http::Response::builder()
+                .status(500)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(SdkBody::from(r#"{"__type": "InternalServiceError"}"#))
+                .unwrap(),
+        )]);
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+            .http_client(secrets)
+            .build();
+        let read_at = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+        let keys = KeyStore::from_secret(
+            aws_sdk_secretsmanager::Client::from_conf(config),
+            "links".into(),
+            self::keys(),
+            read_at,
+            std::time::Duration::from_mins(5),
+        );
+        let notifier = ApprovalNotifier::build(
+            ClientOnFirstUse::ready(ses_client(&ses)),
+            keys,
+            settings(),
+            10,
+        );
+
+        let err = notifier.handle(invoke(request_json())).await.unwrap_err();
+
+        assert!(matches!(err, NotifyError::KeysUnavailable(_)), "{err:?}");
+        assert_eq!(err.class(), Class::Transient);
+        assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+        assert_eq!(ses.actual_requests().count(), 0);
     }
 
     #[tokio::test]
