@@ -1,45 +1,204 @@
 //! Log setup for the functions: Lambda's log level and format controls, with
-//! the raw-event trace of `lambda_runtime` switched off, because the raw event
-//! holds task tokens.
+//! the TRACE output of the runtime and of the AWS SDK switched off, because
+//! it can hold task tokens, sealed links and link keys.
 
+use tracing::{Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Targets capped below TRACE because, at TRACE, they print what holds tokens:
-/// the runtime logs every raw event, and the SDK's signer logs request bodies
-/// when `LOG_SIGNABLE_BODY=true`.
-const SECRET_BEARING_TARGETS: &[&str] = &[
-    "lambda_runtime::layers::api_response=debug",
-    "aws_sigv4=debug",
+/// Targets (by prefix) that never log above DEBUG, whatever
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` ask for, because at TRACE they print
+/// what holds secrets: the runtime logs every raw event (tokens, sealed
+/// links), and the SDK crates (`aws_smithy_runtime`, `aws_sigv4`,
+/// `aws_sdk_*`, ...) log requests and answers, with their bodies once
+/// `LOG_SENSITIVE_BODIES=true` or `LOG_SIGNABLE_BODY=true` is set (the
+/// link-key secret among them). Whether a body prints as an opaque type is
+/// the SDK's detail, so none of it is left to chance.
+const CAPPED_TARGETS: &[(&str, Level)] = &[
+    ("lambda_runtime::layers::api_response", Level::DEBUG),
+    ("aws_", Level::DEBUG),
 ];
+
+/// What the log setup reads from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` read as a level; INFO when neither is one.
+    pub level: LevelFilter,
+    /// `RUST_LOG` read as per-target directives, e.g. `aws_smithy_runtime=trace`.
+    pub directives: String,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    pub json: bool,
+}
+
+impl LogSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need no real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let level = lookup("AWS_LAMBDA_LOG_LEVEL")
+            .or_else(|| lookup("RUST_LOG"))
+            .and_then(|level| level.parse::<LevelFilter>().ok())
+            .unwrap_or(LevelFilter::INFO);
+        Self {
+            level,
+            directives: lookup("RUST_LOG").unwrap_or_default(),
+            json: lookup("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        }
+    }
+}
 
 /// Initialises tracing as `lambda_runtime::tracing::init_default_subscriber` does
 /// (`AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, default INFO; JSON when
-/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that raw events and signed request
-/// bodies are never logged.
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that the [`CAPPED_TARGETS`] never
+/// log at TRACE.
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|level| level.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy();
-    for target in SECRET_BEARING_TARGETS {
-        if let Ok(directive) = target.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // A second init (tests, embedding) keeps the first subscriber.
+    let _ = subscriber(&LogSettings::from_env(), std::io::stdout).try_init();
+}
+
+/// The subscriber [`init`] installs, writing to `writer`.
+pub fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::builder()
+        .with_default_directive(settings.level.into())
+        .parse_lossy(&settings.directives);
     let builder = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
+        .with_writer(writer)
         .with_env_filter(filter);
-    // A second init (tests, embedding) keeps the first subscriber.
-    let _ = if json {
-        builder.json().try_init()
+    // A layer of its own, not more directives: a more specific `RUST_LOG`
+    // directive (`aws_smithy_runtime=trace`) would win over one of ours.
+    if settings.json {
+        Box::new(builder.json().finish().with(caps()))
     } else {
-        builder.try_init()
-    };
+        Box::new(builder.finish().with(caps()))
+    }
+}
+
+/// Lets everything through except the [`CAPPED_TARGETS`] above their level.
+fn caps() -> Targets {
+    CAPPED_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |caps, (target, level)| caps.with_target(*target, *level),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the subscriber writes of TRACE and DEBUG events of AWS targets and ours.
+    fn logged(settings: &LogSettings) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = subscriber(settings, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "AWS-RUNTIME-TRACE");
+            tracing::trace!(target: "aws_sdk_secretsmanager::operation", "AWS-SDK-TRACE");
+            tracing::trace!(target: "aws_sigv4::http_request", "AWS-SIGV4-TRACE");
+            tracing::trace!(target: "aws_config::imds", "AWS-CONFIG-TRACE");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "AWS-RUNTIME-DEBUG");
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "RAW-EVENT-TRACE");
+            tracing::trace!(target: "sfn_callback::approval", "OWN-TRACE");
+        });
+        captured.text()
+    }
+
+    fn settings(directives: &str) -> LogSettings {
+        LogSettings {
+            level: LevelFilter::TRACE,
+            directives: directives.to_owned(),
+            json: true,
+        }
+    }
+
+    #[test]
+    fn aws_targets_log_at_most_debug_at_trace() {
+        let text = logged(&settings(""));
+
+        assert!(text.contains("OWN-TRACE"), "{text}");
+        assert!(text.contains("AWS-RUNTIME-DEBUG"), "{text}");
+        for capped in [
+            "AWS-RUNTIME-TRACE",
+            "AWS-SDK-TRACE",
+            "AWS-SIGV4-TRACE",
+            "AWS-CONFIG-TRACE",
+            "RAW-EVENT-TRACE",
+        ] {
+            assert!(!text.contains(capped), "{capped} in {text}");
+        }
+    }
+
+    #[test]
+    fn aws_targets_log_at_most_debug_even_when_rust_log_names_them_at_trace() {
+        let text = logged(&settings(
+            "aws_smithy_runtime=trace,aws_sdk_secretsmanager::operation=trace,aws_sigv4=trace,\
+             lambda_runtime::layers::api_response=trace",
+        ));
+
+        assert!(text.contains("AWS-RUNTIME-DEBUG"), "{text}");
+        for capped in [
+            "AWS-RUNTIME-TRACE",
+            "AWS-SDK-TRACE",
+            "AWS-SIGV4-TRACE",
+            "RAW-EVENT-TRACE",
+        ] {
+            assert!(!text.contains(capped), "{capped} in {text}");
+        }
+    }
+
+    #[test]
+    fn settings_follow_lambdas_log_controls() {
+        let vars = [
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("AWS_LAMBDA_LOG_FORMAT", "json"),
+            ("RUST_LOG", "hyper=debug"),
+        ];
+        let settings = LogSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert_eq!(
+            settings,
+            LogSettings {
+                level: LevelFilter::TRACE,
+                directives: "hyper=debug".into(),
+                json: true,
+            }
+        );
+    }
 }

@@ -10,14 +10,19 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
+use std::time::{Duration, SystemTime};
+
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
+use sfn_callback::approval::form::MAX_BODY_BYTES;
 use sfn_callback::approval::http::{ApprovalHttp, CONTENT_SECURITY_POLICY};
+use sfn_callback::approval::key_store::{KeyStore, STALE_GRACE};
 use sfn_callback::approval::keys::{LinkKey, LinkKeys};
 use sfn_callback::approval::link::{self, Action, LinkData};
 use sfn_callback::approval::now_unix;
@@ -45,6 +50,24 @@ fn link_data(action: Action, expires_at: u64) -> LinkData {
     }
 }
 
+/// A Function URL host, as long as they come.
+const LONG_BASE_URL: &str =
+    "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-central-1.on.aws/";
+
+/// A token of the longest length, as incompressible as random base64.
+fn longest_token() -> String {
+    let mut seed = 42_u64;
+    let noise: Vec<u8> = (0..2_048)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed.to_le_bytes()[0]
+        })
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(noise)[..2_048].to_owned()
+}
+
 /// A link sealed with our key, working for another hour.
 fn sealed(action: Action) -> String {
     let data = link_data(action, now_unix() + 3_600);
@@ -69,6 +92,46 @@ fn tampered_link() -> String {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Our keys, read from the secret longer ago than the refresh interval and
+/// the grace together, with Secrets Manager failing every read since.
+fn unreadable_key_store() -> KeyStore {
+    let failing = (0..4)
+        .map(|_| {
+            ReplayEvent::new(
+                http::Request::builder()
+                    .uri("https://secretsmanager.us-east-1.amazonaws.com/")
+                    .body(SdkBody::empty())
+                    .unwrap(),
+                http::Response::builder()
+                    .status(500)
+                    .header("content-type", "application/x-amz-json-1.1")
+                    .body(SdkBody::from(
+                        r#"{"__type": "InternalServiceError", "message": "replayed"}"#,
+                    ))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "AKID", "SECRET", None, None, "test",
+        ))
+        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+        .http_client(StaticReplayClient::new(failing))
+        .build();
+    let refresh = Duration::from_mins(5);
+    let read_at = SystemTime::now() - refresh - STALE_GRACE - Duration::from_mins(1);
+    KeyStore::from_secret(
+        aws_sdk_secretsmanager::Client::from_conf(config),
+        "links".to_owned(),
+        keys(),
+        read_at,
+        refresh,
+    )
 }
 
 /// The router over a client whose HTTP layer replays `answers` and records
@@ -259,6 +322,34 @@ async fn post_approve_sends_task_success_with_the_decision_output() {
 }
 
 #[tokio::test]
+async fn longest_cjk_comment_on_the_longest_link_is_recorded() {
+    let (app, replay) = app(vec![accepted()]);
+    let token = longest_token();
+    let data = LinkData {
+        token: TaskToken::new(token.clone()).unwrap(),
+        ..link_data(Action::Approve, now_unix() + 3_600)
+    };
+    let link = link::seal(&keys(), &data).unwrap();
+    // As long as the README's link for a 2,048-character token.
+    assert!(
+        LONG_BASE_URL.len() + "?l=".len() + link.len() >= 2_263,
+        "{}",
+        link.len()
+    );
+    let comment = "你".repeat(1_000);
+
+    let response = app
+        .handle(post(link.expose(), "approve", Some(&comment)))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    let sent = sent(&replay);
+    assert_eq!(sent[0].body["taskToken"], token);
+    let output: Value = serde_json::from_str(sent[0].body["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["comment"], comment);
+}
+
+#[tokio::test]
 async fn post_approve_without_a_comment_sends_a_null_comment() {
     let (app, replay) = app(vec![accepted()]);
 
@@ -395,6 +486,25 @@ async fn throttling_on_every_attempt_is_503_try_again_in_a_minute() {
 }
 
 #[tokio::test]
+async fn link_keys_too_old_to_trust_are_503_and_make_no_step_functions_call() {
+    let replay = StaticReplayClient::new(vec![accepted()]);
+    let app = ApprovalHttp::with_key_store(
+        unreadable_key_store(),
+        support::callback_client(replay.clone()),
+    );
+
+    let shown = app.handle(get(&sealed(Action::Approve))).await;
+    let posted = app
+        .handle(post(&sealed(Action::Approve), "approve", None))
+        .await;
+
+    assert_eq!(shown.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(posted.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(&posted).contains("try again in a minute"));
+    assert_eq!(replay.actual_requests().count(), 0);
+}
+
+#[tokio::test]
 async fn other_permanent_refusal_is_500_without_details() {
     let (app, _) = app(vec![refused("AccessDeniedException")]);
 
@@ -490,12 +600,12 @@ async fn put_is_405_with_the_allowed_methods() {
 }
 
 #[tokio::test]
-async fn body_of_9_kib_is_413_and_makes_no_call() {
+async fn body_over_the_limit_is_413_and_makes_no_call() {
     let (app, replay) = app_that_must_not_call();
     let link = sealed(Action::Approve);
     let body = format!(
         "link={link}&decision=approve&comment={}",
-        "x".repeat(9 * 1024)
+        "x".repeat(MAX_BODY_BYTES)
     );
 
     let response = app
@@ -549,7 +659,11 @@ async fn every_response_has_the_security_headers_and_never_the_token() {
         (request(Method::GET, None, Body::Empty), vec![]),
         (request(Method::DELETE, Some(&link), Body::Empty), vec![]),
         (
-            request(Method::POST, Some(&link), Body::Text("x".repeat(9_000))),
+            request(
+                Method::POST,
+                Some(&link),
+                Body::Text("x".repeat(MAX_BODY_BYTES + 1)),
+            ),
             vec![],
         ),
     ];

@@ -2,6 +2,8 @@
 //! Lambda task hands the request to `approval-notifier`, the email goes out
 //! through SES, and the links lead to `approval-http` behind a Function URL.
 
+use std::time::Duration;
+
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
 use sfn_callback_tests::approval::{
@@ -9,7 +11,15 @@ use sfn_callback_tests::approval::{
 };
 use sfn_callback_tests::{Result, statemachine};
 
-const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+const LIMIT: Duration = Duration::from_secs(20);
+/// How often both functions re-read the link-key secret in the rotation tests.
+const KEY_REFRESH_SECONDS: &str = "1";
+/// Long enough for a refresh interval to pass, with room for a slow machine.
+const PAST_KEY_REFRESH: Duration = Duration::from_millis(1_500);
+
+async fn world_refreshing_keys() -> Result<ApprovalWorld> {
+    ApprovalWorld::start_with(&[("LINK_KEY_REFRESH_SECONDS", KEY_REFRESH_SECONDS)]).await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_link_then_confirm_succeeds_the_execution_with_the_decision() -> Result<()> {
@@ -91,7 +101,7 @@ async fn second_decision_gets_409_and_changes_nothing() -> Result<()> {
     let first = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
 
     // A second Approve. (A Reject here would be SendTaskFailure, which moto accepts
-    // on a closed task with 200 where AWS answers TaskTimedOut: FACTS. The router's
+    // on a closed task with 200 where AWS answers TaskTimedOut. The router's
     // replay tests cover that answer.)
     let second = post_form(approve, link, "approve", "again").await?;
 
@@ -119,7 +129,7 @@ async fn get_and_head_alone_decide_nothing() -> Result<()> {
         assert_eq!(page.header("cache-control"), Some("no-store"));
     }
 
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         statemachine::status(&world.sfn, &execution).await?,
         ExecutionStatus::Running
@@ -162,16 +172,7 @@ async fn pages_and_logs_never_show_the_token() -> Result<()> {
     let (execution, email) = world
         .request_approval("secret", "Approve deploy 47")
         .await?;
-    let history = statemachine::history(&world.sfn, &execution).await?;
-    let token = history
-        .iter()
-        .find_map(|e| {
-            e.task_scheduled_event_details()
-                .map(|d| d.parameters().to_owned())
-        })
-        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-        .and_then(|p| p["Payload"]["taskToken"].as_str().map(str::to_owned))
-        .ok_or("no token in the history")?;
+    let token = world.task_token(&execution).await?;
     let approve = link_labelled(&email.html, "Approve")?;
     let page = fetch("GET", approve.clone()).await?;
     let decided = post_form(approve, input_value(&page.body, "link")?, "approve", "").await?;
@@ -186,6 +187,102 @@ async fn pages_and_logs_never_show_the_token() -> Result<()> {
         assert!(
             !text.contains(&token),
             "a page, the email or a log shows the token"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_keeps_working_through_one_rotation_and_stops_once_its_key_leaves_the_secret()
+-> Result<()> {
+    let mut world = world_refreshing_keys().await?;
+    let (execution, email) = world
+        .request_approval("rotated", "Approve deploy 48")
+        .await?;
+    let approve = link_labelled(&email.html, "Approve")?;
+    let link = input_value(&fetch("GET", approve.clone()).await?.body, "link")?;
+
+    // Its key becomes `previous`: still held, so the link still opens.
+    world.rotate_link_key().await?;
+    tokio::time::sleep(PAST_KEY_REFRESH).await;
+    let after_one = fetch("GET", approve.clone()).await?;
+    // Its key leaves the secret: a warm approval-http must let it go.
+    world.rotate_link_key().await?;
+    tokio::time::sleep(PAST_KEY_REFRESH).await;
+    let shown = fetch("GET", approve.clone()).await?;
+    let posted = post_form(approve, link, "approve", "").await?;
+
+    assert_eq!(after_one.status, 200, "{}", after_one.body);
+    assert_eq!((shown.status, posted.status), (400, 400), "{}", shown.body);
+    assert_eq!(
+        statemachine::status(&world.sfn, &execution).await?,
+        ExecutionStatus::Running
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_instance_opens()
+-> Result<()> {
+    let mut world = world_refreshing_keys().await?;
+    // Both functions warm, each having used the first key.
+    let (_, first) = world.request_approval("warm", "Approve deploy 49").await?;
+    let warmed = fetch("GET", link_labelled(&first.html, "Approve")?).await?;
+    assert_eq!(warmed.status, 200, "{}", warmed.body);
+
+    world.rotate_link_key().await?;
+    world.rotate_link_key().await?;
+    tokio::time::sleep(PAST_KEY_REFRESH).await;
+    let (execution, email) = world
+        .request_approval("after-rotations", "Approve deploy 50")
+        .await?;
+    let approve = link_labelled(&email.html, "Approve")?;
+    let query = approve.split_once('?').ok_or("a link without a query")?.1;
+    let scaled_out = world.start_http_instance().await?;
+    let on_new_instance = format!("{}?{query}", scaled_out.url());
+
+    let on_warm = fetch("GET", approve).await?;
+    let page = fetch("GET", on_new_instance.clone()).await?;
+    assert_eq!((on_warm.status, page.status), (200, 200), "{}", page.body);
+    let decided = post_form(
+        on_new_instance,
+        input_value(&page.body, "link")?,
+        "approve",
+        "after two rotations",
+    )
+    .await?;
+
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
+    assert_eq!(described.status(), &ExecutionStatus::Succeeded);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_key_secret_keeps_the_last_good_keys_in_use_and_is_logged() -> Result<()> {
+    let mut world = world_refreshing_keys().await?;
+    let (_, first) = world
+        .request_approval("before", "Approve deploy 53")
+        .await?;
+    let approve = link_labelled(&first.html, "Approve")?;
+
+    world.delete_link_key_secret().await?;
+    tokio::time::sleep(PAST_KEY_REFRESH).await;
+    let page = fetch("GET", approve).await?;
+    let (_, second) = world.request_approval("after", "Approve deploy 54").await?;
+    let sent_after = fetch("GET", link_labelled(&second.html, "Approve")?).await?;
+
+    assert_eq!(
+        (page.status, sent_after.status),
+        (200, 200),
+        "{}",
+        page.body
+    );
+    for log in [world.http.log_text().await, world.notifier.log_text()] {
+        assert!(
+            log.contains("link keys could not be read again")
+                && log.contains("ResourceNotFoundException"),
+            "{log}"
         );
     }
     Ok(())

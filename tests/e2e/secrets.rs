@@ -5,13 +5,21 @@
 //! outputs and causes. Tokens moto issues are UUIDs; the tokens the tests invent
 //! are seeded, so each is unique and greppable.
 //!
+//! The approval functions get the same search, for the task token, both
+//! sealed links, every link key the secret has held (the keys are re-read
+//! during the scenario, so a Secrets Manager answer passes through the log
+//! setup too), and a marker in the approver's comment.
+//!
 //! The scenarios run at the default log level and at TRACE, the most an
 //! operator can switch on with `AWS_LAMBDA_LOG_LEVEL`.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
+use sfn_callback::approval::keys::LinkKey;
+use sfn_callback_tests::approval::{ApprovalWorld, fetch, link_labelled, post_form};
 use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
 use sfn_callback_tests::peer::{Clients, LocalAws};
@@ -34,6 +42,8 @@ struct Secrets {
     tokens: Vec<String>,
     bodies: Vec<String>,
     markers: Vec<String>,
+    links: Vec<String>,
+    keys: Vec<LinkKey>,
 }
 
 impl Secrets {
@@ -58,24 +68,45 @@ impl Secrets {
         marker
     }
 
-    /// Names every secret found in `text`. Tokens are also looked for in the
-    /// forms a `Debug` of bytes prints: a list of decimals (`[97, 98, …]`) and hex.
+    /// A sealed link: the `l` text of a button's URL.
+    fn link(&mut self, url: &str) {
+        let sealed = url.rsplit("l=").next().unwrap_or(url);
+        self.links.push(sealed.to_owned());
+    }
+
+    /// Names every secret found in `text`. Tokens and keys are also looked for
+    /// in the forms a `Debug` of bytes prints: a list of decimals (`[97, 98, …]`)
+    /// and hex.
     fn found_in(&self, text: &str) -> Vec<String> {
         let mut found = Vec::new();
         for token in &self.tokens {
-            let decimals: Vec<String> = token.bytes().map(|b| b.to_string()).collect();
-            let hex = token.bytes().fold(String::new(), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            });
-            for (form, shown) in [
-                ("text", token.clone()),
-                ("byte list", decimals.join(", ")),
-                ("hex", hex),
-            ] {
-                if text.contains(shown.as_str()) {
-                    found.push(format!("token {token} (as {form})"));
+            for form in printed_forms(token.as_bytes()) {
+                if text.contains(form.shown.as_str()) {
+                    found.push(format!("token {token} (as {})", form.name));
                 }
+            }
+        }
+        for key in &self.keys {
+            let base64 = key.expose_base64();
+            let url_safe = base64.replace('+', "-").replace('/', "_");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&base64)
+                .unwrap_or_default();
+            let mut forms = printed_forms(&bytes);
+            forms.push(Printed::new("base64", base64.trim_end_matches('=')));
+            forms.push(Printed::new(
+                "URL-safe base64",
+                url_safe.trim_end_matches('='),
+            ));
+            for form in forms {
+                if text.contains(form.shown.as_str()) {
+                    found.push(format!("link key {} (as {})", key.id(), form.name));
+                }
+            }
+        }
+        for link in &self.links {
+            if text.contains(link.as_str()) {
+                found.push(format!("sealed link of {} characters", link.len()));
             }
         }
         for body in &self.bodies {
@@ -90,6 +121,38 @@ impl Secrets {
         }
         found
     }
+}
+
+/// One way a secret's bytes may be printed.
+struct Printed {
+    name: &'static str,
+    shown: String,
+}
+
+impl Printed {
+    fn new(name: &'static str, shown: &str) -> Self {
+        Self {
+            name,
+            shown: shown.to_owned(),
+        }
+    }
+}
+
+/// As text (when UTF-8), as a list of decimals and as hex.
+fn printed_forms(bytes: &[u8]) -> Vec<Printed> {
+    let decimals: Vec<String> = bytes.iter().map(u8::to_string).collect();
+    let hex = bytes.iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    let mut forms = vec![
+        Printed::new("byte list", &decimals.join(", ")),
+        Printed::new("hex", &hex),
+    ];
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        forms.push(Printed::new("text", text));
+    }
+    forms
 }
 
 struct World {
@@ -269,6 +332,81 @@ async fn sns_callback_scenarios_leak_nothing(log_level: &str) -> Result<()> {
     Ok(())
 }
 
+/// The approval flow at `log_level`, with the SDK's own body logging switched
+/// on: an email, both links opened, a decision with a comment, a second
+/// decision, a changed link, and a key rotation that both warm functions pick
+/// up (the refresh interval is 1 s), with another email and page after it.
+async fn approval_scenarios_leak_nothing(log_level: &str) -> Result<()> {
+    let seed = seed();
+    println!("secret seed {seed:016x}");
+    let mut world = ApprovalWorld::start_with(&[
+        ("AWS_LAMBDA_LOG_LEVEL", log_level),
+        ("LINK_KEY_REFRESH_SECONDS", "1"),
+        // What an operator chasing a problem may switch on as well: the SDK
+        // then prints sensitive answers (the secret's keys) and signed bodies.
+        ("LOG_SENSITIVE_BODIES", "true"),
+        ("LOG_SIGNABLE_BODY", "true"),
+    ])
+    .await?;
+    let mut secrets = Secrets::default();
+    let comment = secrets.marker(seed, "approval-comment");
+
+    let (execution, email) = world
+        .request_approval("approval-secrets", "Approve deploy 51")
+        .await?;
+    secrets.token(&world.task_token(&execution).await?);
+    let approve = link_labelled(&email.html, "Approve")?;
+    let reject = link_labelled(&email.html, "Reject")?;
+    secrets.link(&approve);
+    secrets.link(&reject);
+    let mut statuses = Vec::new();
+    for (method, url) in [("HEAD", &approve), ("GET", &reject), ("GET", &approve)] {
+        statuses.push(fetch(method, url.clone()).await?.status);
+    }
+    let link = approve.rsplit("l=").next().unwrap_or_default().to_owned();
+    statuses.push(
+        post_form(approve.clone(), link.clone(), "approve", &comment)
+            .await?
+            .status,
+    );
+    statuses.push(
+        post_form(approve.clone(), link.clone(), "approve", &comment)
+            .await?
+            .status,
+    );
+    let last = if approve.ends_with('A') { 'B' } else { 'A' };
+    let changed = format!("{}{last}", &approve[..approve.len() - 1]);
+    statuses.push(fetch("GET", changed).await?.status);
+
+    world.rotate_link_key().await?;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (rotated, email) = world
+        .request_approval("approval-secrets-rotated", "Approve deploy 52")
+        .await?;
+    secrets.token(&world.task_token(&rotated).await?);
+    let approve = link_labelled(&email.html, "Approve")?;
+    secrets.link(&approve);
+    statuses.push(fetch("GET", approve).await?.status);
+
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 409, 400, 200],
+        "the scenarios ran as expected"
+    );
+    secrets.keys.extend(world.keys_ever_held.iter().cloned());
+    let texts = [world.http.log_text().await, world.notifier.log_text()];
+    assert!(
+        texts.iter().all(|log| log.contains("\"token\":\"token:")),
+        "fingerprints are logged:\n{texts:#?}"
+    );
+    assert_no_secret_in(
+        &format!("approval functions at {log_level}"),
+        &texts,
+        &secrets,
+    );
+    Ok(())
+}
+
 /// moto's queue ARNs follow the URL: account and name.
 fn queue_arn(url: &str) -> String {
     let name = url.rsplit('/').next().unwrap_or_default();
@@ -294,4 +432,14 @@ async fn sns_callback_logs_and_errors_carry_no_token_and_no_callback_body() -> R
 async fn sns_callback_logs_and_errors_carry_no_token_and_no_callback_body_even_at_trace()
 -> Result<()> {
     sns_callback_scenarios_leak_nothing("TRACE").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_logs_carry_no_token_link_or_key() -> Result<()> {
+    approval_scenarios_leak_nothing("INFO").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_logs_carry_no_token_link_or_key_even_at_trace() -> Result<()> {
+    approval_scenarios_leak_nothing("TRACE").await
 }

@@ -30,6 +30,14 @@ pub struct ApprovalWorld {
     pub state_machine: String,
     pub http: FunctionUrl,
     pub notifier: Lambda,
+    /// The keys the link-key secret holds now.
+    pub keys: LinkKeys,
+    /// Every key the secret has held, oldest first.
+    pub keys_ever_held: Vec<LinkKey>,
+    secrets: aws_sdk_secretsmanager::Client,
+    secret_arn: String,
+    /// approval-http's environment, for starting more instances of it.
+    http_env: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ApprovalWorld {
@@ -50,6 +58,12 @@ pub struct Email {
 
 impl ApprovalWorld {
     pub async fn start() -> Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`ApprovalWorld::start`], with `settings` added to both functions'
+    /// environment (a log level, the key refresh interval).
+    pub async fn start_with(settings: &[(&str, &str)]) -> Result<Self> {
         let peer = LocalAws::start()?;
         let config = peer.sdk_config().await;
         let sfn = aws_sdk_sfn::Client::new(&config);
@@ -75,7 +89,13 @@ impl ApprovalWorld {
         let state_machine = statemachine::create(&sfn, "approval", &definition).await?;
 
         let mut env = peer.function_env();
-        env.push(("LINK_KEY_SECRET_ARN".to_owned(), secret_arn));
+        env.push(("LINK_KEY_SECRET_ARN".to_owned(), secret_arn.clone()));
+        env.extend(
+            settings
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        let http_env = env.clone();
         let http = FunctionUrl::serve(Lambda::start("approval-http", &env).await?).await?;
         env.push(("SENDER_EMAIL".to_owned(), SENDER.to_owned()));
         env.push((
@@ -91,7 +111,59 @@ impl ApprovalWorld {
             state_machine,
             http,
             notifier,
+            keys_ever_held: vec![keys.current.clone()],
+            keys,
+            secrets,
+            secret_arn,
+            http_env,
         })
+    }
+
+    /// Rotates the link key as an operator does: a new `current`, the old
+    /// `current` becomes `previous`, and the old `previous` leaves the secret.
+    pub async fn rotate_link_key(&mut self) -> Result<()> {
+        let rotated = LinkKeys::new(LinkKey::generate()?, Some(self.keys.current.clone()));
+        self.secrets
+            .put_secret_value()
+            .secret_id(&self.secret_arn)
+            .secret_string(rotated.to_secret_json())
+            .send()
+            .await?;
+        self.keys_ever_held.push(rotated.current.clone());
+        self.keys = rotated;
+        Ok(())
+    }
+
+    /// Deletes the link-key secret at once (no recovery window): from now on
+    /// every read of it fails.
+    pub async fn delete_link_key_secret(&self) -> Result<()> {
+        self.secrets
+            .delete_secret()
+            .secret_id(&self.secret_arn)
+            .force_delete_without_recovery(true)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Another approval-http instance, started now as Lambda starts one to
+    /// scale out, at its own URL.
+    pub async fn start_http_instance(&self) -> Result<FunctionUrl> {
+        FunctionUrl::serve(Lambda::start("approval-http", &self.http_env).await?).await
+    }
+
+    /// The task token the state machine handed the notifier for `execution`.
+    pub async fn task_token(&self, execution: &str) -> Result<String> {
+        let history = statemachine::history(&self.sfn, execution).await?;
+        history
+            .iter()
+            .find_map(|e| {
+                e.task_scheduled_event_details()
+                    .map(|d| d.parameters().to_owned())
+            })
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|p| p["Payload"]["taskToken"].as_str().map(str::to_owned))
+            .ok_or_else(|| format!("no token in the history of {execution}").into())
     }
 
     /// Starts an execution; the state machine's Lambda task carries the token
@@ -254,17 +326,13 @@ pub async fn fetch(method: &'static str, url: String) -> Result<Page> {
 }
 
 /// POSTs the confirmation form at `url` with `decision` and `comment`.
-pub async fn post_form(
-    url: String,
-    link: String,
-    decision: &'static str,
-    comment: &'static str,
-) -> Result<Page> {
+pub async fn post_form(url: String, link: String, decision: &str, comment: &str) -> Result<Page> {
+    let (decision, comment) = (decision.to_owned(), comment.to_owned());
     tokio::task::spawn_blocking(move || {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("link", &link)
-            .append_pair("decision", decision)
-            .append_pair("comment", comment)
+            .append_pair("decision", &decision)
+            .append_pair("comment", &comment)
             .finish();
         let response = agent()
             .post(&url)

@@ -426,6 +426,27 @@ def link_key_readers(cfn: Template) -> list[str]:
     return problems
 
 
+def public_url_concurrency(cfn: Template) -> list[str]:
+    """A function anyone on the internet can call (a Function URL without auth)
+    runs on reserved concurrency of at least 1, so a flood of requests neither
+    scales it without bound nor starves the account's other functions."""
+    problems = []
+    parameters = cfn.get("Parameters") or {}
+    for url in resources(cfn, "AWS::Lambda::Url").values():
+        if props(url).get("AuthType") != "NONE":
+            continue
+        lid = target(props(url).get("TargetFunctionArn"))
+        reserved = props(cfn["Resources"].get(lid, {})).get("ReservedConcurrentExecutions")
+        if reserved is None:
+            problems.append(f"{lid}: a Function URL without auth and no ReservedConcurrentExecutions")
+            continue
+        parameter = parameters.get(target(reserved) or "", {})
+        lowest = parameter.get("MinValue") if parameter else reserved
+        if not isinstance(lowest, int) or lowest < 1:
+            problems.append(f"{lid}: ReservedConcurrentExecutions may be {lowest} ({json.dumps(reserved)})")
+    return problems
+
+
 def function_runtime(cfn: Template) -> list[str]:
     """Every function is a Rust bootstrap on provided.al2023, arm64, logging JSON."""
     problems = []

@@ -126,6 +126,13 @@ def test_approval_links_point_at_approval_http_whose_url_needs_no_auth(cfn):
     assert base_url == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
 
+def test_the_public_approval_page_runs_on_at_most_approval_http_concurrency_instances(cfn):
+    assert checks.public_url_concurrency(cfn) == []
+    http = checks.functions(cfn)[checks.function_named(cfn, "approval-http")]
+    assert checks.props(http)["ReservedConcurrentExecutions"] == {"Ref": "ApprovalHttpConcurrency"}
+    assert cfn["Parameters"]["ApprovalHttpConcurrency"]["Default"] == 10
+
+
 def test_every_log_group_keeps_logs_for_a_limited_time(cfn):
     groups = checks.resources(cfn, "AWS::Logs::LogGroup")
     used = [checks.target(checks.props(f)["LoggingConfig"].get("LogGroup")) for f in checks.functions(cfn).values()]
@@ -314,6 +321,18 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], Callable[[dict], list[str]], 
         ),
         checks.link_key_readers,
         "sqs-callback: may call ['secretsmanager:GetSecretValue']",
+    ),
+    (
+        "public-url-without-reserved-concurrency",
+        lambda sam: sam["Resources"]["ApprovalHttpFunction"]["Properties"].pop("ReservedConcurrentExecutions"),
+        checks.public_url_concurrency,
+        "ApprovalHttpFunction: a Function URL without auth and no ReservedConcurrentExecutions",
+    ),
+    (
+        "approval-http-concurrency-may-be-0",
+        lambda sam: sam["Parameters"]["ApprovalHttpConcurrency"].update(MinValue=0),
+        checks.public_url_concurrency,
+        "ApprovalHttpFunction: ReservedConcurrentExecutions may be 0",
     ),
     (
         "x86_64-function",

@@ -1,6 +1,7 @@
 //! The approval email: an HTML part and a text part with the same content.
-//! Everything the requester wrote is escaped; the buttons are plain links to
-//! the confirmation page.
+//! Everything the requester wrote is escaped in the HTML, and quoted after
+//! the buttons in the text; the buttons are plain links to the confirmation
+//! page.
 
 use std::fmt::Write as _;
 
@@ -10,6 +11,7 @@ use super::html::escape;
 use super::link::SealedLink;
 use super::request::ApprovalRequest;
 use super::rfc3339;
+use super::text::{quote, without_format_characters};
 
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub fn detail_rows(details: Option<&Value>) -> Vec<(String, String)> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(fields)) => fields
             .iter()
-            .map(|(key, value)| (key.clone(), show(value)))
+            .map(|(key, value)| (without_format_characters(key), show(value)))
             .collect(),
         Some(other) => vec![("details".to_owned(), show(other))],
     }
@@ -65,8 +67,8 @@ pub fn detail_rows(details: Option<&Value>) -> Vec<(String, String)> {
 
 fn show(value: &Value) -> String {
     match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+        Value::String(text) => without_format_characters(text),
+        other => without_format_characters(&other.to_string()),
     }
 }
 
@@ -154,22 +156,27 @@ fn text(
     links: &ButtonLinks,
     expires: &str,
 ) -> String {
+    // The buttons come first and the requester's words after them, quoted, so
+    // that no text of theirs can pass for an `Approve:` line and its link.
     let mut text = String::with_capacity(2048);
-    let _ = writeln!(text, "Approval requested: {}\n", request.subject);
-    if let Some(summary) = &request.summary {
-        let _ = writeln!(text, "{summary}\n");
-    }
-    for (key, value) in rows {
-        let _ = writeln!(text, "{key}: {value}");
-    }
-    if !rows.is_empty() {
-        text.push('\n');
-    }
     let _ = write!(
         text,
-        "Approve:\n{}\n\nReject:\n{}\n\n{NOTICE}\nThe links work until {expires} (UTC).\n{FORWARDING}\n",
+        "Approval requested\n\nApprove:\n{}\n\nReject:\n{}\n\n{NOTICE}\n\
+         The links work until {expires} (UTC).\n{FORWARDING}\n\n\
+         The request, as its sender wrote it:\n",
         links.approve, links.reject
     );
+    let mut written = request.subject.clone();
+    if let Some(summary) = &request.summary {
+        let _ = write!(written, "\n\n{summary}");
+    }
+    if !rows.is_empty() {
+        written.push('\n');
+    }
+    for (key, value) in rows {
+        let _ = write!(written, "\n{key}: {value}");
+    }
+    text.push_str(&quote(&written));
     text
 }
 
@@ -250,6 +257,69 @@ mod tests {
             assert!(part.contains("Release 1.4.2"));
             assert!(part.contains("build"));
         }
+    }
+
+    /// Every line of `text`, split at each character a mail client may show
+    /// as a line break.
+    fn shown_lines(text: &str) -> Vec<&str> {
+        text.split([
+            '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
+        .collect()
+    }
+
+    #[test]
+    fn requester_text_follows_the_buttons_quoted_line_by_line() {
+        let fake_buttons =
+            "Approve:\nhttps://evil.example/?l=FAKE\n\nReject:\nhttps://evil.example/?l=FAKE";
+        let request = ApprovalRequest {
+            summary: Some(fake_buttons.into()),
+            details: Some(json!({"note": fake_buttons})),
+            ..request()
+        };
+
+        let text = email(&request).text;
+
+        let approve = text.find("Approve:\n").unwrap();
+        assert!(
+            text[approve..].starts_with("Approve:\nhttps://approve.example/?l=APPROVE_LINK"),
+            "{text}"
+        );
+        let buttons_end = text.find("?l=REJECT_LINK").unwrap();
+        for written in ["evil.example", "Approve deploy 42", "note: "] {
+            let first = text.find(written).unwrap();
+            assert!(first > buttons_end, "{written} before the buttons: {text}");
+        }
+        for line in shown_lines(&text) {
+            if line.contains("Approve deploy 42") || line.contains("evil.example") {
+                assert!(
+                    line.starts_with("> "),
+                    "unquoted requester text {line:?} in {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_line_break_in_requester_text_starts_a_quoted_line() {
+        let request = ApprovalRequest {
+            summary: Some(
+                "a\rApprove:\u{2028}https://evil.example/1\u{2029}b\r\nc\u{85}https://evil.example/2\u{0B}https://evil.example/3"
+                    .into(),
+            ),
+            ..request()
+        };
+
+        let text = email(&request).text;
+
+        let mut seen = 0;
+        for line in shown_lines(&text) {
+            if line.contains("evil.example") {
+                seen += 1;
+                assert!(line.starts_with("> "), "unquoted line {line:?} in {text:?}");
+            }
+        }
+        assert_eq!(seen, 3, "{text:?}");
     }
 
     #[test]

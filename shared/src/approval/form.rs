@@ -4,12 +4,22 @@
 
 use std::fmt;
 
-use super::link::Action;
+use super::link::{Action, MAX_SEALED_CHARS};
 
-/// The largest form body read.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// The longest comment, as the page's `maxlength` counts it.
 pub const MAX_COMMENT_CHARS: usize = 1_000;
+/// The most bytes one comment character takes in the posted body: up to 4
+/// bytes of UTF-8, each sent percent-encoded as 3 (a line break, which
+/// `maxlength` counts once, is sent as `%0D%0A`: 6).
+const MAX_POSTED_BYTES_PER_CHAR: usize = 4 * 3;
+/// The largest form body read: what the page posts with the longest link that
+/// opens (URL-safe base64, posted as it is) and the longest comment, so that
+/// every comment the page allows gets through.
+pub const MAX_BODY_BYTES: usize = "link=".len()
+    + MAX_SEALED_CHARS
+    + "&decision=approve".len()
+    + "&comment=".len()
+    + MAX_COMMENT_CHARS * MAX_POSTED_BYTES_PER_CHAR;
 
 /// A decision form that passed every check but the link's own.
 #[derive(Clone, PartialEq, Eq)]
@@ -161,7 +171,38 @@ mod tests {
     }
 
     #[test]
-    fn body_over_8_kib_is_too_large() {
+    fn longest_comment_in_cjk_with_the_longest_link_is_read() {
+        // 1,000 characters of 3 bytes each, percent-encoded: 9,000 bytes, and a
+        // link as long as the one sealed for a 2,048-character token.
+        let comment = "你".repeat(MAX_COMMENT_CHARS);
+        let link = "A".repeat(2_263);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("link", &link)
+            .append_pair("decision", "approve")
+            .append_pair("comment", &comment)
+            .finish();
+
+        let form = parse(body.as_bytes()).unwrap();
+
+        assert_eq!(form.comment, Some(comment));
+        assert_eq!(form.link, link);
+    }
+
+    #[test]
+    fn longest_link_with_the_longest_comment_of_four_byte_characters_is_read() {
+        let comment = "𝄞".repeat(MAX_COMMENT_CHARS);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("link", &"A".repeat(MAX_SEALED_CHARS))
+            .append_pair("decision", "approve")
+            .append_pair("comment", &comment)
+            .finish();
+
+        assert_eq!(body.len(), MAX_BODY_BYTES);
+        assert_eq!(parse(body.as_bytes()).unwrap().comment, Some(comment));
+    }
+
+    #[test]
+    fn body_over_the_limit_is_too_large() {
         let body = vec![b'a'; MAX_BODY_BYTES + 1];
         assert_eq!(
             parse(&body),

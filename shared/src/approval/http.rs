@@ -18,6 +18,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::form::{self, FormError, MAX_BODY_BYTES};
+use super::key_store::{KeyStore, KeysUnavailable};
 use super::keys::{KeySource, LinkKeys};
 use super::link::{self, Action, OpenError};
 use super::page::{self, Page};
@@ -46,34 +47,40 @@ const NO_LONGER_PENDING: &[&str] = &["InvalidToken", "TaskDoesNotExist"];
 /// What the function builds once at cold start and borrows on every request.
 #[derive(Debug, Clone)]
 pub struct ApprovalHttp {
-    keys: Arc<LinkKeys>,
+    keys: Arc<KeyStore>,
     client: Arc<CallbackClient>,
 }
 
 impl ApprovalHttp {
+    /// With keys that never change.
     pub fn new(keys: LinkKeys, client: CallbackClient) -> Self {
+        Self::with_key_store(KeyStore::fixed(keys), client)
+    }
+
+    pub fn with_key_store(keys: KeyStore, client: CallbackClient) -> Self {
         Self {
             keys: Arc::new(keys),
             client: Arc::new(client),
         }
     }
 
-    /// Reads the settings (`LINK_KEY_SECRET_ARN` or `LINK_KEY`, and the
-    /// client's retry settings), loads the keys and builds the client.
+    /// Reads the settings (`LINK_KEY_SECRET_ARN` and `LINK_KEY_REFRESH_SECONDS`,
+    /// or `LINK_KEY`, and the client's retry settings), loads the keys and
+    /// builds the client.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
         let sdk_config = crate::aws::sdk_config().await;
-        let keys = key_source.load(&sdk_config).await?;
+        let keys = key_source.into_store(&sdk_config).await?;
         let client = CallbackClient::from_sdk_config(&sdk_config, config.retry);
-        Ok(Self::new(keys, client))
+        Ok(Self::with_key_store(keys, client))
     }
 
     /// Answers one request. Never fails: every outcome is a page.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let method = request.method();
         if method == Method::GET || method == Method::HEAD {
-            let page = self.confirm(&request);
+            let page = self.confirm(&request).await;
             respond(page, method == Method::HEAD)
         } else if method == Method::POST {
             respond(self.decide(&request).await, false)
@@ -86,13 +93,18 @@ impl ApprovalHttp {
         }
     }
 
-    /// GET/HEAD: opens the link and shows the confirmation page. No AWS call.
-    fn confirm(&self, request: &Request) -> Page {
+    /// GET/HEAD: opens the link and shows the confirmation page. No Step
+    /// Functions call (the keys may be read again, on their interval).
+    async fn confirm(&self, request: &Request) -> Page {
         let Some(sealed) = query_link(request) else {
             tracing::info!(outcome = "no link", "link refused");
             return page::invalid_link();
         };
-        match link::open(&self.keys, &sealed, now_unix()) {
+        let keys = match self.keys.keys().await {
+            Ok(keys) => keys,
+            Err(err) => return keys_unavailable(&err),
+        };
+        match link::open(&keys, &sealed, now_unix()) {
             Ok(data) => {
                 tracing::info!(
                     token = %data.token,
@@ -119,8 +131,12 @@ impl ApprovalHttp {
                 return page::bad_form(&err.to_string());
             }
         };
+        let keys = match self.keys.keys().await {
+            Ok(keys) => keys,
+            Err(err) => return keys_unavailable(&err),
+        };
         let now = now_unix();
-        let data = match link::open(&self.keys, &form.link, now) {
+        let data = match link::open(&keys, &form.link, now) {
             Ok(data) => data,
             Err(err) => return refused(err),
         };
@@ -205,6 +221,12 @@ fn log_outcome(token: &crate::token::TaskToken, decision: Action, outcome: &Outc
             "approval not recorded"
         ),
     }
+}
+
+/// 503 while the keys cannot be trusted: the link may well be good.
+fn keys_unavailable(err: &KeysUnavailable) -> Page {
+    tracing::error!(error = %err, "link refused: the link keys are unavailable");
+    page::try_again_later()
 }
 
 /// The page for a link that does not open; the link itself is never logged.

@@ -1,10 +1,12 @@
-//! The link keys: 32-byte XChaCha20-Poly1305 keys, loaded once at cold start,
-//! with a `previous` key so that rotation does not break links already sent.
+//! The link keys: 32-byte XChaCha20-Poly1305 keys, loaded at cold start (and
+//! read again on an interval by the [`KeyStore`]), with a `previous` key so
+//! that rotation does not break links already sent.
 //!
 //! A key never appears in `Debug` output or in an error message: only its id,
 //! the first 4 bytes of its SHA-256, which is also what a sealed link names.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use base64::Engine;
@@ -13,6 +15,9 @@ use base64::engine::{DecodePaddingMode, general_purpose};
 use chacha20poly1305::aead::Generate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::key_store::{DEFAULT_REFRESH, KeyStore, REFRESH_SECONDS_VAR};
+use crate::config::{ConfigError, setting};
 
 /// Bytes in a link key.
 pub const KEY_BYTES: usize = 32;
@@ -201,13 +206,19 @@ pub enum KeySettingError {
         variable: &'static str,
         reason: KeyError,
     },
+    #[error(transparent)]
+    Setting(#[from] ConfigError),
 }
 
 /// Where the keys come from, decided from the environment.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeySource {
-    /// `LINK_KEY_SECRET_ARN`: read the secret at cold start.
-    SecretsManager { secret_id: String },
+    /// `LINK_KEY_SECRET_ARN`: read the secret at cold start, and again every
+    /// `refresh_every` (`LINK_KEY_REFRESH_SECONDS`).
+    SecretsManager {
+        secret_id: String,
+        refresh_every: Duration,
+    },
     /// `LINK_KEY`: the key itself, for local use only.
     Inline(LinkKeys),
 }
@@ -215,9 +226,13 @@ pub enum KeySource {
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SecretsManager { secret_id } => f
+            Self::SecretsManager {
+                secret_id,
+                refresh_every,
+            } => f
                 .debug_struct("SecretsManager")
                 .field("secret_id", secret_id)
+                .field("refresh_every", refresh_every)
                 .finish(),
             Self::Inline(keys) => f.debug_tuple("Inline").field(keys).finish(),
         }
@@ -225,7 +240,8 @@ impl fmt::Debug for KeySource {
 }
 
 impl KeySource {
-    /// Reads `LINK_KEY_SECRET_ARN`, else `LINK_KEY`, from the process environment.
+    /// Reads `LINK_KEY_SECRET_ARN` (with `LINK_KEY_REFRESH_SECONDS`), else
+    /// `LINK_KEY`, from the process environment.
     pub fn from_env() -> Result<Self, KeySettingError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -237,8 +253,15 @@ impl KeySource {
             if set(INLINE_KEY_VAR).is_some() {
                 tracing::warn!("{INLINE_KEY_VAR} is ignored because {SECRET_ARN_VAR} is set");
             }
+            let refresh_seconds = setting(
+                &lookup,
+                REFRESH_SECONDS_VAR,
+                DEFAULT_REFRESH.as_secs(),
+                1..=86_400,
+            )?;
             return Ok(Self::SecretsManager {
                 secret_id: secret_id.trim().to_owned(),
+                refresh_every: Duration::from_secs(refresh_seconds),
             });
         }
         let Some(inline) = set(INLINE_KEY_VAR) else {
@@ -255,21 +278,60 @@ impl KeySource {
         Ok(Self::Inline(LinkKeys::single(key)))
     }
 
-    /// The keys: as given, or read from Secrets Manager once.
+    /// The keys: as given, or read from Secrets Manager once (for a
+    /// short-lived process such as the CLI).
     pub async fn load(self, sdk_config: &SdkConfig) -> Result<LinkKeys, KeySettingError> {
         match self {
             Self::Inline(keys) => Ok(keys),
-            Self::SecretsManager { secret_id } => {
+            Self::SecretsManager { secret_id, .. } => {
                 let client = aws_sdk_secretsmanager::Client::new(sdk_config);
-                read_secret(&client, &secret_id)
-                    .await
-                    .map_err(|reason| KeySettingError::Unusable {
-                        variable: SECRET_ARN_VAR,
-                        reason,
-                    })
+                read_at_start(&client, &secret_id).await
             }
         }
     }
+
+    /// The keys for a function that stays warm: as given, or read from
+    /// Secrets Manager now and again whenever they are older than the refresh
+    /// interval. Fails if the first read fails.
+    pub async fn into_store(self, sdk_config: &SdkConfig) -> Result<KeyStore, KeySettingError> {
+        match self {
+            Self::Inline(keys) => Ok(KeyStore::fixed(keys)),
+            Self::SecretsManager {
+                secret_id,
+                refresh_every,
+            } => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk_config);
+                let keys = read_at_start(&client, &secret_id).await?;
+                Ok(KeyStore::from_secret(
+                    client,
+                    secret_id,
+                    keys,
+                    SystemTime::now(),
+                    refresh_every,
+                ))
+            }
+        }
+    }
+}
+
+/// The first read of the secret: a failure names the variable, and fails Init.
+async fn read_at_start(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<LinkKeys, KeySettingError> {
+    let keys =
+        read_secret(client, secret_id)
+            .await
+            .map_err(|reason| KeySettingError::Unusable {
+                variable: SECRET_ARN_VAR,
+                reason,
+            })?;
+    tracing::info!(
+        current = %keys.current.id(),
+        previous = keys.previous.as_ref().map(|key| tracing::field::display(key.id())),
+        "link keys loaded"
+    );
+    Ok(keys)
 }
 
 /// Reads and parses the keys secret.
@@ -288,13 +350,7 @@ pub async fn read_secret(
             code: err.code().unwrap_or("no answer").to_owned(),
         })?;
     let text = answer.secret_string().ok_or(KeyError::NotAString)?;
-    let keys = LinkKeys::from_secret_json(text)?;
-    tracing::info!(
-        current = %keys.current.id(),
-        previous = keys.previous.as_ref().map(|key| tracing::field::display(key.id())),
-        "link keys loaded"
-    );
-    Ok(keys)
+    LinkKeys::from_secret_json(text)
 }
 
 #[cfg(test)]
@@ -397,9 +453,39 @@ mod tests {
         assert_eq!(
             source,
             KeySource::SecretsManager {
-                secret_id: "arn:x".into()
+                secret_id: "arn:x".into(),
+                refresh_every: DEFAULT_REFRESH,
             }
         );
+    }
+
+    #[test]
+    fn keys_are_read_again_every_300_seconds_unless_told_otherwise() {
+        let refresh = |vars: &[(&str, &str)]| match KeySource::from_lookup(lookup(vars)) {
+            Ok(KeySource::SecretsManager { refresh_every, .. }) => Ok(refresh_every),
+            other => Err(format!("{other:?}")),
+        };
+
+        assert_eq!(
+            refresh(&[(SECRET_ARN_VAR, "arn:x")]),
+            Ok(Duration::from_mins(5))
+        );
+        assert_eq!(
+            refresh(&[(SECRET_ARN_VAR, "arn:x"), (REFRESH_SECONDS_VAR, "1")]),
+            Ok(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn refresh_interval_of_zero_or_over_a_day_names_the_variable() {
+        for bad in ["0", "86401", "soon"] {
+            let err = KeySource::from_lookup(lookup(&[
+                (SECRET_ARN_VAR, "arn:x"),
+                (REFRESH_SECONDS_VAR, bad),
+            ]))
+            .unwrap_err();
+            assert!(err.to_string().contains(REFRESH_SECONDS_VAR), "{err}");
+        }
     }
 
     #[test]

@@ -37,8 +37,9 @@ const COMPRESSION_LEVEL: u8 = 9;
 /// Ceiling on the inflated plaintext: a 2,048-character token plus the longest
 /// subject and summary fit many times over.
 const MAX_PLAINTEXT_BYTES: usize = 64 * 1024;
-/// Longer text is refused before any decoding work.
-const MAX_SEALED_CHARS: usize = 16 * 1024;
+/// Longer text is refused before any decoding work: far more than any link
+/// [`seal`] makes (2,263 characters for a 2,048-character random token).
+pub const MAX_SEALED_CHARS: usize = 16 * 1024;
 
 /// Sealed text longer than this drops the optional summary, then the subject.
 /// With a base URL it keeps a link under 2,000 characters, which every mail

@@ -15,11 +15,13 @@
 //! | module | job |
 //! |---|---|
 //! | [`keys`] | the link keys: loading, rotation, redaction |
+//! | [`key_store`] | the keys a warm function holds, read again on an interval |
 //! | [`link`] | sealing and opening links |
 //! | [`request`] | the approval request and its validation |
 //! | [`email`] | the email, HTML and text |
 //! | [`page`] | the confirmation and result pages |
 //! | [`html`] | escaping |
+//! | [`text`] | requester text as plain text: format characters removed, quoting |
 //! | [`form`] | the decision form |
 //! | [`http`] | the `approval-http` router |
 //! | [`settings`] | the notifier's settings |
@@ -52,12 +54,14 @@ pub mod email;
 pub mod form;
 pub mod html;
 pub mod http;
+pub mod key_store;
 pub mod keys;
 pub mod link;
 pub mod notifier;
 pub mod page;
 pub mod request;
 pub mod settings;
+pub mod text;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::email::{self, ButtonLinks, Email};
+use super::key_store::{KeyStore, KeysUnavailable};
 use super::keys::{KeySource, LinkKeys};
 use super::link::{self, Action, LinkData, SealError};
 use super::request::{self, ApprovalRequest, RequestError};
@@ -58,6 +59,8 @@ pub enum NotifyError {
     },
     #[error("the approval links could not be sealed: {0}")]
     Seal(#[from] SealError),
+    #[error("the approval links could not be sealed: {0}")]
+    KeysUnavailable(#[from] KeysUnavailable),
     #[error("the email could not be built: {reason}")]
     EmailNotBuilt { reason: String },
     #[error("SES refused the email ({code})")]
@@ -74,8 +77,10 @@ impl NotifyError {
             | Self::InvalidEvent { .. }
             | Self::EmailNotBuilt { .. }
             | Self::EmailRefused { .. } => Class::Permanent,
-            // The OS RNG failing is not the request's fault.
-            Self::Seal(_) | Self::EmailUnavailable { .. } => Class::Transient,
+            // The OS RNG or Secrets Manager failing is not the request's fault.
+            Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
+                Class::Transient
+            }
         }
     }
 
@@ -84,7 +89,9 @@ impl NotifyError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidEvent { .. } => "InvalidApprovalRequest",
             Self::EmailNotBuilt { .. } | Self::EmailRefused { .. } => "ApprovalEmailRefused",
-            Self::Seal(_) | Self::EmailUnavailable { .. } => "ApprovalEmailUnavailable",
+            Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
+                "ApprovalEmailUnavailable"
+            }
         }
     }
 }
@@ -193,7 +200,7 @@ pub struct ApprovalNotifier {
 #[derive(Debug)]
 struct Inner {
     ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
-    keys: LinkKeys,
+    keys: KeyStore,
     settings: NotifierSettings,
     max_concurrency: usize,
 }
@@ -213,7 +220,7 @@ impl ApprovalNotifier {
     ) -> Self {
         Self::build(
             ClientOnFirstUse::ready(ses),
-            keys,
+            KeyStore::fixed(keys),
             settings,
             max_concurrency,
         )
@@ -221,7 +228,7 @@ impl ApprovalNotifier {
 
     fn build(
         ses: ClientOnFirstUse<aws_sdk_sesv2::Client>,
-        keys: LinkKeys,
+        keys: KeyStore,
         settings: NotifierSettings,
         max_concurrency: usize,
     ) -> Self {
@@ -236,15 +243,15 @@ impl ApprovalNotifier {
     }
 
     /// Reads the settings (`SENDER_EMAIL`, `APPROVAL_BASE_URL`,
-    /// `LINK_KEY_SECRET_ARN` or `LINK_KEY`, `MAX_CONCURRENCY`), loads the keys
-    /// and prepares the SES client (built on the first email: see
-    /// [`ClientOnFirstUse`]).
+    /// `LINK_KEY_SECRET_ARN` and `LINK_KEY_REFRESH_SECONDS` or `LINK_KEY`,
+    /// `MAX_CONCURRENCY`), loads the keys and prepares the SES client (built
+    /// on the first email: see [`ClientOnFirstUse`]).
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let settings = NotifierSettings::from_env()?;
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
         let sdk_config = crate::aws::sdk_config().await;
-        let keys = key_source.load(&sdk_config).await?;
+        let keys = key_source.into_store(&sdk_config).await?;
         let ses = ClientOnFirstUse::new(move || aws_sdk_sesv2::Client::new(&sdk_config));
         Ok(Self::build(ses, keys, settings, config.max_concurrency))
     }
@@ -311,8 +318,10 @@ impl ApprovalNotifier {
     /// Seals the links and sends the email for a valid request.
     pub async fn send(&self, request: &ApprovalRequest) -> Result<Sent, NotifyError> {
         let expires_at = now_unix().saturating_add(request.expires_in_seconds);
-        let email = self.prepare(request, expires_at)?;
-        let result = self.send_email(&request.to, &email).await;
+        let result = match self.prepare(request, expires_at).await {
+            Ok(email) => self.send_email(&request.to, &email).await,
+            Err(err) => Err(err),
+        };
         match result {
             Ok(message_id) => {
                 tracing::info!(
@@ -334,15 +343,17 @@ impl ApprovalNotifier {
         }
     }
 
-    /// The email for `request`, its links sealed to expire at `expires_at`.
-    pub fn prepare(
+    /// The email for `request`, its links sealed with the current key to
+    /// expire at `expires_at`.
+    pub async fn prepare(
         &self,
         request: &ApprovalRequest,
         expires_at: u64,
     ) -> Result<Email, NotifyError> {
+        let keys = self.inner.keys.keys().await?;
         let sealed = |action| {
             link::seal(
-                &self.inner.keys,
+                &keys,
                 &LinkData {
                     token: request.token.clone(),
                     action,
@@ -498,7 +509,7 @@ mod tests {
         )
     }
 
-    fn notifier(replay: &StaticReplayClient) -> ApprovalNotifier {
+    fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
         let config = aws_sdk_sesv2::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -506,11 +517,18 @@ mod tests {
             .retry_config(RetryConfig::disabled())
             .http_client(replay.clone())
             .build();
-        let settings = NotifierSettings {
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    fn settings() -> NotifierSettings {
+        NotifierSettings {
             sender_email: "approvals@example.com".into(),
             base_url: BASE_URL.into(),
-        };
-        ApprovalNotifier::new(aws_sdk_sesv2::Client::from_conf(config), keys(), settings)
+        }
+    }
+
+    fn notifier(replay: &StaticReplayClient) -> ApprovalNotifier {
+        ApprovalNotifier::new(ses_client(replay), keys(), settings())
     }
 
     fn invoke(payload: Value) -> LambdaEvent<Value> {
@@ -642,6 +660,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn format_characters_reach_neither_the_email_nor_the_sealed_links() {
+        let replay = StaticReplayClient::new(vec![sent_ok()]);
+        let mut payload = request_json();
+        payload["subject"] = json!("Approve \u{202E}deploy 42\u{200B}");
+        payload["summary"] = json!("Release\u{2067} 1.4.2\u{FEFF}");
+
+        notifier(&replay).handle(invoke(payload)).await.unwrap();
+
+        let sent = sent_bodies(&replay);
+        let content = &sent[0]["Content"]["Simple"];
+        let html = content["Body"]["Html"]["Data"].as_str().unwrap();
+        let mut shown = vec![
+            content["Subject"]["Data"].as_str().unwrap().to_owned(),
+            html.to_owned(),
+            content["Body"]["Text"]["Data"].as_str().unwrap().to_owned(),
+        ];
+        for label in ["Approve", "Reject"] {
+            let opened = link::open(&keys(), &link_in(html, label), now_unix()).unwrap();
+            shown.extend(opened.subject);
+            shown.extend(opened.summary);
+        }
+        assert_eq!(shown[0], "Approve deploy 42");
+        assert_eq!(shown.len(), 7);
+        for text in &shown {
+            for format in ['\u{202E}', '\u{200B}', '\u{2067}', '\u{FEFF}'] {
+                assert!(!text.contains(format), "{format:?} in {text}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn bad_direct_request_is_an_invalid_approval_request_error_and_sends_nothing() {
         let replay = StaticReplayClient::new(vec![sent_ok()]);
         let mut payload = request_json();
@@ -724,6 +773,50 @@ mod tests {
 
         assert!(matches!(err, NotifyError::InvalidRequest(_)), "{err:?}");
         assert_eq!(replay.actual_requests().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn link_keys_too_old_to_trust_are_a_transient_failure_and_send_nothing() {
+        let ses = StaticReplayClient::new(vec![sent_ok()]);
+        let secrets = StaticReplayClient::new(vec![ReplayEvent::new(
+            http::Request::builder()
+                .uri("https://secretsmanager.us-east-1.amazonaws.com/")
+                .body(SdkBody::empty())
+                .unwrap(),
+            http::Response::builder()
+                .status(500)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(SdkBody::from(r#"{"__type": "InternalServiceError"}"#))
+                .unwrap(),
+        )]);
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+            .http_client(secrets)
+            .build();
+        let read_at = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+        let keys = KeyStore::from_secret(
+            aws_sdk_secretsmanager::Client::from_conf(config),
+            "links".into(),
+            self::keys(),
+            read_at,
+            std::time::Duration::from_mins(5),
+        );
+        let notifier = ApprovalNotifier::build(
+            ClientOnFirstUse::ready(ses_client(&ses)),
+            keys,
+            settings(),
+            10,
+        );
+
+        let err = notifier.handle(invoke(request_json())).await.unwrap_err();
+
+        assert!(matches!(err, NotifyError::KeysUnavailable(_)), "{err:?}");
+        assert_eq!(err.class(), Class::Transient);
+        assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+        assert_eq!(ses.actual_requests().count(), 0);
     }
 
     #[tokio::test]

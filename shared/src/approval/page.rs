@@ -11,6 +11,7 @@ use super::form::MAX_COMMENT_CHARS;
 use super::html::escape;
 use super::link::{Action, LinkData};
 use super::rfc3339;
+use super::text::without_format_characters;
 
 /// An HTML page and the status it is sent with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,11 +65,15 @@ pub fn confirmation(link: &LinkData, sealed: &str) -> Page {
         Action::Reject => "Reject this request?",
     };
     let _ = write!(body, "<h1>{heading}</h1>");
+    // Links sealed by hand, or before the notifier removed them, may still
+    // carry format characters.
     if let Some(subject) = &link.subject {
-        let _ = write!(body, "<p><strong>{}</strong></p>", escape(subject));
+        let subject = without_format_characters(subject);
+        let _ = write!(body, "<p><strong>{}</strong></p>", escape(&subject));
     }
     if let Some(summary) = &link.summary {
-        let _ = write!(body, "<p class=\"summary\">{}</p>", escape(summary));
+        let summary = without_format_characters(summary);
+        let _ = write!(body, "<p class=\"summary\">{}</p>", escape(&summary));
     }
     let _ = write!(
         body,
@@ -327,6 +332,24 @@ mod tests {
         let html = confirmation(&link, "SEALED").html;
         assert!(!html.contains("<script"), "{html}");
         assert!(html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn format_characters_in_a_links_subject_and_summary_are_not_shown() {
+        // A link sealed before they were stripped at the source, or by hand.
+        let link = LinkData {
+            subject: Some("Invoice\u{202E}fdp.exe\u{202C}".into()),
+            summary: Some("Pay\u{200B} now\u{2067}".into()),
+            ..link(Action::Approve)
+        };
+
+        let html = confirmation(&link, "SEALED").html;
+
+        assert!(html.contains("Invoicefdp.exe"), "{html}");
+        assert!(html.contains("Pay now"), "{html}");
+        for format in ['\u{202E}', '\u{202C}', '\u{200B}', '\u{2067}'] {
+            assert!(!html.contains(format), "{format:?} in {html}");
+        }
     }
 
     #[test]

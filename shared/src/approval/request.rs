@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::text::without_format_characters;
 use crate::token::{TaskToken, TokenError};
 
 /// Recipients per request.
@@ -164,10 +165,25 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
         check_address(address).map_err(|reason| RequestError::InvalidAddress { index, reason })?;
     }
 
-    let subject = raw
-        .subject
-        .filter(|subject| !subject.trim().is_empty())
-        .ok_or(RequestError::MissingSubject)?;
+    Ok(ApprovalRequest {
+        token,
+        to: raw.to,
+        subject: check_subject(raw.subject.as_deref().unwrap_or_default())?,
+        summary: check_summary(raw.summary.as_deref())?,
+        details: raw.details.filter(|details| !details.is_null()),
+        expires_in_seconds: check_expires_in(
+            raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
+        )?,
+    })
+}
+
+/// Checks a subject and returns it as it is shown and sealed: without format
+/// characters (bidi controls, zero-width characters), which could disguise it.
+pub fn check_subject(subject: &str) -> Result<String, RequestError> {
+    let subject = without_format_characters(subject);
+    if subject.trim().is_empty() {
+        return Err(RequestError::MissingSubject);
+    }
     let chars = subject.chars().count();
     if chars > MAX_SUBJECT_CHARS {
         return Err(RequestError::SubjectTooLong { chars });
@@ -176,30 +192,32 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
     if subject.chars().any(char::is_control) {
         return Err(RequestError::SubjectHasControlCharacter);
     }
+    Ok(subject)
+}
 
-    let summary = raw.summary.filter(|summary| !summary.trim().is_empty());
-    if let Some(summary) = &summary {
-        let chars = summary.chars().count();
-        if chars > MAX_SUMMARY_CHARS {
-            return Err(RequestError::SummaryTooLong { chars });
-        }
+/// Checks a summary and returns it as it is shown and sealed: none when
+/// blank, and without format characters.
+pub fn check_summary(summary: Option<&str>) -> Result<Option<String>, RequestError> {
+    let Some(summary) = summary
+        .map(without_format_characters)
+        .filter(|summary| !summary.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let chars = summary.chars().count();
+    if chars > MAX_SUMMARY_CHARS {
+        return Err(RequestError::SummaryTooLong { chars });
     }
+    Ok(Some(summary))
+}
 
-    let expires_in_seconds = raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS);
-    if !(1..=MAX_EXPIRES_IN_SECONDS).contains(&expires_in_seconds) {
-        return Err(RequestError::ExpiryOutOfRange {
-            seconds: expires_in_seconds,
-        });
+/// Checks how long links may work: from 1 second to 30 days.
+pub fn check_expires_in(seconds: u64) -> Result<u64, RequestError> {
+    if (1..=MAX_EXPIRES_IN_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(RequestError::ExpiryOutOfRange { seconds })
     }
-
-    Ok(ApprovalRequest {
-        token,
-        to: raw.to,
-        subject,
-        summary,
-        details: raw.details.filter(|details| !details.is_null()),
-        expires_in_seconds,
-    })
 }
 
 #[cfg(test)]
@@ -369,6 +387,26 @@ mod tests {
         assert_eq!(
             with("subject", json!("Approve\r\nBcc: x@evil.example")),
             Err(RequestError::SubjectHasControlCharacter)
+        );
+    }
+
+    #[test]
+    fn format_characters_are_stripped_from_subject_and_summary() {
+        let mut request = valid();
+        request["subject"] = json!("Approve\u{202E} deploy\u{200B} 42\u{2066}");
+        request["summary"] = json!("\u{FEFF}short\u{200D}\u{2069} text\u{061C}\u{00AD}");
+
+        let request = from_value(request).unwrap();
+
+        assert_eq!(request.subject, "Approve deploy 42");
+        assert_eq!(request.summary.as_deref(), Some("short text"));
+    }
+
+    #[test]
+    fn subject_of_format_characters_only_is_missing() {
+        assert_eq!(
+            with("subject", json!("\u{200B}\u{202E}\u{2060}")),
+            Err(RequestError::MissingSubject)
         );
     }
 
