@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sfn::config::Builder as SfnConfigBuilder;
 use serde_json::Value;
@@ -37,6 +38,15 @@ use crate::worker::{
 pub const WORKER_SHUTDOWN_ERROR: &str = "sfn_callback.WorkerShutdown";
 /// The error an activity task is failed with when its input cannot be read.
 pub const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
+/// The error a task is failed with when its handler panics.
+pub const HANDLER_PANICKED_ERROR: &str = "sfn_callback.HandlerPanicked";
+
+/// The longest `workerName` GetActivityTask takes.
+const MAX_WORKER_NAME_CHARS: usize = 80;
+
+/// Time the drain leaves, after the last poll can have returned, for failing
+/// the tasks handed out meanwhile.
+const LAST_CALLS_TIME: Duration = Duration::from_secs(20);
 
 /// `GetActivityTask` holds a poll open for up to 60 s; each attempt gets a little
 /// more. Only attempts are limited: a limit on the whole call could cut a retry
@@ -90,6 +100,15 @@ impl ActivitySettings {
             .map(|name| name.trim().to_owned())
             .find(|name| !name.is_empty())
             .unwrap_or_else(|| DEFAULT_WORKER_NAME.to_owned());
+        if worker_name.chars().count() > MAX_WORKER_NAME_CHARS {
+            return Err(ConfigError {
+                name: "WORKER_NAME",
+                value: worker_name,
+                expected: format!(
+                    "at most {MAX_WORKER_NAME_CHARS} characters (GetActivityTask's limit)"
+                ),
+            });
+        }
         Ok(Self {
             activity_arn,
             worker_name,
@@ -108,6 +127,14 @@ impl ActivitySettings {
 
 /// The host's name, as the kernel knows it. (`$HOSTNAME` is a shell variable:
 /// systemd and most container runtimes do not set it.)
+impl ActivitySettings {
+    /// How long after shutdown begins the worker waits for its pollers: the
+    /// grace period, then a poll in flight, then failing what that poll returned.
+    pub fn drain_limit(&self) -> Duration {
+        self.grace + POLL_ATTEMPT_TIMEOUT + LAST_CALLS_TIME
+    }
+}
+
 fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
 }
@@ -162,7 +189,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
         stop.begin();
 
         let mut report = ActivityReport::default();
-        let drained = tokio::time::timeout(shared.settings.grace + POLL_ATTEMPT_TIMEOUT, async {
+        let drained = tokio::time::timeout(shared.settings.drain_limit(), async {
             while let Some(joined) = pollers.join_next().await {
                 match joined {
                     Ok(poller) => report = add(std::mem::take(&mut report), poller),
@@ -222,8 +249,12 @@ impl<H: TaskHandler> ActivityWorker<H> {
             let token = task.token.clone();
             let outcome = if stop.has_begun() {
                 report.failed_for_shutdown += 1;
-                self.fail_for_shutdown(&token, "the worker was stopping when this task arrived")
-                    .await
+                self.fail_for_shutdown(
+                    &token,
+                    &stop,
+                    "the worker was stopping when this task arrived",
+                )
+                .await
             } else {
                 self.work(task, &stop, &mut report).await
             };
@@ -253,7 +284,13 @@ impl<H: TaskHandler> ActivityWorker<H> {
             .activity_arn(&self.settings.activity_arn)
             .worker_name(&self.settings.worker_name)
             .customize()
-            .config_override(SfnConfigBuilder::default().timeout_config(timeouts))
+            // One attempt: the poll loop retries, with backoff and a look at
+            // shutdown first, so no poll starts once the worker is stopping.
+            .config_override(
+                SfnConfigBuilder::default()
+                    .timeout_config(timeouts)
+                    .retry_config(RetryConfig::standard().with_max_attempts(1)),
+            )
             .send()
             .await;
         let output = match answer {
@@ -288,7 +325,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 return self.complete(&token, failure.into_completion(), stop).await;
             }
         };
-        let work = self.handler.handle(input);
+        let work = run_isolated(Arc::clone(&self.handler), input);
         let guarded = async {
             match self.settings.worker.heartbeat_interval {
                 Some(interval) => {
@@ -302,7 +339,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
             guarded = guarded => guarded,
             () = stop.grace_ended(self.settings.grace) => {
                 report.failed_for_shutdown += 1;
-                return self.fail_for_shutdown(&token, "the worker stopped before this task finished").await;
+                return self.fail_for_shutdown(&token, stop, "the worker stopped before this task finished").await;
             }
         };
         let result = match result {
@@ -318,6 +355,18 @@ impl<H: TaskHandler> ActivityWorker<H> {
     /// jitter until the completion is done or refused, or the grace period after
     /// shutdown ends: nothing would deliver the finished work again.
     async fn complete(&self, token: &TaskToken, completion: Completion, stop: &Stop) -> Outcome {
+        self.complete_within(token, completion, stop.grace_ended(self.settings.grace))
+            .await
+    }
+
+    /// Completes the task, retrying transient failures until `retries_end`.
+    async fn complete_within(
+        &self,
+        token: &TaskToken,
+        completion: Completion,
+        retries_end: impl Future<Output = ()>,
+    ) -> Outcome {
+        tokio::pin!(retries_end);
         let mut backoff = Duration::ZERO;
         loop {
             let outcome = self
@@ -335,24 +384,47 @@ impl<H: TaskHandler> ActivityWorker<H> {
             tracing::warn!(token = %token, error = %err, retry_in_ms = wait.as_millis(), "completion failed; retrying");
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = stop.grace_ended(self.settings.grace) => return outcome,
+                () = &mut retries_end => return outcome,
             }
         }
     }
 
-    async fn fail_for_shutdown(&self, token: &TaskToken, cause: &str) -> Outcome {
+    /// Fails the task for shutdown, retrying transient failures until the last
+    /// poll can have returned: past the grace period, but inside the drain.
+    async fn fail_for_shutdown(&self, token: &TaskToken, stop: &Stop, cause: &str) -> Outcome {
         let completion = Completion::Failure {
             error: Some(WORKER_SHUTDOWN_ERROR.to_owned()),
             cause: Some(format!("{} ({cause})", self.settings.worker_name)),
         };
-        let outcome = self
-            .client
-            .complete(token, completion, Deadline::NONE)
-            .await;
+        let retries_end = stop.grace_ended(self.settings.grace + POLL_ATTEMPT_TIMEOUT);
+        let outcome = self.complete_within(token, completion, retries_end).await;
         if matches!(outcome, Ok(Done::Completed)) {
             tracing::warn!(token = %token, "task failed with {WORKER_SHUTDOWN_ERROR}");
         }
         outcome
+    }
+}
+
+/// Runs the handler in a task of its own, so that a panic fails this task
+/// (with [`HANDLER_PANICKED_ERROR`]) instead of taking its poller down and
+/// leaving the token to time out. Dropping the future cancels the handler.
+async fn run_isolated<H: TaskHandler>(handler: Arc<H>, input: Value) -> Result<Value, TaskFailure> {
+    let mut running = AbortOnDrop(tokio::spawn(async move { handler.handle(input).await }));
+    match (&mut running.0).await {
+        Ok(result) => result,
+        Err(_) => Err(TaskFailure::new(
+            HANDLER_PANICKED_ERROR,
+            "the activity worker's handler panicked on this task",
+        )),
+    }
+}
+
+/// Aborts the spawned handler when the work on its task is cancelled.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

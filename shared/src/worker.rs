@@ -143,9 +143,18 @@ pub struct TaskMessage {
 struct RawTaskMessage {
     #[serde(rename = "TaskToken", alias = "taskToken")]
     token: Option<Box<RawValue>>,
+    /// `null` is an input like any other: only a missing field means "the
+    /// message's other fields".
+    #[serde(default, deserialize_with = "present")]
     input: Option<Value>,
     #[serde(flatten)]
     rest: serde_json::Map<String, Value>,
+}
+
+/// A field that is there, whatever its value (`null` included); serde's
+/// `Option` would read `null` as absent.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// Parses `{"TaskToken": ..., "input": ...}`. Without `input`, the input is the
@@ -403,5 +412,11 @@ mod tests {
 
         assert_eq!(error_of(&kept), Some("e".repeat(MAX_ERROR_CHARS).as_str()));
         assert_eq!(error_of(&over), Some(INVALID_ERROR_NAME_ERROR));
+    }
+
+    #[test]
+    fn explicit_null_input_is_the_input_not_the_other_fields() {
+        let task = parse_task_message(r#"{"TaskToken":"tok","input":null,"other":1}"#).unwrap();
+        assert_eq!(task.input, Value::Null);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sfn_callback::activity::{
-    ActivityReport, ActivitySettings, ActivityWorker, WORKER_SHUTDOWN_ERROR,
+    ActivityReport, ActivitySettings, ActivityWorker, HANDLER_PANICKED_ERROR, WORKER_SHUTDOWN_ERROR,
 };
 use sfn_callback::worker::{TaskFailure, WorkerSettings};
 use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, ScriptedSfn, TOKEN};
@@ -209,6 +209,11 @@ async fn completion_retries_end_when_the_grace_period_ends() {
         (0, 1),
         "{report:?}"
     );
+    assert!(
+        sfn.count(SUCCESS) > MAX_ATTEMPTS as usize,
+        "the completion was retried within the grace period: {} calls",
+        sfn.count(SUCCESS)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +317,103 @@ async fn poll_retry_is_not_cut_short_by_earlier_attempts() {
         1,
         "the task handed out was lost: {report:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_handler_fails_its_task_and_the_poller_goes_on() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.client_fn(|operation, earlier| {
+        if operation == POLL && earlier < 2 {
+            let input = json!({"panic": earlier == 0}).to_string();
+            return (200, json!({"taskToken": TOKEN, "input": input}).to_string());
+        }
+        one_task("{}")(operation, 1)
+    });
+    let panics_on_demand = |input: Value| async move {
+        assert!(input["panic"] != json!(true), "handler bug");
+        Ok(input)
+    };
+    let worker = ActivityWorker::new(client, panics_on_demand, settings(1000));
+
+    let report = run_until(worker, &sfn, |s| s.count(SUCCESS) > 0 || s.count(POLL) > 20).await;
+
+    let failures = sfn.bodies(FAILURE);
+    assert_eq!(
+        failures.len(),
+        1,
+        "the panicking task was dropped: {report:?}"
+    );
+    assert_eq!(failures[0]["error"], HANDLER_PANICKED_ERROR);
+    assert_eq!(
+        sfn.count(SUCCESS),
+        1,
+        "the poller died with the panic: {report:?}"
+    );
+}
+
+/// A poll in flight at shutdown that fails is not retried: no poll starts after
+/// shutdown began, so none can be cut off with a task handed to it.
+#[tokio::test(start_paused = true)]
+async fn no_poll_starts_after_shutdown_even_when_the_poll_in_flight_fails() {
+    let sfn = ScriptedSfn::default();
+    let client = sfn.delayed_client_fn(|operation, _| match operation {
+        POLL => (Duration::from_secs(65), 500, "{}".to_owned()),
+        _ => (Duration::ZERO, 200, "{}".to_owned()),
+    });
+    let echo = |input: Value| async move { Ok(input) };
+    let worker = ActivityWorker::new(client, echo, settings(1000));
+    let shutdown = tokio::time::sleep(Duration::from_secs(1));
+
+    let report = tokio::time::timeout(Duration::from_mins(10), worker.run(shutdown))
+        .await
+        .expect("the worker did not stop");
+
+    assert_eq!(
+        sfn.count(POLL),
+        1,
+        "a poll started after shutdown: {report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_a_task_for_shutdown_is_retried_past_a_transient_error() {
+    let sfn = ScriptedSfn::default();
+    // Every attempt of the first SendTaskFailure (the SDK makes MAX_ATTEMPTS) is refused as busy.
+    let client = sfn.client_fn(|operation, earlier| {
+        if operation == FAILURE && earlier < MAX_ATTEMPTS as usize {
+            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+        }
+        one_task("{}")(operation, earlier)
+    });
+    let endless = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
+    let worker = ActivityWorker::new(client, endless, settings(50));
+
+    let report = run_until(worker, &sfn, |s| s.count(POLL) > 0).await;
+
+    assert_eq!(sfn.count(FAILURE), MAX_ATTEMPTS as usize + 1, "{report:?}");
+    assert_eq!(
+        sfn.bodies(FAILURE)[MAX_ATTEMPTS as usize]["error"],
+        WORKER_SHUTDOWN_ERROR
+    );
+    assert_eq!(
+        (report.failed_for_shutdown, report.not_completed),
+        (1, 0),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn worker_name_longer_than_step_functions_takes_is_a_config_error() {
+    let arn = "arn:aws:states:us-east-1:123456789012:activity:checksum";
+    let name = "w".repeat(81);
+
+    let settings = ActivitySettings::from_lookup(|key| match key {
+        "ACTIVITY_ARN" => Some(arn.to_owned()),
+        "WORKER_NAME" => Some(name.clone()),
+        _ => None,
+    });
+
+    assert_eq!(settings.unwrap_err().name, "WORKER_NAME");
 }
 
 #[test]

@@ -707,7 +707,8 @@ proptest! {
                 ),
                 (Ok(()), Ok(task)) => {
                     prop_assert_eq!(task.token.expose(), token.as_str());
-                    let expected_input = match input.filter(|v| !v.is_null()) {
+                    // Only a missing input means the other fields: `null` is the input.
+                    let expected_input = match input {
                         Some(input) => input,
                         None => Value::Object(extras.into_iter().collect()),
                     };

@@ -67,8 +67,9 @@ const VISIBILITY_TIMEOUT_S: u32 = 5;
 /// A record fails a receive about one time in ten here (a fault that outlasts the
 /// retries, or its instance killed): at 3 receives, about one callback in a
 /// thousand would reach the DLQ before its execution completed, which a real
-/// queue would tune away too. At 5 it is about one in a hundred thousand.
-const MAX_RECEIVE_COUNT: u32 = 5;
+/// queue would tune away too. At 6 it is about one in a million, so every
+/// execution of the run must complete.
+const MAX_RECEIVE_COUNT: u32 = 6;
 const LAMBDA_TIMEOUT: Duration = Duration::from_secs(3);
 /// Whole-run bound: every loop below also stops at this instant.
 const TIME_LIMIT: Duration = Duration::from_mins(5);
@@ -602,6 +603,11 @@ async fn every_callback_completes_exactly_once_or_reaches_the_dlq_under_injected
         verdict.completed + verdict.dead_lettered.len(),
         executions,
         "every execution is accounted for"
+    );
+    assert_eq!(
+        verdict.completed, executions,
+        "every execution completed; dead-lettered before completing: {:?}",
+        verdict.dead_lettered
     );
     assert_eq!(
         tallies.poison_dead, POISON_MESSAGES,
