@@ -13,6 +13,7 @@ pub mod fault_proxy;
 pub mod function_url;
 pub mod instance_kill;
 pub mod localstack;
+pub mod loopback;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;
