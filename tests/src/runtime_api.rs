@@ -506,4 +506,12 @@ impl Lambda {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// How many records the function logged with this outcome so far
+    /// (`"outcome":"AlreadyClosed"` in its JSON log lines).
+    pub fn outcomes_logged(&self, outcome: &str) -> usize {
+        self.log_text()
+            .matches(&format!("\"outcome\":\"{outcome}\""))
+            .count()
+    }
 }
