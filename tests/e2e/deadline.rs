@@ -74,7 +74,10 @@ async fn throttling_until_the_deadline_hands_every_record_back_before_the_deadli
 
     let batch = world.deliver_batch(&mut lambda, 3).await?;
 
-    assert_eq!(batch.failed, batch.ids, "every throttled record is handed back");
+    assert_eq!(
+        batch.failed, batch.ids,
+        "every throttled record is handed back"
+    );
     assert_answered_near_but_before_the_deadline(batch.took);
     assert!(
         proxy.counts().throttled >= 6,
@@ -111,7 +114,10 @@ async fn stalled_answers_near_the_deadline_hand_the_record_back_and_the_redelive
 
     let batch = world.deliver_batch(&mut lambda, 1).await?;
 
-    assert_eq!(batch.failed, batch.ids, "the record with no answer is handed back");
+    assert_eq!(
+        batch.failed, batch.ids,
+        "the record with no answer is handed back"
+    );
     assert_answered_near_but_before_the_deadline(batch.took);
     // The first call reached Step Functions before its answer stalled: the
     // outcome the function could not see is that the task completed.

@@ -5,6 +5,7 @@
 //!
 //! Used by the integration tests in `e2e/` and by the demo (`make demo`).
 
+pub mod activity_pattern;
 pub mod approval;
 pub mod bootstraps;
 pub mod browser;
@@ -17,8 +18,10 @@ pub mod loopback;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;
+pub mod sns_pattern;
 pub mod sqs_pattern;
 pub mod statemachine;
+pub mod worker_pattern;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

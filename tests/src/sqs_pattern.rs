@@ -11,9 +11,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, SendMessageBatchRequestEntry};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 

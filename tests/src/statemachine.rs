@@ -178,7 +178,10 @@ pub async fn finished(
 }
 
 /// The execution's status and output right now.
-pub async fn current(sfn: &Client, execution_arn: &str) -> Result<(ExecutionStatus, Option<Value>)> {
+pub async fn current(
+    sfn: &Client,
+    execution_arn: &str,
+) -> Result<(ExecutionStatus, Option<Value>)> {
     status_and_output(
         &sfn.describe_execution()
             .execution_arn(execution_arn)
