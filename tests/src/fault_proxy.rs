@@ -23,8 +23,8 @@
 //!
 //! # Closed tasks are answered as AWS answers them, not as moto does
 //!
-//! moto 5.2.5 answers `InvalidToken` for a token whose task is already closed;
-//! AWS answers `TaskTimedOut`, which the functions acknowledge as a duplicate.
+//! moto 5.2.5 answers `InvalidToken` for a token whose task is already closed
+//! (docs/local-peers.md); AWS answers `TaskTimedOut`, which the functions acknowledge as a duplicate.
 //! With [`FaultPlan::answer_closed_tasks_like_aws`], the proxy remembers every
 //! token for which moto accepted a SendTaskSuccess or SendTaskFailure, and
 //! answers any later `SendTask*` call on that token itself with `TaskTimedOut`

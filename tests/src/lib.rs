@@ -1,9 +1,12 @@
 //! The test harness of sfn-callback: the local AWS peer (moto), a Lambda
 //! Runtime API emulator that runs the built function binaries, an SQS event
 //! source loop like Lambda's, a fault-injecting proxy, function instances
-//! killed mid-invocation, and helpers for state machines.
+//! killed mid-invocation, helpers for state machines, one world per callback
+//! pattern (`sqs_pattern`, `sns_pattern`, `worker_pattern`, `activity_pattern`)
+//! and the loopback HTTP server the local stand-ins share (`loopback`).
+//! What the tests rely on about the local peers: `docs/local-peers.md`.
 //!
-//! Used by the integration tests in `e2e/` and by the demo (`make demo`).
+//! Used by the integration tests in `e2e/`, by the demo (`make demo`) and by the bench.
 
 pub mod activity_pattern;
 pub mod approval;
