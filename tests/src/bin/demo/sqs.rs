@@ -1,6 +1,7 @@
 //! Queue-driven callbacks: the worker drops callback messages on SQS and
 //! `sqs-callback` completes them; a duplicate and garbage show the DLQ path.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -23,40 +24,32 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
     let mut lambda = world.start_function().await?;
 
     println!("Starting executions and playing the worker ...");
+    // Each execution's worker answers with one callback message.
+    let answers: [(&str, WorkerAnswer); 4] = [
+        (
+            "success",
+            |token| json!({"taskToken": token, "status": "SUCCEEDED", "output": {"shipped": true}}),
+        ),
+        (
+            "failure",
+            |token| json!({"taskToken": token, "status": "FAILED", "error": "OutOfStock", "cause": "item 2 is gone"}),
+        ),
+        (
+            "heartbeat",
+            |token| json!({"TaskToken": token, "status": "HEARTBEAT"}),
+        ),
+        ("duplicate", duplicate),
+    ];
     let mut executions = Vec::new();
-    let success = world
-        .start_execution("success", &json!({"order": 1}))
-        .await?;
-    world
-        .send_callback(
-            &json!({"taskToken": success.1, "status": "SUCCEEDED", "output": {"shipped": true}}),
-        )
-        .await?;
-    executions.push(("success", success.0));
-
-    let failure = world
-        .start_execution("failure", &json!({"order": 2}))
-        .await?;
-    world
-        .send_callback(&json!({"taskToken": failure.1, "status": "FAILED", "error": "OutOfStock", "cause": "item 2 is gone"}))
-        .await?;
-    executions.push(("failure", failure.0));
-
-    let heartbeat = world
-        .start_execution("heartbeat", &json!({"order": 3}))
-        .await?;
-    world
-        .send_callback(&json!({"TaskToken": heartbeat.1, "status": "HEARTBEAT"}))
-        .await?;
-    executions.push(("heartbeat", heartbeat.0.clone()));
-
-    let duplicate = world
-        .start_execution("duplicate", &json!({"order": 4}))
-        .await?;
-    let duplicated = json!({"taskToken": duplicate.1, "output": {"order": 4, "sent": "twice"}});
-    world.send_callback(&duplicated).await?;
-    executions.push(("duplicate", duplicate.0));
-
+    let mut tokens = HashMap::new();
+    for (order, (name, answer)) in (1..).zip(answers) {
+        let (execution, token) = world
+            .start_execution(name, &json!({"order": order}))
+            .await?;
+        world.send_callback(&answer(&token)).await?;
+        executions.push((name, execution));
+        tokens.insert(name, token);
+    }
     world.send_raw("this is not a callback").await?;
 
     println!("Running the SQS event source loop (receive, invoke, delete what succeeded) ...");
@@ -65,11 +58,13 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
     // The heartbeat kept its task waiting; now the worker finishes it.
     world
         .send_callback(
-            &json!({"taskToken": heartbeat.1, "output": {"order": 3, "after": "heartbeat"}}),
+            &json!({"taskToken": tokens["heartbeat"], "output": {"order": 3, "after": "heartbeat"}}),
         )
         .await?;
     // The duplicate arrives after its execution has finished.
-    world.send_callback(&duplicated).await?;
+    world
+        .send_callback(&duplicate(&tokens["duplicate"]))
+        .await?;
     totals += drain(&world, &mut lambda).await?;
 
     crate::print_executions(&world.sfn, &executions).await;
@@ -97,6 +92,14 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
         lambda.log_path().display()
     );
     Ok(())
+}
+
+/// A worker's callback message for its task token.
+type WorkerAnswer = fn(&str) -> Value;
+
+/// The callback the demo sends twice: the second arrives after its execution finished.
+fn duplicate(token: &str) -> Value {
+    json!({"taskToken": token, "output": {"order": 4, "sent": "twice"}})
 }
 
 /// Polls until the callback queue stays empty, bounded in count.
