@@ -3,18 +3,16 @@
 //! too fast to show whether a batch's calls overlap.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use sfn_callback_tests::Result;
-use tokio::net::TcpListener;
+use sfn_callback_tests::loopback::{LoopbackServer, body_bytes, serve_loopback};
 
 const SEND_TASK_SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
 
@@ -28,29 +26,24 @@ struct Tally {
 /// The running stand-in; it serves until dropped.
 #[derive(Debug)]
 pub struct SlowSfn {
-    addr: SocketAddr,
+    server: LoopbackServer,
     tally: Arc<Tally>,
-    server: tokio::task::JoinHandle<()>,
 }
 
 impl SlowSfn {
     /// Listens on a free loopback port; every SendTaskSuccess is answered
     /// `200 {}` after `delay`, anything else `400 UnknownOperationException`.
     pub async fn start(delay: Duration) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let tally = Arc::new(Tally::default());
-        let server = tokio::spawn(serve(listener, Arc::clone(&tally), delay));
-        Ok(Self {
-            addr,
-            tally,
-            server,
-        })
+        let serving = Arc::clone(&tally);
+        let server =
+            serve_loopback(move |request, _| answer(Arc::clone(&serving), delay, request)).await?;
+        Ok(Self { server, tally })
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.endpoint()
     }
 
     /// SendTaskSuccess calls answered so far.
@@ -69,26 +62,6 @@ impl SlowSfn {
     }
 }
 
-impl Drop for SlowSfn {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn serve(listener: TcpListener, tally: Arc<Tally>, delay: Duration) {
-    while let Ok((stream, _)) = listener.accept().await {
-        let tally = Arc::clone(&tally);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                answer(Arc::clone(&tally), delay, request)
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 async fn answer(
     tally: Arc<Tally>,
     delay: Duration,
@@ -98,12 +71,7 @@ async fn answer(
         .headers()
         .get("x-amz-target")
         .is_some_and(|target| target.as_bytes() == SEND_TASK_SUCCESS.as_bytes());
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
+    let body = body_bytes(request).await;
     tally.largest_body.fetch_max(body.len(), Ordering::Relaxed);
     let (status, text) = if is_success {
         tokio::time::sleep(delay).await;

@@ -1,60 +1,36 @@
 //! The operator CLI run as a process against moto: exit codes and output.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
-use sfn_callback_tests::event_source::{create_queue, receive_exactly, task_token};
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
-use sfn_callback_tests::peer::{Clients, LocalAws};
+use sfn_callback_tests::worker_pattern::WorkerWorld;
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-struct World {
-    peer: LocalAws,
-    sfn: aws_sdk_sfn::Client,
-    sqs: aws_sdk_sqs::Client,
-    queue: String,
-    state_machine: String,
+/// A worker pattern whose task waits a minute between heartbeats: long enough
+/// for an execution to sit stuck through a test.
+async fn world() -> Result<WorkerWorld> {
+    WorkerWorld::start("stuck", 60).await
 }
 
-impl World {
-    async fn start() -> Result<Self> {
-        let peer = LocalAws::start()?;
-        let Clients { sfn, sqs, .. } = peer.clients().await;
-        let queue = create_queue(&sqs, "worker", &[]).await?;
-        let definition = statemachine::definition(
-            "worker-heartbeat",
-            &[("WorkerQueueUrl", &queue), ("HeartbeatSeconds", "60")],
-        )?;
-        let state_machine = statemachine::create(&sfn, "stuck", &definition).await?;
-        Ok(Self {
-            peer,
-            sfn,
-            sqs,
-            queue,
-            state_machine,
-        })
-    }
+/// Starts an execution that no worker answers, and writes its token to a file,
+/// as an operator would have it. Returns the execution, the file and the token.
+async fn stuck_execution(world: &WorkerWorld, name: &str) -> Result<(String, PathBuf, String)> {
+    let (execution, token) = world.start_stuck(name, &json!({})).await?;
+    let file = artifacts_dir()?.join(format!("token-{name}-{}", std::process::id()));
+    std::fs::write(&file, format!("{token}\n"))?;
+    Ok((execution, file, token))
+}
 
-    /// Starts an execution and writes its token to a file, as an operator would have it.
-    async fn stuck_execution(&self, name: &str) -> Result<(String, std::path::PathBuf, String)> {
-        let execution =
-            statemachine::start(&self.sfn, &self.state_machine, name, &json!({})).await?;
-        let work = receive_exactly(&self.sqs, &self.queue, 1, LIMIT).await?;
-        let token = task_token(work[0].body().unwrap_or_default())?;
-        let file = artifacts_dir()?.join(format!("token-{name}-{}", std::process::id()));
-        std::fs::write(&file, format!("{token}\n"))?;
-        Ok((execution, file, token))
-    }
-
-    /// Runs `sfn-callback` with `args` against the peer, feeding `stdin`.
-    fn cli(&self, args: &[&str], stdin: &str) -> Result<Output> {
-        run_cli(args, self.peer.function_env(), stdin)
-    }
+/// Runs `sfn-callback` with `args` against the world's peer, feeding `stdin`.
+fn cli(world: &WorkerWorld, args: &[&str], stdin: &str) -> Result<Output> {
+    run_cli(args, world.peer.function_env(), stdin)
 }
 
 fn text(output: &Output) -> String {
@@ -67,11 +43,12 @@ fn text(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
-    let world = World::start().await?;
-    let (execution, file, token) = world.stuck_execution("succeed").await?;
+    let world = world().await?;
+    let (execution, file, token) = stuck_execution(&world, "succeed").await?;
     let path = file.to_string_lossy();
 
-    let output = world.cli(
+    let output = cli(
+        &world,
         &[
             "succeed",
             "--token-file",
@@ -103,8 +80,8 @@ async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() -> Result<()> {
-    let world = World::start().await?;
-    let (execution, file, token) = world.stuck_execution("refused").await?;
+    let world = world().await?;
+    let (execution, file, token) = stuck_execution(&world, "refused").await?;
     let proxy = FaultProxy::start(
         world.peer.endpoint(),
         FaultPlan::none().refuse_success_outputs(),
@@ -135,15 +112,9 @@ async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() ->
         (1, 1),
         "only the success was sent: {counts}"
     );
-    let described = world
-        .sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await?;
     assert_eq!(
-        described.status(),
-        &ExecutionStatus::Running,
+        statemachine::status(&world.sfn, &execution).await?,
+        ExecutionStatus::Running,
         "the task was neither failed nor completed"
     );
     Ok(())
@@ -151,10 +122,11 @@ async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_reads_the_token_from_stdin() -> Result<()> {
-    let world = World::start().await?;
-    let (execution, _, token) = world.stuck_execution("fail").await?;
+    let world = world().await?;
+    let (execution, _, token) = stuck_execution(&world, "fail").await?;
 
-    let output = world.cli(
+    let output = cli(
+        &world,
         &[
             "fail",
             "--token-file",
@@ -180,10 +152,14 @@ async fn fail_reads_the_token_from_stdin() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
-    let world = World::start().await?;
-    let (execution, file, _) = world.stuck_execution("beat").await?;
+    let world = world().await?;
+    let (execution, file, _) = stuck_execution(&world, "beat").await?;
 
-    let output = world.cli(&["heartbeat", "--token-file", &file.to_string_lossy()], "")?;
+    let output = cli(
+        &world,
+        &["heartbeat", "--token-file", &file.to_string_lossy()],
+        "",
+    )?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_eq!(
@@ -195,9 +171,10 @@ async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
-    let world = World::start().await?;
+    let world = world().await?;
 
-    let output = world.cli(
+    let output = cli(
+        &world,
         &["succeed", "--token-file", "-"],
         "not-a-token-step-functions-knows",
     )?;
@@ -209,10 +186,11 @@ async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
-    let world = World::start().await?;
-    let (execution, file, _) = world.stuck_execution("bad-output").await?;
+    let world = world().await?;
+    let (execution, file, _) = stuck_execution(&world, "bad-output").await?;
 
-    let output = world.cli(
+    let output = cli(
+        &world,
         &[
             "succeed",
             "--token-file",
@@ -233,9 +211,9 @@ async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
-    let world = World::start().await?;
+    let world = world().await?;
 
-    let output = world.cli(&["succeed", "--token", "AAAA"], "")?;
+    let output = cli(&world, &["succeed", "--token", "AAAA"], "")?;
 
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     Ok(())

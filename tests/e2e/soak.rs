@@ -33,16 +33,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
-};
 use serde_json::{Value, json};
-use sfn_callback_tests::event_source::{self, EventSource, PollTally, QueuePair};
-use sfn_callback_tests::fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy};
+use sfn_callback_tests::event_source::{PollTally, drain_bodies, wait_drained};
+use sfn_callback_tests::fault_proxy::{Fault, FaultCounts, FaultPlan};
 use sfn_callback_tests::instance_kill::{InstanceKiller, KillSchedule, KillTally};
-use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::Lambda;
-use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
+use sfn_callback_tests::sqs_pattern::{SentCallback, SqsCallbackWorld, play_worker};
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -90,205 +86,6 @@ fn execution_number(name: &str) -> Option<usize> {
     name.strip_prefix("soak-")?.parse().ok()
 }
 
-/// Starts `count` executions named `soak-NNNN`, at most `START_CONCURRENCY` at
-/// once, and each only when `window` has room (the worker makes room).
-async fn start_executions(
-    sfn: &aws_sdk_sfn::Client,
-    state_machine: &str,
-    count: usize,
-    window: &Semaphore,
-    until: Instant,
-) -> Result<Vec<String>> {
-    let permits = Arc::new(Semaphore::new(START_CONCURRENCY));
-    let mut starting = JoinSet::new();
-    for n in 0..count {
-        let room = tokio::time::timeout_at(until.into(), window.acquire())
-            .await
-            .map_err(|_| {
-                format!("the worker did not keep up: {n} of {count} executions started")
-            })??;
-        room.forget();
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let sfn = sfn.clone();
-        let state_machine = state_machine.to_owned();
-        starting.spawn(async move {
-            let _permit = permit;
-            let name = format!("soak-{n:04}");
-            let arn =
-                statemachine::start(&sfn, &state_machine, &name, &json!({"name": name})).await;
-            (n, arn)
-        });
-    }
-    let mut arns = vec![String::new(); count];
-    while let Some(started) = starting.join_next().await {
-        let (n, arn) = started?;
-        arns[n] = arn?;
-    }
-    Ok(arns)
-}
-
-/// Plays the worker: takes each task message off the work queue and sends its
-/// callback, ten at a time. Returns the callback body sent for each execution.
-async fn play_worker(
-    sqs: &aws_sdk_sqs::Client,
-    work_queue: &str,
-    callbacks: &str,
-    count: usize,
-    window: &Semaphore,
-    until: Instant,
-) -> Result<HashMap<usize, (String, String)>> {
-    let mut sent: HashMap<usize, (String, String)> = HashMap::new();
-    while sent.len() < count {
-        if Instant::now() > until {
-            return Err(format!("only {} of {count} task messages arrived", sent.len()).into());
-        }
-        let messages = event_source::receive(sqs, work_queue, 10, 1).await?;
-        if messages.is_empty() {
-            continue;
-        }
-        let mut entries = Vec::new();
-        let mut deletes = Vec::new();
-        for (index, message) in messages.iter().enumerate() {
-            let body: Value = serde_json::from_str(message.body().unwrap_or_default())?;
-            let token = body["TaskToken"]
-                .as_str()
-                .ok_or("task message without TaskToken")?
-                .to_owned();
-            let name = body["input"]["name"].as_str().unwrap_or_default();
-            let n = execution_number(name).ok_or_else(|| format!("unexpected input {body}"))?;
-            let callback =
-                json!({"taskToken": token, "status": "SUCCEEDED", "output": expected_output(n)})
-                    .to_string();
-            entries.push(
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("m{index}"))
-                    .message_body(&callback)
-                    .build()?,
-            );
-            deletes.push(
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(format!("m{index}"))
-                    .receipt_handle(message.receipt_handle().unwrap_or_default())
-                    .build()?,
-            );
-            sent.insert(n, (token, callback));
-        }
-        let batch = sqs
-            .send_message_batch()
-            .queue_url(callbacks)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-        if !batch.failed().is_empty() {
-            return Err(format!("SendMessageBatch failed: {:?}", batch.failed()).into());
-        }
-        window.add_permits(deletes.len());
-        sqs.delete_message_batch()
-            .queue_url(work_queue)
-            .set_entries(Some(deletes))
-            .send()
-            .await?;
-    }
-    Ok(sent)
-}
-
-/// Messages waiting or in flight on `url`.
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64> {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await?;
-    let attributes = attributes.attributes().ok_or("queue has no attributes")?;
-    let count = |name: &QueueAttributeName| -> u64 {
-        attributes
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok(count(&QueueAttributeName::ApproximateNumberOfMessages)
-        + count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
-}
-
-/// Waits until the callback queue is empty: every message deleted or dead-lettered.
-async fn wait_drained(sqs: &aws_sdk_sqs::Client, url: &str, until: Instant) -> Result<()> {
-    loop {
-        let depth = queue_depth(sqs, url).await?;
-        if depth == 0 {
-            return Ok(());
-        }
-        if Instant::now() > until {
-            return Err(format!("{depth} callback messages still queued at the time limit").into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// Every body in a queue, read to the end (each receive hides what it read).
-async fn drain_bodies(sqs: &aws_sdk_sqs::Client, url: &str, until: Instant) -> Result<Vec<String>> {
-    let mut bodies = Vec::new();
-    while Instant::now() < until {
-        let batch = event_source::receive(sqs, url, 10, 0).await?;
-        if batch.is_empty() {
-            break;
-        }
-        bodies.extend(
-            batch
-                .iter()
-                .map(|m| m.body().unwrap_or_default().to_owned()),
-        );
-    }
-    Ok(bodies)
-}
-
-/// Each execution's status and output, described at most 8 at a time; RUNNING
-/// ones are asked again for a few seconds, in case their completion is fresh.
-async fn final_states(
-    sfn: &aws_sdk_sfn::Client,
-    arns: &[String],
-) -> Result<Vec<(ExecutionStatus, Option<Value>)>> {
-    let permits = Arc::new(Semaphore::new(8));
-    let mut describing = JoinSet::new();
-    for (n, arn) in arns.iter().enumerate() {
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let sfn = sfn.clone();
-        let arn = arn.clone();
-        describing.spawn(async move {
-            let _permit = permit;
-            let settle = Instant::now() + Duration::from_secs(3);
-            loop {
-                let described = sfn.describe_execution().execution_arn(&arn).send().await;
-                let done = match &described {
-                    Ok(d) => d.status() != &ExecutionStatus::Running,
-                    Err(_) => true,
-                };
-                if done || Instant::now() > settle {
-                    return (n, described);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        });
-    }
-    let mut states = vec![(ExecutionStatus::Running, None); arns.len()];
-    while let Some(described) = describing.join_next().await {
-        let (n, described) = described?;
-        let described = described?;
-        let output = described
-            .output()
-            .and_then(|text| serde_json::from_str(text).ok());
-        states[n] = (described.status().clone(), output);
-    }
-    Ok(states)
-}
-
-/// Counts log lines of the functions' JSON logs with this outcome.
-fn outcomes_logged(logs: &[String], outcome: &str) -> usize {
-    let needle = format!("\"outcome\":\"{outcome}\"");
-    logs.iter().map(|log| log.matches(&needle).count()).sum()
-}
-
 struct Verdict {
     completed: usize,
     dead_lettered: Vec<usize>,
@@ -330,116 +127,108 @@ fn judge(
     verdict
 }
 
-/// Everything the soak runs against: moto, the proxy in front of it, the queues
-/// and the state machine.
-struct Rig {
-    peer: LocalAws,
-    proxy: FaultProxy,
-    sfn: aws_sdk_sfn::Client,
-    sqs: aws_sdk_sqs::Client,
-    work_queue: String,
-    callbacks: QueuePair,
-    state_machine: String,
-}
-
-impl Rig {
-    async fn start(seed: u64) -> Result<Self> {
-        let peer = LocalAws::start()?;
-        let Clients { sfn, sqs, .. } = peer.clients().await;
-        let SqsCallbackPattern {
-            work_queue,
-            callbacks,
-            state_machine,
-        } = SqsCallbackPattern::create(&sfn, &sqs, "soak", VISIBILITY_TIMEOUT_S, MAX_RECEIVE_COUNT)
-            .await?;
-        let proxy = FaultProxy::start(
-            peer.endpoint(),
+/// moto, the fault proxy in front of it on its seeded schedule, the queues and
+/// the state machine, with the settings every function instance gets.
+async fn start_world(seed: u64) -> Result<SqsCallbackWorld> {
+    SqsCallbackWorld::builder("soak")
+        .redrive(VISIBILITY_TIMEOUT_S, MAX_RECEIVE_COUNT)
+        .through_proxy(
             FaultPlan::seeded(seed, FAULT_RATE)
                 .hold_for(Duration::from_millis(1500))
                 .answer_closed_tasks_like_aws(),
         )
-        .await?;
-        Ok(Self {
-            peer,
-            proxy,
-            sfn,
-            sqs,
-            work_queue,
-            callbacks,
-            state_machine,
+        .setting("SFN_ATTEMPT_TIMEOUT_MS", "1000")
+        .setting("SFN_MAX_ATTEMPTS", "2")
+        .setting("MAX_CONCURRENCY", "10")
+        .lambda_timeout(LAMBDA_TIMEOUT)
+        .start()
+        .await
+}
+
+/// Starts the function instances, each polling the callback queue until
+/// `stop`, and each killed mid-invocation on its own seeded schedule.
+async fn start_pollers(
+    world: &SqsCallbackWorld,
+    seed: u64,
+    stop: &Arc<AtomicBool>,
+    until: Instant,
+) -> Result<JoinSet<Result<(PollTally, Lambda)>>> {
+    let effects = world.fault_proxy()?.effects();
+    let mut pollers = JoinSet::new();
+    for instance in 0..INSTANCES {
+        let killer = InstanceKiller::new(
+            KillSchedule::seeded(seed, u64::try_from(instance)?, KILL_RATE),
+            effects.clone(),
+        );
+        let source = world
+            .event_source(world.start_function().await?)
+            .with_killer(killer);
+        pollers.spawn(source.run(Arc::clone(stop), until));
+    }
+    Ok(pollers)
+}
+
+/// Messages that are not callbacks at all: they must end in the DLQ.
+async fn send_poison(world: &SqsCallbackWorld) -> Result<Vec<String>> {
+    let poison: Vec<String> = (0..POISON_MESSAGES)
+        .map(|k| format!("poison {k}: not a callback"))
+        .collect();
+    for body in &poison {
+        world.send_raw(body).await?;
+    }
+    Ok(poison)
+}
+
+/// Starts the executions while the worker answers them, then waits until
+/// the callback queue is empty. Returns the executions' ARNs and the
+/// callbacks sent, by execution number.
+async fn run_executions(
+    world: &SqsCallbackWorld,
+    executions: usize,
+    until: Instant,
+) -> Result<(Vec<String>, HashMap<usize, SentCallback>)> {
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let worker = {
+        let sqs = world.sqs.clone();
+        let (work_queue, callbacks) = (world.work_queue.clone(), world.callbacks.url.clone());
+        let window = Arc::clone(&window);
+        tokio::spawn(async move {
+            play_worker(
+                &sqs,
+                &work_queue,
+                &callbacks,
+                executions,
+                &window,
+                until,
+                |input| {
+                    let name = input["name"].as_str().unwrap_or_default();
+                    let n = execution_number(name)
+                        .ok_or_else(|| format!("unexpected input {input}"))?;
+                    Ok((n, expected_output(n)))
+                },
+            )
+            .await
         })
-    }
-
-    /// Starts the function instances, each polling the callback queue until
-    /// `stop`, and each killed mid-invocation on its own seeded schedule.
-    async fn start_pollers(
-        &self,
-        seed: u64,
-        stop: &Arc<AtomicBool>,
-        until: Instant,
-    ) -> Result<JoinSet<Result<(PollTally, Lambda)>>> {
-        let mut env = self.proxy.function_env(&self.peer);
-        for (key, value) in [
-            ("SFN_ATTEMPT_TIMEOUT_MS", "1000"),
-            ("SFN_MAX_ATTEMPTS", "2"),
-            ("MAX_CONCURRENCY", "10"),
-        ] {
-            env.push((key.to_owned(), value.to_owned()));
-        }
-        let mut pollers = JoinSet::new();
-        for instance in 0..INSTANCES {
-            let mut lambda = Lambda::start("sqs-callback", &env).await?;
-            lambda.timeout = LAMBDA_TIMEOUT;
-            let killer = InstanceKiller::new(
-                KillSchedule::seeded(seed, u64::try_from(instance)?, KILL_RATE),
-                self.proxy.effects(),
-            );
-            let source = EventSource::new(self.sqs.clone(), self.callbacks.clone(), lambda)
-                .with_killer(killer);
-            pollers.spawn(source.run(Arc::clone(stop), until));
-        }
-        Ok(pollers)
-    }
-
-    /// Messages that are not callbacks at all: they must end in the DLQ.
-    async fn send_poison(&self) -> Result<Vec<String>> {
-        let poison: Vec<String> = (0..POISON_MESSAGES)
-            .map(|k| format!("poison {k}: not a callback"))
-            .collect();
-        for body in &poison {
-            self.sqs
-                .send_message()
-                .queue_url(&self.callbacks.url)
-                .message_body(body)
-                .send()
-                .await?;
-        }
-        Ok(poison)
-    }
-
-    /// Starts the executions while the worker answers them, then waits until
-    /// the callback queue is empty. Returns the executions' ARNs and the
-    /// callbacks sent (token and body, by execution number).
-    async fn run_executions(
-        &self,
-        executions: usize,
-        until: Instant,
-    ) -> Result<(Vec<String>, HashMap<usize, (String, String)>)> {
-        let window = Arc::new(Semaphore::new(WINDOW));
-        let worker = {
-            let sqs = self.sqs.clone();
-            let (work_queue, callbacks) = (self.work_queue.clone(), self.callbacks.url.clone());
-            let window = Arc::clone(&window);
-            tokio::spawn(async move {
-                play_worker(&sqs, &work_queue, &callbacks, executions, &window, until).await
-            })
-        };
-        let arns =
-            start_executions(&self.sfn, &self.state_machine, executions, &window, until).await?;
-        let sent = worker.await??;
-        wait_drained(&self.sqs, &self.callbacks.url, until).await?;
-        Ok((arns, sent))
-    }
+    };
+    let named = (0..executions)
+        .map(|n| {
+            let name = format!("soak-{n:04}");
+            let input = json!({"name": name});
+            (name, input)
+        })
+        .collect();
+    let arns = statemachine::start_windowed(
+        &world.sfn,
+        &world.state_machine,
+        named,
+        START_CONCURRENCY,
+        &window,
+        until,
+    )
+    .await?;
+    let sent = worker.await??;
+    wait_drained(&world.sqs, &world.callbacks.url, until).await?;
+    Ok((arns, sent))
 }
 
 /// What the soak counted.
@@ -541,43 +330,45 @@ async fn every_callback_completes_exactly_once_or_reaches_the_dlq_under_injected
     println!(
         "soak: {executions} executions, fault rate {FAULT_RATE}, seed {seed} (set SOAK_SEED to replay)"
     );
-    let rig = Rig::start(seed).await?;
+    let world = start_world(seed).await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut pollers = rig.start_pollers(seed, &stop, until).await?;
-    let poison = rig.send_poison().await?;
+    let mut pollers = start_pollers(&world, seed, &stop, until).await?;
+    let poison = send_poison(&world).await?;
 
-    let (arns, sent) = rig.run_executions(executions, until).await?;
+    let (arns, sent) = run_executions(&world, executions, until).await?;
 
     stop.store(true, Ordering::Relaxed);
     let drained_after = began.elapsed();
     let mut polled = PollTally::default();
     let mut logs = Vec::new();
+    let mut duplicates_logged = 0;
     while let Some(poller) = pollers.join_next().await {
         let (tally, lambda) = poller??;
         polled += tally;
+        duplicates_logged += lambda.outcomes_logged("AlreadyClosed");
         logs.push(lambda.log_text());
     }
-    let dlq = drain_bodies(&rig.sqs, &rig.callbacks.dlq_url, until).await?;
+    let dlq = drain_bodies(&world.sqs, &world.callbacks.dlq_url, until).await?;
     let by_body: HashMap<&str, usize> = sent
         .iter()
-        .map(|(n, (_, body))| (body.as_str(), *n))
+        .map(|(n, callback)| (callback.body.as_str(), *n))
         .collect();
     let dead: HashSet<usize> = dlq
         .iter()
         .filter_map(|body| by_body.get(body.as_str()).copied())
         .collect();
-    let states = final_states(&rig.sfn, &arns).await?;
+    let states = statemachine::settled_states(&world.sfn, &arns).await?;
     let leaked = sent
         .values()
-        .filter(|(token, _)| logs.iter().any(|log| log.contains(token.as_str())))
+        .filter(|callback| logs.iter().any(|log| log.contains(callback.token.as_str())))
         .count();
     let tallies = Tallies {
         executions,
         seed,
         verdict: judge(&states, &arns, &dead),
         polled,
-        counts: rig.proxy.counts(),
-        duplicates_logged: outcomes_logged(&logs, "AlreadyClosed"),
+        counts: world.fault_proxy()?.counts(),
+        duplicates_logged,
         poison_dead: dlq.iter().filter(|body| poison.contains(body)).count(),
         drained_after,
         elapsed: began.elapsed(),

@@ -6,140 +6,49 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
-use sfn_callback_tests::event_source::{self, QueuePair};
-use sfn_callback_tests::peer::{Clients, LocalAws};
+use sfn_callback_tests::event_source;
+use sfn_callback_tests::peer::LocalAws;
 use sfn_callback_tests::runtime_api::Lambda;
-use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
+use sfn_callback_tests::sqs_pattern::SqsCallbackWorld;
 use sfn_callback_tests::{Result, statemachine};
 
 const FINISH_LIMIT: Duration = Duration::from_secs(20);
 
 /// One isolated world per test: its own moto, queues, state machine and function.
-struct World {
-    _peer: LocalAws,
-    sfn: aws_sdk_sfn::Client,
-    sqs: aws_sdk_sqs::Client,
-    work_queue: String,
-    callbacks: QueuePair,
-    state_machine: String,
-    lambda: Lambda,
-}
-
-impl World {
-    async fn start() -> Result<Self> {
-        Self::start_with_env(&[]).await
-    }
-
-    async fn start_with_env(extra_env: &[(&str, &str)]) -> Result<Self> {
-        let peer = LocalAws::start()?;
-        let Clients { sfn, sqs, .. } = peer.clients().await;
-        let SqsCallbackPattern {
-            work_queue,
-            callbacks,
-            state_machine,
-        } = SqsCallbackPattern::create(&sfn, &sqs, "sqs-callback", 1, 2).await?;
-        let mut env = peer.function_env();
-        env.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        let lambda = Lambda::start("sqs-callback", &env).await?;
-        Ok(Self {
-            _peer: peer,
-            sfn,
-            sqs,
-            work_queue,
-            callbacks,
-            state_machine,
-            lambda,
-        })
-    }
-
-    /// Starts an execution and returns its ARN and the task token the worker got.
-    async fn start_execution(&self, name: &str, input: &Value) -> Result<(String, String)> {
-        let execution = statemachine::start(&self.sfn, &self.state_machine, name, input).await?;
-        let work =
-            event_source::receive_exactly(&self.sqs, &self.work_queue, 1, FINISH_LIMIT).await?;
-        let body: Value = serde_json::from_str(work[0].body().unwrap_or_default())?;
-        assert_eq!(body["input"], *input, "the worker gets the execution input");
-        let token = body["TaskToken"]
-            .as_str()
-            .ok_or("work message has no TaskToken")?
-            .to_owned();
-        Ok((execution, token))
-    }
-
-    async fn send_callbacks(&self, bodies: &[String]) -> Result<()> {
-        for body in bodies {
-            self.sqs
-                .send_message()
-                .queue_url(&self.callbacks.url)
-                .message_body(body)
-                .send()
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Receives exactly these callbacks as one batch and invokes the function with it.
-    async fn deliver_batch(&mut self, count: usize) -> Result<(Vec<String>, Vec<String>)> {
-        let messages =
-            event_source::receive_exactly(&self.sqs, &self.callbacks.url, count, FINISH_LIMIT)
-                .await?;
-        let ids: Vec<String> = messages
-            .iter()
-            .map(|m| m.message_id().unwrap_or_default().to_owned())
-            .collect();
-        let event = event_source::sqs_event(&messages, &self.callbacks.arn);
-        let response = self.lambda.invoke(&event).await?.into_response()?;
-        Ok((ids, event_source::failed_ids(&response)?))
-    }
-
-    /// Sends one callback and runs it through the function; returns the failed ids.
-    async fn callback(&mut self, body: &Value) -> Result<Vec<String>> {
-        self.send_callbacks(&[body.to_string()]).await?;
-        Ok(self.deliver_batch(1).await?.1)
-    }
-}
-
-/// The execution's output as JSON. moto re-serializes output (spaces, `\u` escapes),
-/// so values are compared, not text; the replay tests check the exact bytes we send.
-fn output_json(
-    described: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
-) -> Result<Value> {
-    Ok(serde_json::from_str(
-        described.output().ok_or("execution has no output")?,
-    )?)
+async fn world() -> Result<(SqsCallbackWorld, Lambda)> {
+    let world = SqsCallbackWorld::builder("sqs-callback").start().await?;
+    let lambda = world.start_function().await?;
+    Ok((world, lambda))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_callback_completes_execution_with_exact_output() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (execution, token) = world.start_execution("ok", &json!({"order": 42})).await?;
     let output = r#"{"approved":true,"items":[1,2,3],"note":"ünïcödé"}"#;
     let body = format!(r#"{{"taskToken":"{token}","status":"SUCCEEDED","output":{output}}}"#);
-    world.send_callbacks(&[body]).await?;
+    world.send_raw(&body).await?;
 
-    let (_, failed) = world.deliver_batch(1).await?;
+    let failed = world.deliver_batch(&mut lambda, 1).await?.failed;
 
     assert!(failed.is_empty(), "nothing reported failed: {failed:?}");
-    let described = statemachine::wait_finished(&world.sfn, &execution, FINISH_LIMIT).await?;
-    assert_eq!(described.status(), &ExecutionStatus::Succeeded);
     assert_eq!(
-        output_json(&described)?,
-        serde_json::from_str::<Value>(output)?
+        statemachine::finished(&world.sfn, &execution, FINISH_LIMIT).await?,
+        (
+            ExecutionStatus::Succeeded,
+            Some(serde_json::from_str::<Value>(output)?)
+        )
     );
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_callback_fails_execution_with_the_error_seen_by_catch() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (execution, token) = world.start_execution("fails", &json!({"order": 7})).await?;
 
     let failed = world
-        .callback(&json!({"taskToken": token, "status": "FAILED", "error": "WorkFailed", "cause": "disk full"}))
+        .callback(&mut lambda, &json!({"taskToken": token, "status": "FAILED", "error": "WorkFailed", "cause": "disk full"}))
         .await?;
 
     assert!(failed.is_empty(), "nothing reported failed: {failed:?}");
@@ -157,11 +66,14 @@ async fn failure_callback_fails_execution_with_the_error_seen_by_catch() -> Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_is_accepted_and_the_task_keeps_waiting_for_its_result() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (execution, token) = world.start_execution("beats", &json!({})).await?;
 
     let failed = world
-        .callback(&json!({"TaskToken": token, "status": "heartbeat"}))
+        .callback(
+            &mut lambda,
+            &json!({"TaskToken": token, "status": "heartbeat"}),
+        )
         .await?;
 
     assert!(failed.is_empty(), "heartbeat accepted: {failed:?}");
@@ -170,18 +82,22 @@ async fn heartbeat_is_accepted_and_the_task_keeps_waiting_for_its_result() -> Re
         ExecutionStatus::Running
     );
     let failed = world
-        .callback(&json!({"taskToken": token, "status": "success", "output": {"done": 1}}))
+        .callback(
+            &mut lambda,
+            &json!({"taskToken": token, "status": "success", "output": {"done": 1}}),
+        )
         .await?;
     assert!(failed.is_empty());
-    let described = statemachine::wait_finished(&world.sfn, &execution, FINISH_LIMIT).await?;
-    assert_eq!(described.status(), &ExecutionStatus::Succeeded);
-    assert_eq!(output_json(&described)?, json!({"done": 1}));
+    assert_eq!(
+        statemachine::finished(&world.sfn, &execution, FINISH_LIMIT).await?,
+        (ExecutionStatus::Succeeded, Some(json!({"done": 1})))
+    );
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_batch_reports_exactly_the_garbage_tokenless_and_wrong_token_records() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (good, good_token) = world.start_execution("good", &json!({"n": 1})).await?;
     let (failing, failing_token) = world.start_execution("failing", &json!({"n": 2})).await?;
     let bodies = [
@@ -191,16 +107,14 @@ async fn mixed_batch_reports_exactly_the_garbage_tokenless_and_wrong_token_recor
         json!({"taskToken": "a-well-formed-but-unknown-token", "output": {}}).to_string(),
         json!({"taskToken": failing_token, "status": "FAILED", "error": "Nope"}).to_string(),
     ];
-    world.send_callbacks(&bodies).await?;
+    for body in &bodies {
+        world.send_raw(body).await?;
+    }
 
-    let messages =
-        event_source::receive_exactly(&world.sqs, &world.callbacks.url, bodies.len(), FINISH_LIMIT)
-            .await?;
-    let event = event_source::sqs_event(&messages, &world.callbacks.arn);
-    let response = world.lambda.invoke(&event).await?.into_response()?;
+    let delivered = world.deliver_batch(&mut lambda, bodies.len()).await?;
 
-    let mut failed = event_source::failed_ids(&response)?;
-    let mut expected: Vec<String> = messages
+    let mut expected: Vec<String> = delivered
+        .messages
         .iter()
         .filter(|m| {
             let body = m.body().unwrap_or_default();
@@ -208,9 +122,8 @@ async fn mixed_batch_reports_exactly_the_garbage_tokenless_and_wrong_token_recor
         })
         .map(|m| m.message_id().unwrap_or_default().to_owned())
         .collect();
-    failed.sort();
     expected.sort();
-    assert_eq!(failed, expected);
+    assert_eq!(delivered.failed, expected);
     let good = statemachine::wait_finished(&world.sfn, &good, FINISH_LIMIT).await?;
     assert_eq!(good.status(), &ExecutionStatus::Succeeded);
     let failing = statemachine::wait_finished(&world.sfn, &failing, FINISH_LIMIT).await?;
@@ -223,12 +136,15 @@ async fn mixed_batch_reports_exactly_the_garbage_tokenless_and_wrong_token_recor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_output_fails_the_task_with_invalid_output_instead_of_hanging() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (execution, token) = world.start_execution("too-big", &json!({})).await?;
     let big = "x".repeat(300_000);
 
     let failed = world
-        .callback(&json!({"taskToken": token, "output": {"blob": big}}))
+        .callback(
+            &mut lambda,
+            &json!({"taskToken": token, "output": {"blob": big}}),
+        )
         .await?;
 
     assert!(
@@ -244,20 +160,18 @@ async fn oversize_output_fails_the_task_with_invalid_output_instead_of_hanging()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_source_deletes_completed_callbacks_and_redrives_invalid_ones_to_the_dlq()
 -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (execution, token) = world.start_execution("looped", &json!({})).await?;
     world
-        .send_callbacks(&[
-            json!({"taskToken": token, "output": {"ok": true}}).to_string(),
-            "{garbage".to_owned(),
-        ])
+        .send_callback(&json!({"taskToken": token, "output": {"ok": true}}))
         .await?;
+    world.send_raw("{garbage").await?;
 
     // Receive, invoke, delete what succeeded; the garbage comes back after the
     // 1 s visibility timeout until its second receive sends it to the DLQ.
     let mut dead = Vec::new();
     for _ in 0..20 {
-        event_source::poll_once(&world.sqs, &world.callbacks, &mut world.lambda, 10).await?;
+        event_source::poll_once(&world.sqs, &world.callbacks, &mut lambda, 10).await?;
         dead = event_source::peek_bodies(&world.sqs, &world.callbacks.dlq_url).await?;
         if !dead.is_empty() {
             break;
@@ -294,16 +208,19 @@ async fn bad_setting_fails_init_with_the_variable_named() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_fingerprints_never_tokens() -> Result<()> {
-    let mut world = World::start().await?;
+    let (world, mut lambda) = world().await?;
     let (_, token) = world.start_execution("logged", &json!({})).await?;
     world
-        .callback(&json!({"taskToken": token, "output": {}}))
+        .callback(&mut lambda, &json!({"taskToken": token, "output": {}}))
         .await?;
     world
-        .callback(&json!({"taskToken": format!("{token}-unknown"), "output": {}}))
+        .callback(
+            &mut lambda,
+            &json!({"taskToken": format!("{token}-unknown"), "output": {}}),
+        )
         .await?;
 
-    let log = world.lambda.log_text();
+    let log = lambda.log_text();
 
     assert!(
         log.contains("\"token\":\"token:"),

@@ -382,6 +382,58 @@ pub async fn peek_bodies(sqs: &Client, url: &str) -> Result<Vec<String>> {
     Ok(bodies)
 }
 
+/// Every body in a queue, read to the end: each receive hides what it read,
+/// so unlike [`peek_bodies`] they stay hidden for the visibility timeout.
+pub async fn drain_bodies(sqs: &Client, url: &str, until: Instant) -> Result<Vec<String>> {
+    let mut bodies = Vec::new();
+    while Instant::now() < until {
+        let batch = receive(sqs, url, 10, 0).await?;
+        if batch.is_empty() {
+            break;
+        }
+        bodies.extend(
+            batch
+                .iter()
+                .map(|m| m.body().unwrap_or_default().to_owned()),
+        );
+    }
+    Ok(bodies)
+}
+
+/// Messages waiting or in flight on `url`.
+pub async fn queue_depth(sqs: &Client, url: &str) -> Result<u64> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?;
+    let attributes = attributes.attributes().ok_or("queue has no attributes")?;
+    let count = |name: &QueueAttributeName| -> u64 {
+        attributes
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(count(&QueueAttributeName::ApproximateNumberOfMessages)
+        + count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+}
+
+/// Waits until the queue is empty: every message deleted or dead-lettered.
+pub async fn wait_drained(sqs: &Client, url: &str, until: Instant) -> Result<()> {
+    loop {
+        let depth = queue_depth(sqs, url).await?;
+        if depth == 0 {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!("{depth} messages still queued on {url} at the time limit").into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Receives exactly `count` messages from `queue` as one batch, invokes `lambda`
 /// with it, and returns the ids it reported failed.
 pub async fn deliver(

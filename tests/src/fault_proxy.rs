@@ -23,8 +23,8 @@
 //!
 //! # Closed tasks are answered as AWS answers them, not as moto does
 //!
-//! moto 5.2.5 answers `InvalidToken` for a token whose task is already closed;
-//! AWS answers `TaskTimedOut`, which the functions acknowledge as a duplicate.
+//! moto 5.2.5 answers `InvalidToken` for a token whose task is already closed
+//! (docs/local-peers.md); AWS answers `TaskTimedOut`, which the functions acknowledge as a duplicate.
 //! With [`FaultPlan::answer_closed_tasks_like_aws`], the proxy remembers every
 //! token for which moto accepted a SendTaskSuccess or SendTaskFailure, and
 //! answers any later `SendTask*` call on that token itself with `TaskTimedOut`
@@ -43,7 +43,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -54,10 +53,11 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::Result;
+use crate::loopback::{LoopbackServer, serve_loopback};
 use crate::peer::LocalAws;
 
 /// The longest the proxy waits for moto before giving up on a forwarded call.
@@ -331,15 +331,14 @@ impl Shared {
 
 /// The running proxy. It serves until dropped.
 pub struct FaultProxy {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
 }
 
 impl fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultProxy")
-            .field("addr", &self.addr)
+            .field("server", &self.server)
             .field("upstream", &self.shared.upstream)
             .finish_non_exhaustive()
     }
@@ -354,8 +353,6 @@ impl FaultProxy {
             .ok_or_else(|| format!("the fault proxy forwards plain http only, not {upstream}"))?
             .trim_end_matches('/')
             .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream: authority,
             hold: plan.hold,
@@ -367,17 +364,15 @@ impl FaultProxy {
             watches: Mutex::new(HashMap::new()),
             next_watch: AtomicU64::new(0),
         });
-        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
-        Ok(Self {
-            addr,
-            shared,
-            server,
-        })
+        let serving = Arc::clone(&shared);
+        let server =
+            serve_loopback(move |request, _| handle(Arc::clone(&serving), request)).await?;
+        Ok(Self { server, shared })
     }
 
     /// `http://127.0.0.1:PORT`: the value of `AWS_ENDPOINT_URL` for a function.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.endpoint()
     }
 
     /// The environment a function process needs to reach `peer` through this proxy.
@@ -414,12 +409,6 @@ impl FaultProxy {
             .schedule
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Schedule::new(faults);
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
@@ -499,21 +488,8 @@ impl Drop for EffectWatch {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    while let Ok((stream, _)) = listener.accept().await {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| handle(Arc::clone(&shared), request));
-            // A service error closes the connection without an answer: that is
-            // how resets and dropped responses are made.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
+/// Answers one request. An error closes the connection without an answer: that
+/// is how resets and dropped responses are made.
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
@@ -715,54 +691,47 @@ mod tests {
 
     use super::*;
 
-    /// A stand-in for moto: answers every request 200 `{}` and counts them.
-    async fn upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    /// A stand-in for moto: answers every request 200 `{}` and records its body.
+    /// It serves as long as the returned server lives.
+    async fn upstream() -> (LoopbackServer, Arc<Mutex<Vec<String>>>) {
         upstream_answering_after(Duration::ZERO).await
     }
 
     /// The stand-in for moto, taking `delay` to answer each request it recorded.
-    async fn upstream_answering_after(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    async fn upstream_answering_after(
+        delay: Duration,
+    ) -> (LoopbackServer, Arc<Mutex<Vec<String>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&seen);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let record = Arc::clone(&record);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let record = Arc::clone(&record);
-                        async move {
-                            let body = request.into_body().collect().await?.to_bytes();
-                            record
-                                .lock()
-                                .unwrap()
-                                .push(String::from_utf8_lossy(&body).into_owned());
-                            tokio::time::sleep(delay).await;
-                            let mut response = Response::new(Full::new(Bytes::from("{}")));
-                            response
-                                .headers_mut()
-                                .insert(header::CONNECTION, "close".parse().unwrap());
-                            Ok::<_, hyper::Error>(response)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        let server = serve_loopback(move |request: Request<Incoming>, _| {
+            let record = Arc::clone(&record);
+            async move {
+                let body = request.into_body().collect().await?.to_bytes();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                tokio::time::sleep(delay).await;
+                let mut response = Response::new(Full::new(Bytes::from("{}")));
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, "close".parse().unwrap());
+                Ok::<_, hyper::Error>(response)
             }
-        });
-        (format!("http://{addr}"), seen)
+        })
+        .await
+        .unwrap();
+        (server, seen)
     }
 
     /// Sends one raw HTTP/1.1 request and returns everything the proxy wrote back.
     async fn call(proxy: &FaultProxy, target: &str, body: &str) -> String {
-        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let mut stream = TcpStream::connect(proxy.server.addr()).await.unwrap();
         let request = format!(
             "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: {target}\r\n\
              content-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\
              connection: close\r\n\r\n{body}",
-            proxy.addr,
+            proxy.server.addr(),
             body.len()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -777,7 +746,7 @@ mod tests {
     #[tokio::test]
     async fn requests_other_than_send_task_pass_through_untouched() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Reset))
+        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Reset))
             .await
             .unwrap();
 
@@ -792,7 +761,7 @@ mod tests {
     #[tokio::test]
     async fn throttling_is_an_aws_json_400_and_is_not_forwarded() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Throttle))
+        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Throttle))
             .await
             .unwrap();
 
@@ -811,7 +780,7 @@ mod tests {
     #[tokio::test]
     async fn server_errors_answer_500_and_503_without_forwarding() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Status500))
+        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Status500))
             .await
             .unwrap();
         let first = call(&proxy, SUCCESS, BODY).await;
@@ -826,7 +795,7 @@ mod tests {
     #[tokio::test]
     async fn reset_closes_the_connection_without_an_answer_or_a_forward() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Reset))
+        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Reset))
             .await
             .unwrap();
 
@@ -840,7 +809,7 @@ mod tests {
     #[tokio::test]
     async fn dropped_response_takes_effect_but_answers_nothing() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::DropResponse))
+        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::DropResponse))
             .await
             .unwrap();
 
@@ -854,9 +823,12 @@ mod tests {
     async fn delay_forwards_then_holds_the_answer() {
         let (moto, seen) = upstream().await;
         let hold = Duration::from_millis(300);
-        let proxy = FaultProxy::start(&moto, FaultPlan::always(Fault::Delay).hold_for(hold))
-            .await
-            .unwrap();
+        let proxy = FaultProxy::start(
+            &moto.endpoint(),
+            FaultPlan::always(Fault::Delay).hold_for(hold),
+        )
+        .await
+        .unwrap();
         let started = Instant::now();
 
         let answer = call(&proxy, SUCCESS, BODY).await;
@@ -869,9 +841,12 @@ mod tests {
     #[tokio::test]
     async fn completion_on_an_accepted_token_is_answered_task_timed_out_like_aws() {
         let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
-            .await
-            .unwrap();
+        let proxy = FaultProxy::start(
+            &moto.endpoint(),
+            FaultPlan::none().answer_closed_tasks_like_aws(),
+        )
+        .await
+        .unwrap();
 
         let first = call(&proxy, SUCCESS, BODY).await;
         let second = call(
@@ -897,14 +872,17 @@ mod tests {
     #[tokio::test]
     async fn a_call_whose_client_hangs_up_mid_forward_still_closes_its_task() {
         let (moto, seen) = upstream_answering_after(Duration::from_millis(300)).await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
-            .await
-            .unwrap();
+        let proxy = FaultProxy::start(
+            &moto.endpoint(),
+            FaultPlan::none().answer_closed_tasks_like_aws(),
+        )
+        .await
+        .unwrap();
         let effects = proxy.effects().watch(["tok-1".to_owned()]);
 
         // The caller dies (a killed function) while moto is still working on its call.
         let caller = tokio::spawn({
-            let addr = proxy.addr;
+            let addr = proxy.server.addr();
             async move {
                 let mut stream = TcpStream::connect(addr).await.unwrap();
                 let request = format!(
@@ -933,9 +911,12 @@ mod tests {
     #[tokio::test]
     async fn a_watch_counts_accepted_calls_on_its_tokens_only() {
         let (moto, _) = upstream().await;
-        let proxy = FaultProxy::start(&moto, FaultPlan::none().answer_closed_tasks_like_aws())
-            .await
-            .unwrap();
+        let proxy = FaultProxy::start(
+            &moto.endpoint(),
+            FaultPlan::none().answer_closed_tasks_like_aws(),
+        )
+        .await
+        .unwrap();
         let before = call(&proxy, SUCCESS, r#"{"taskToken":"tok-0","output":"{}"}"#).await;
         let watch = proxy
             .effects()

@@ -12,25 +12,23 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::Result;
+use crate::loopback::{LoopbackServer, serve_loopback};
 use crate::runtime_api::{Answer, Lambda};
 
 /// A function served at `http://127.0.0.1:PORT/`. Stops when dropped.
 pub struct FunctionUrl {
-    addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
+    server: LoopbackServer,
     lambda: Arc<Mutex<Lambda>>,
 }
 
 impl std::fmt::Debug for FunctionUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FunctionUrl")
-            .field("addr", &self.addr)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -38,48 +36,25 @@ impl std::fmt::Debug for FunctionUrl {
 impl FunctionUrl {
     /// Serves `lambda` on a free loopback port.
     pub async fn serve(lambda: Lambda) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let lambda = Arc::new(Mutex::new(lambda));
-        let server = tokio::spawn(accept(listener, Arc::clone(&lambda)));
-        Ok(Self {
-            addr,
-            server,
-            lambda,
+        let serving = Arc::clone(&lambda);
+        let ids = AtomicU64::new(1);
+        let server = serve_loopback(move |request, client| {
+            let id = ids.fetch_add(1, Ordering::Relaxed);
+            bridge(Arc::clone(&serving), request, client, id)
         })
+        .await?;
+        Ok(Self { server, lambda })
     }
 
     /// `http://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}/", self.server.endpoint())
     }
 
     /// Everything the function logged so far.
     pub async fn log_text(&self) -> String {
         self.lambda.lock().await.log_text()
-    }
-}
-
-impl Drop for FunctionUrl {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn accept(listener: TcpListener, lambda: Arc<Mutex<Lambda>>) {
-    let ids = Arc::new(AtomicU64::new(1));
-    while let Ok((stream, peer)) = listener.accept().await {
-        let lambda = Arc::clone(&lambda);
-        let ids = Arc::clone(&ids);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let id = ids.fetch_add(1, Ordering::Relaxed);
-                bridge(Arc::clone(&lambda), request, peer, id)
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 

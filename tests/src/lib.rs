@@ -1,10 +1,14 @@
 //! The test harness of sfn-callback: the local AWS peer (moto), a Lambda
 //! Runtime API emulator that runs the built function binaries, an SQS event
 //! source loop like Lambda's, a fault-injecting proxy, function instances
-//! killed mid-invocation, and helpers for state machines.
+//! killed mid-invocation, helpers for state machines, one world per callback
+//! pattern (`sqs_pattern`, `sns_pattern`, `worker_pattern`, `activity_pattern`)
+//! and the loopback HTTP server the local stand-ins share (`loopback`).
+//! What the tests rely on about the local peers: `docs/local-peers.md`.
 //!
-//! Used by the integration tests in `e2e/` and by the demo (`make demo`).
+//! Used by the integration tests in `e2e/`, by the demo (`make demo`) and by the bench.
 
+pub mod activity_pattern;
 pub mod approval;
 pub mod bootstraps;
 pub mod browser;
@@ -13,11 +17,14 @@ pub mod fault_proxy;
 pub mod function_url;
 pub mod instance_kill;
 pub mod localstack;
+pub mod loopback;
 pub mod peer;
 pub mod runtime_api;
 pub mod sns;
+pub mod sns_pattern;
 pub mod sqs_pattern;
 pub mod statemachine;
+pub mod worker_pattern;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The local peer for Step Functions activities: localstack-core in host mode
 //! (a Python process, no Docker) on a free loopback port, stopped when dropped.
 //!
-//! moto does not implement `GetActivityTask` (see FACTS); localstack's Step
+//! moto does not implement `GetActivityTask` (docs/local-peers.md); localstack's Step
 //! Functions interpreter runs activity tasks and long-polls `GetActivityTask`
 //! for 60 s. Only Step Functions (and `EventBridge`, which receives the
 //! interpreter's status events) are loaded. Nothing reaches the network: no

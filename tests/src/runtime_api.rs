@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -19,14 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 
+use crate::loopback::{LoopbackServer, body_bytes, serve_loopback};
 use crate::{Result, artifacts_dir, built_binary};
 
 const API_PREFIX: &str = "/2018-06-01/runtime";
@@ -71,16 +69,15 @@ struct State {
 
 /// The emulator. It serves until dropped.
 pub struct RuntimeApi {
-    addr: SocketAddr,
+    server: LoopbackServer,
     sender: mpsc::Sender<Invocation>,
     state: Arc<State>,
-    server: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RuntimeApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeApi")
-            .field("addr", &self.addr)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -88,8 +85,6 @@ impl std::fmt::Debug for RuntimeApi {
 impl RuntimeApi {
     /// Starts the emulator on a free loopback port.
     pub async fn start() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let (sender, receiver) = mpsc::channel(64);
         let state = Arc::new(State {
             queue: Mutex::new(receiver),
@@ -100,18 +95,18 @@ impl RuntimeApi {
             next_id: AtomicU64::new(1),
             handed_out: watch::Sender::new(0),
         });
-        let server = tokio::spawn(serve(listener, Arc::clone(&state)));
+        let serving = Arc::clone(&state);
+        let server = serve_loopback(move |request, _| route(Arc::clone(&serving), request)).await?;
         Ok(Self {
-            addr,
+            server,
             sender,
             state,
-            server,
         })
     }
 
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
-        self.addr.to_string()
+        self.server.addr().to_string()
     }
 
     /// When the function first asked for an event, if it has.
@@ -176,25 +171,6 @@ impl RuntimeApi {
     }
 }
 
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    while let Ok((stream, _)) = listener.accept().await {
-        let state = Arc::clone(&state);
-        tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| route(Arc::clone(&state), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 async fn route(
     state: Arc<State>,
     request: Request<Incoming>,
@@ -212,12 +188,7 @@ async fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("Unhandled")
         .to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
+    let body = body_bytes(request).await;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let response = match (method, segments.as_slice()) {
         (Method::GET, ["invocation", "next"]) => next_invocation(&state).await,
@@ -400,7 +371,7 @@ impl Lambda {
             env: env.to_vec(),
         };
         let api = RuntimeApi::start().await?;
-        let log = artifacts_dir()?.join(format!("{name}-{}.log", api.addr.port()));
+        let log = artifacts_dir()?.join(format!("{name}-{}.log", api.server.addr().port()));
         let log_file = std::fs::File::create(&log)?;
         let spawned_at = Instant::now();
         let child = launch.spawn(&api, &log_file)?;
@@ -534,5 +505,13 @@ impl Lambda {
     /// Everything the function wrote to stdout and stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How many records the function logged with this outcome so far
+    /// (`"outcome":"AlreadyClosed"` in its JSON log lines).
+    pub fn outcomes_logged(&self, outcome: &str) -> usize {
+        self.log_text()
+            .matches(&format!("\"outcome\":\"{outcome}\""))
+            .count()
     }
 }

@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
+use sfn_callback_tests::activity_pattern::ActivityPattern;
 use sfn_callback_tests::localstack::LocalStack;
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine, workspace_root};
 
@@ -27,15 +28,10 @@ pub async fn run() -> Result<()> {
     );
     let peer = LocalStack::start()?;
     let sfn = aws_sdk_sfn::Client::new(&peer.sdk_config().await);
-    let activity = sfn
-        .create_activity()
-        .name("demo-checksum")
-        .send()
-        .await?
-        .activity_arn()
-        .to_owned();
-    let definition = statemachine::definition("activity", &[("ActivityArn", &activity)])?;
-    let state_machine = statemachine::create(&sfn, "demo-activity", &definition).await?;
+    let ActivityPattern {
+        activity,
+        state_machine,
+    } = ActivityPattern::create(&sfn, "demo-activity").await?;
 
     let log = artifacts_dir()?.join("demo-activity-worker.log");
     let mut worker = tokio::process::Command::new(built_binary("activity-worker")?)

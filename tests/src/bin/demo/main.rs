@@ -8,6 +8,7 @@ mod sns;
 mod sqs;
 mod worker;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sfn_callback_tests::peer::LocalAws;
@@ -24,7 +25,7 @@ async fn main() {
 async fn run() -> Result<()> {
     let started = Instant::now();
     println!("Starting the local AWS peer (moto) ...");
-    let peer = LocalAws::start()?;
+    let peer = Arc::new(LocalAws::start()?);
     println!("  moto on {}", peer.endpoint());
 
     heading("1. Queue-driven callbacks: worker -> SQS -> sqs-callback");

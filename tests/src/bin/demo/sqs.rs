@@ -1,81 +1,73 @@
 //! Queue-driven callbacks: the worker drops callback messages on SQS and
 //! `sqs-callback` completes them; a duplicate and garbage show the DLQ path.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
-use sfn_callback_tests::event_source::{self, PollReport, QueuePair};
-use sfn_callback_tests::peer::{Clients, LocalAws};
+use sfn_callback_tests::Result;
+use sfn_callback_tests::event_source::{self, PollReport};
+use sfn_callback_tests::peer::LocalAws;
 use sfn_callback_tests::runtime_api::Lambda;
-use sfn_callback_tests::sqs_pattern::SqsCallbackPattern;
-use sfn_callback_tests::{Result, statemachine};
+use sfn_callback_tests::sqs_pattern::SqsCallbackWorld;
 
-struct Demo {
-    sfn: aws_sdk_sfn::Client,
-    sqs: aws_sdk_sqs::Client,
-    work_queue: String,
-    callbacks: QueuePair,
-    state_machine: String,
-}
-
-pub async fn run(peer: &LocalAws) -> Result<()> {
-    let Clients { sfn, sqs, .. } = peer.clients().await;
-
+pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
     println!(
         "Creating the work queue, the callback queue with its DLQ (maxReceiveCount 2), and the state machine ..."
     );
-    let SqsCallbackPattern {
-        work_queue,
-        callbacks,
-        state_machine,
-    } = SqsCallbackPattern::create(&sfn, &sqs, "demo-sqs-callback", 1, 2).await?;
-    let demo = Demo {
-        sfn,
-        sqs,
-        work_queue,
-        callbacks,
-        state_machine,
-    };
+    let world = SqsCallbackWorld::builder("demo-sqs-callback")
+        .start_on(peer)
+        .await?;
 
     println!("Starting sqs-callback behind a local Lambda Runtime API ...");
-    let mut lambda = Lambda::start("sqs-callback", &peer.function_env()).await?;
+    let mut lambda = world.start_function().await?;
 
     println!("Starting executions and playing the worker ...");
+    // Each execution's worker answers with one callback message.
+    let answers: [(&str, WorkerAnswer); 4] = [
+        (
+            "success",
+            |token| json!({"taskToken": token, "status": "SUCCEEDED", "output": {"shipped": true}}),
+        ),
+        (
+            "failure",
+            |token| json!({"taskToken": token, "status": "FAILED", "error": "OutOfStock", "cause": "item 2 is gone"}),
+        ),
+        (
+            "heartbeat",
+            |token| json!({"TaskToken": token, "status": "HEARTBEAT"}),
+        ),
+        ("duplicate", duplicate),
+    ];
     let mut executions = Vec::new();
-    let success = demo.start("success", &json!({"order": 1})).await?;
-    demo.send(&json!({"taskToken": success.1, "status": "SUCCEEDED", "output": {"shipped": true}}))
-        .await?;
-    executions.push(("success", success.0));
-
-    let failure = demo.start("failure", &json!({"order": 2})).await?;
-    demo.send(&json!({"taskToken": failure.1, "status": "FAILED", "error": "OutOfStock", "cause": "item 2 is gone"}))
-        .await?;
-    executions.push(("failure", failure.0));
-
-    let heartbeat = demo.start("heartbeat", &json!({"order": 3})).await?;
-    demo.send(&json!({"TaskToken": heartbeat.1, "status": "HEARTBEAT"}))
-        .await?;
-    executions.push(("heartbeat", heartbeat.0.clone()));
-
-    let duplicate = demo.start("duplicate", &json!({"order": 4})).await?;
-    let duplicated = json!({"taskToken": duplicate.1, "output": {"order": 4, "sent": "twice"}});
-    demo.send(&duplicated).await?;
-    executions.push(("duplicate", duplicate.0));
-
-    demo.send_text("this is not a callback").await?;
+    let mut tokens = HashMap::new();
+    for (order, (name, answer)) in (1..).zip(answers) {
+        let (execution, token) = world
+            .start_execution(name, &json!({"order": order}))
+            .await?;
+        world.send_callback(&answer(&token)).await?;
+        executions.push((name, execution));
+        tokens.insert(name, token);
+    }
+    world.send_raw("this is not a callback").await?;
 
     println!("Running the SQS event source loop (receive, invoke, delete what succeeded) ...");
     let mut totals = PollReport::default();
-    totals += demo.drain(&mut lambda).await?;
+    totals += drain(&world, &mut lambda).await?;
     // The heartbeat kept its task waiting; now the worker finishes it.
-    demo.send(&json!({"taskToken": heartbeat.1, "output": {"order": 3, "after": "heartbeat"}}))
+    world
+        .send_callback(
+            &json!({"taskToken": tokens["heartbeat"], "output": {"order": 3, "after": "heartbeat"}}),
+        )
         .await?;
     // The duplicate arrives after its execution has finished.
-    demo.send(&duplicated).await?;
-    totals += demo.drain(&mut lambda).await?;
+    world
+        .send_callback(&duplicate(&tokens["duplicate"]))
+        .await?;
+    totals += drain(&world, &mut lambda).await?;
 
-    crate::print_executions(&demo.sfn, &executions).await;
+    crate::print_executions(&world.sfn, &executions).await;
     println!("(moto drops SendTaskFailure's cause; AWS keeps it.)");
 
     println!();
@@ -85,7 +77,7 @@ pub async fn run(peer: &LocalAws) -> Result<()> {
     }
 
     println!();
-    let dead = event_source::peek_bodies(&demo.sqs, &demo.callbacks.dlq_url).await?;
+    let dead = event_source::peek_bodies(&world.sqs, &world.callbacks.dlq_url).await?;
     println!("Messages in the dead-letter queue: {}", dead.len());
     for body in &dead {
         println!("  {}", describe_dead(body));
@@ -102,53 +94,32 @@ pub async fn run(peer: &LocalAws) -> Result<()> {
     Ok(())
 }
 
-impl Demo {
-    async fn start(&self, name: &str, input: &Value) -> Result<(String, String)> {
-        let execution = statemachine::start(&self.sfn, &self.state_machine, name, input).await?;
-        let work =
-            event_source::receive_exactly(&self.sqs, &self.work_queue, 1, Duration::from_secs(10))
-                .await?;
-        let body: Value = serde_json::from_str(work[0].body().unwrap_or_default())?;
-        let token = body["TaskToken"]
-            .as_str()
-            .ok_or("work message has no TaskToken")?
-            .to_owned();
-        Ok((execution, token))
-    }
+/// A worker's callback message for its task token.
+type WorkerAnswer = fn(&str) -> Value;
 
-    async fn send(&self, callback: &Value) -> Result<()> {
-        self.send_text(&callback.to_string()).await
-    }
+/// The callback the demo sends twice: the second arrives after its execution finished.
+fn duplicate(token: &str) -> Value {
+    json!({"taskToken": token, "output": {"order": 4, "sent": "twice"}})
+}
 
-    async fn send_text(&self, body: &str) -> Result<()> {
-        self.sqs
-            .send_message()
-            .queue_url(&self.callbacks.url)
-            .message_body(body)
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Polls until the callback queue stays empty, bounded in count.
-    async fn drain(&self, lambda: &mut Lambda) -> Result<PollReport> {
-        let mut totals = PollReport::default();
-        let mut idle = 0;
-        for _ in 0..40 {
-            let report = event_source::poll_once(&self.sqs, &self.callbacks, lambda, 10).await?;
-            if report.received == 0 {
-                idle += 1;
-                // Failed messages come back after the 1 s visibility timeout.
-                if idle >= 3 {
-                    break;
-                }
-            } else {
-                idle = 0;
+/// Polls until the callback queue stays empty, bounded in count.
+async fn drain(world: &SqsCallbackWorld, lambda: &mut Lambda) -> Result<PollReport> {
+    let mut totals = PollReport::default();
+    let mut idle = 0;
+    for _ in 0..40 {
+        let report = event_source::poll_once(&world.sqs, &world.callbacks, lambda, 10).await?;
+        if report.received == 0 {
+            idle += 1;
+            // Failed messages come back after the 1 s visibility timeout.
+            if idle >= 3 {
+                break;
             }
-            totals += report;
+        } else {
+            idle = 0;
         }
-        Ok(totals)
+        totals += report;
     }
+    Ok(totals)
 }
 
 /// One record's outcome from the function's JSON log line, if the line is one.
