@@ -34,7 +34,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = RetrySettings::default();
         Ok(Self {
-            max_concurrency: setting(&lookup, "MAX_CONCURRENCY", 10, 1..=1000)?,
+            max_concurrency: max_concurrency(&lookup)?,
             retry: RetrySettings {
                 max_attempts: setting(&lookup, "SFN_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
                 attempt_timeout: millis(
@@ -54,8 +54,24 @@ impl Config {
     }
 }
 
+/// Records of one batch in flight at once: `MAX_CONCURRENCY`, default 10.
+pub(crate) fn max_concurrency(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<usize, ConfigError> {
+    setting(lookup, "MAX_CONCURRENCY", 10, 1..=1000)
+}
+
+/// Time between a worker's heartbeats: `HEARTBEAT_INTERVAL_SECONDS`, default
+/// 60; 0 sends none.
+pub(crate) fn heartbeat_interval(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    let seconds = setting(lookup, "HEARTBEAT_INTERVAL_SECONDS", 60, 0..=86_400)?;
+    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
+}
+
 /// One whole-number setting within `range`, or its default when unset or empty.
-pub fn setting<T>(
+pub(crate) fn setting<T>(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,

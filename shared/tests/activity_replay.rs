@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sfn_callback::activity::{
+use sfn_callback::handlers::activity::{
     ActivityReport, ActivitySettings, ActivityWorker, WORKER_SHUTDOWN_ERROR,
 };
 use sfn_callback::worker::{TaskFailure, WorkerSettings};

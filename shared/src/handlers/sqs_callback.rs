@@ -51,20 +51,23 @@ impl SqsCallback {
 }
 
 /// Unwraps, parses and completes one record.
-pub async fn complete_record(
+async fn complete_record(
     client: &CallbackClient,
     record: &SqsMessage,
     deadline: Deadline,
 ) -> Handled {
-    let text = match sqs_callback_text(record) {
-        Ok(text) => text,
-        Err(err) => return Handled::new(None, Err(err.into())),
-    };
-    complete_text(client, &text, deadline).await
+    match sqs_callback_text(record) {
+        Ok(text) => complete_text(client, &text, deadline).await,
+        Err(err) => Handled::new(None, Err(err.into())),
+    }
 }
 
 /// Parses callback text and completes its token.
-pub async fn complete_text(client: &CallbackClient, text: &str, deadline: Deadline) -> Handled {
+pub(crate) async fn complete_text(
+    client: &CallbackClient,
+    text: &str,
+    deadline: Deadline,
+) -> Handled {
     match message::parse(text) {
         Ok(callback) => {
             let token = Some(callback.token.fingerprint());

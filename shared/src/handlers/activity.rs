@@ -27,16 +27,14 @@ use tokio::time::Instant;
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
 use crate::config::{ConfigError, setting};
-use crate::outcome::{CallbackError, Class, Done, Outcome, classify_sdk_error};
+use crate::heartbeat::{Guarded, with_heartbeats};
+use crate::outcome::{CallbackError, Done, ErrorClass, Outcome};
+use crate::respond::{RecordId, log_outcome};
 use crate::token::TaskToken;
-use crate::worker::{
-    Guarded, TaskFailure, TaskHandler, WorkerSettings, completion_of, with_heartbeats,
-};
+use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler, WorkerSettings};
 
 /// The error an activity task is failed with when its worker stops first.
 pub const WORKER_SHUTDOWN_ERROR: &str = "sfn_callback.WorkerShutdown";
-/// The error an activity task is failed with when its input cannot be read.
-pub const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 
 /// `GetActivityTask` holds a poll open for up to 60 s; each attempt gets a little
 /// more. Only attempts are limited: a limit on the whole call could cut a retry
@@ -198,7 +196,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
                     backoff = Duration::ZERO;
                     continue;
                 }
-                Err(err) if err.class() == Class::Permanent => {
+                Err(err) if err.class() == ErrorClass::Permanent => {
                     report.poll_errors += 1;
                     tracing::error!(
                         poller = index,
@@ -231,11 +229,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 Ok(_) => report.completed += 1,
                 Err(_) => report.not_completed += 1,
             }
-            crate::batch::log_outcome(
-                &format!("activity-poller-{index}"),
-                Some(token.fingerprint()),
-                &outcome,
-            );
+            log_outcome(RecordId::Poller(index), Some(token.fingerprint()), &outcome);
         }
         report
     }
@@ -258,7 +252,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
             .await;
         let output = match answer {
             Ok(output) => output,
-            Err(err) => return classify_sdk_error(&err).map(|_| None),
+            Err(err) => return Err(CallbackError::from_sdk(&err)),
         };
         let Some(raw_token) = output.task_token().filter(|token| !token.is_empty()) else {
             return Ok(None);
@@ -305,13 +299,14 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 return self.fail_for_shutdown(&token, "the worker stopped before this task finished").await;
             }
         };
-        let result = match result {
-            Guarded::Finished(result) => result,
-            Guarded::Closed(done) => return Ok(done),
-            Guarded::Gone(err) => return Err(err),
-            Guarded::OutOfTime => return Err(CallbackError::OutOfTime),
+        let result = match result.finished() {
+            Ok(result) => result,
+            Err(ended) => return ended,
         };
-        self.complete(&token, completion_of(result), stop).await
+        let completion = result.map_or_else(TaskFailure::into_completion, |output| {
+            Completion::success(&output)
+        });
+        self.complete(&token, completion, stop).await
     }
 
     /// Completes the task. A transient failure is retried with backoff and
@@ -327,7 +322,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
             let Err(err) = &outcome else {
                 return outcome;
             };
-            if err.class() != Class::Transient {
+            if err.class() != ErrorClass::Transient {
                 return outcome;
             }
             backoff = next_backoff(backoff, self.settings.max_backoff);
