@@ -102,6 +102,9 @@ pub enum CallbackError {
     OutOfTime,
     #[error("the request could not be built: {reason}")]
     BadRequest { reason: String },
+    // ServiceRefused and ServiceUnavailable carry the approval notifier's errors
+    // through the batch driver; approval still uses them until its own crate
+    // has its error type (the driver takes any `Classify` error).
     #[error("{service} refused the request: {reason}")]
     ServiceRefused {
         service: &'static str,
@@ -397,6 +400,44 @@ mod tests {
             code: "InvalidToken".into(),
         };
         assert!(!busy.task_is_gone());
+    }
+
+    fn service_error(code: &str, status: u16) -> SdkError<SendTaskSuccessError, Response> {
+        let metadata = aws_sdk_sfn::error::ErrorMetadata::builder()
+            .code(code)
+            .build();
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap();
+        SdkError::service_error(
+            SendTaskSuccessError::generic(metadata),
+            Response::new(status, aws_smithy_types::body::SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn any_services_sdk_error_is_classified_by_its_code_and_status() {
+        for (code, status, class) in [
+            ("TooManyRequestsException", 429, ErrorClass::Transient),
+            ("Throttling", 400, ErrorClass::Transient),
+            ("InternalFailure", 500, ErrorClass::Transient),
+            ("MessageRejected", 400, ErrorClass::Permanent),
+            ("AccessDeniedException", 403, ErrorClass::Permanent),
+        ] {
+            let err = service_error(code, status);
+            assert_eq!(Classify::class(&err), class, "{code}");
+            assert_eq!(err.service_code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn a_closed_task_is_done_only_for_a_completion() {
+        let err = service_error("TaskTimedOut", 400);
+        assert_eq!(completion_refused(&err), Ok(Done::AlreadyClosed));
+        assert_eq!(
+            CallbackError::from_sdk(&err),
+            CallbackError::Refused {
+                code: "TaskTimedOut".into()
+            }
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub(crate) fn sqs_batch_response<E: Classify + Display>(
 
 /// Which record a log line is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordId<'a> {
+pub(crate) enum RecordId<'a> {
     /// An SQS or SNS message, by its `message_id`.
     Message(&'a str),
     /// An activity task, by the poller that received it.
@@ -98,7 +98,7 @@ pub enum RecordId<'a> {
 
 /// The one log line per record: its id, token fingerprint, outcome and the
 /// service's error code. Never a body, never a token.
-pub fn log_outcome<E: Classify + Display>(
+pub(crate) fn log_outcome<E: Classify + Display>(
     id: RecordId<'_>,
     token: Option<Fingerprint>,
     outcome: &Outcome<E>,

@@ -8,7 +8,7 @@ use lambda_runtime::LambdaEvent;
 
 use crate::client::{CallbackClient, Deadline};
 use crate::config::Config;
-use crate::handlers::sqs_callback::complete_text;
+use crate::handlers::complete_callback;
 use crate::respond::{InvocationError, RecordId, invocation_result, log_outcome};
 
 /// What the function builds once at cold start.
@@ -34,7 +34,7 @@ impl SnsCallback {
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut outcomes = Vec::with_capacity(event.payload.records.len());
         for record in &event.payload.records {
-            let handled = complete_text(&self.client, &record.sns.message, deadline).await;
+            let handled = complete_callback(&self.client, &record.sns.message, deadline).await;
             log_outcome(
                 RecordId::Message(&record.sns.message_id),
                 handled.token,

@@ -10,7 +10,7 @@ use crate::batch::{Handled, process_sqs_batch};
 use crate::client::{CallbackClient, Deadline};
 use crate::config::Config;
 use crate::envelope::sqs_callback_text;
-use crate::message;
+use crate::handlers::complete_callback;
 
 /// What the function builds once at cold start and borrows on every invocation.
 #[derive(Debug, Clone)]
@@ -57,27 +57,7 @@ async fn complete_record(
     deadline: Deadline,
 ) -> Handled {
     match sqs_callback_text(record) {
-        Ok(text) => complete_text(client, &text, deadline).await,
-        Err(err) => Handled::new(None, Err(err.into())),
-    }
-}
-
-/// Parses callback text and completes its token.
-pub(crate) async fn complete_text(
-    client: &CallbackClient,
-    text: &str,
-    deadline: Deadline,
-) -> Handled {
-    match message::parse(text) {
-        Ok(callback) => {
-            let token = Some(callback.token.fingerprint());
-            Handled::new(
-                token,
-                client
-                    .complete(&callback.token, callback.completion, deadline)
-                    .await,
-            )
-        }
+        Ok(text) => complete_callback(client, &text, deadline).await,
         Err(err) => Handled::new(None, Err(err.into())),
     }
 }
