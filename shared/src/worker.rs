@@ -30,7 +30,6 @@ use std::any::type_name;
 use std::error::Error;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,7 +38,7 @@ use serde_json::Value;
 use crate::batch::Handled;
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR, MAX_ERROR_CHARS, truncate_cause};
-use crate::config::{Config, ConfigError, heartbeat_interval, max_concurrency};
+use crate::config::{Config, WorkerSettings, heartbeat_interval};
 use crate::heartbeat::{until_deadline, with_heartbeats};
 use crate::message::{TaskMessage, parse_task_message};
 use crate::outcome::{CallbackError, Outcome};
@@ -186,41 +185,6 @@ where
                 INVALID_OUTPUT_ERROR,
                 format!("the handler's output is not JSON: {err}"),
             )
-        })
-    }
-}
-
-/// Settings of the worker adapters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerSettings {
-    /// Time between heartbeats while the work runs; `None` sends none. Use about
-    /// a third of the task's `HeartbeatSeconds`, so one lost heartbeat is survived.
-    pub heartbeat_interval: Option<Duration>,
-    /// Records of one batch worked on at once.
-    pub max_concurrency: usize,
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Self {
-            heartbeat_interval: Some(Duration::from_mins(1)),
-            max_concurrency: 10,
-        }
-    }
-}
-
-impl WorkerSettings {
-    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
-    /// `MAX_CONCURRENCY` (default 10) from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            heartbeat_interval: heartbeat_interval(&lookup)?,
-            max_concurrency: max_concurrency(&lookup)?,
         })
     }
 }

@@ -26,12 +26,12 @@ use tokio::time::Instant;
 
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
-use crate::config::{ConfigError, setting};
+use crate::config::ActivitySettings;
 use crate::heartbeat::{Guarded, with_heartbeats};
 use crate::outcome::{CallbackError, Done, ErrorClass, Outcome};
 use crate::respond::{RecordId, log_outcome};
 use crate::token::TaskToken;
-use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler, WorkerSettings};
+use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler};
 
 /// The error an activity task is failed with when its worker stops first.
 pub const WORKER_SHUTDOWN_ERROR: &str = "sfn_callback.WorkerShutdown";
@@ -43,72 +43,6 @@ const POLL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
 
 /// Deepest nesting of an input that can be read (`serde_json`'s recursion limit).
 const MAX_INPUT_DEPTH: usize = 128;
-
-/// The worker's default name, when neither `WORKER_NAME` nor a host name is found.
-const DEFAULT_WORKER_NAME: &str = "sfn-callback-activity-worker";
-
-/// Settings of an activity worker.
-#[derive(Debug, Clone)]
-pub struct ActivitySettings {
-    pub activity_arn: String,
-    /// Shown in the execution history as the task's worker.
-    pub worker_name: String,
-    /// Polls in flight at once, and so tasks worked on at once.
-    pub pollers: usize,
-    /// Heartbeats while a task runs.
-    pub worker: WorkerSettings,
-    /// How long in-flight tasks may run on after shutdown begins.
-    pub grace: Duration,
-    /// Longest wait between polls after errors (throttling, outages).
-    pub max_backoff: Duration,
-}
-
-impl ActivitySettings {
-    /// Reads `ACTIVITY_ARN` (required), `WORKER_NAME` (default: the host name),
-    /// `POLLERS` (default 2), `GRACE_SECONDS` (default 25),
-    /// `MAX_BACKOFF_SECONDS` (default 30) and the worker settings
-    /// (`HEARTBEAT_INTERVAL_SECONDS`) from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let activity_arn = lookup("ACTIVITY_ARN")
-            .filter(|arn| arn.starts_with("arn:"))
-            .ok_or_else(|| ConfigError {
-                name: "ACTIVITY_ARN",
-                value: lookup("ACTIVITY_ARN").unwrap_or_default(),
-                expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)"
-                    .to_owned(),
-            })?;
-        let worker_name = [lookup("WORKER_NAME"), host_name(), lookup("HOSTNAME")]
-            .into_iter()
-            .flatten()
-            .map(|name| name.trim().to_owned())
-            .find(|name| !name.is_empty())
-            .unwrap_or_else(|| DEFAULT_WORKER_NAME.to_owned());
-        Ok(Self {
-            activity_arn,
-            worker_name,
-            pollers: setting(&lookup, "POLLERS", 2, 1..=100)?,
-            worker: WorkerSettings::from_lookup(&lookup)?,
-            grace: Duration::from_secs(setting(&lookup, "GRACE_SECONDS", 25, 0..=3600)?),
-            max_backoff: Duration::from_secs(setting(
-                &lookup,
-                "MAX_BACKOFF_SECONDS",
-                30,
-                1..=3600,
-            )?),
-        })
-    }
-}
-
-/// The host's name, as the kernel knows it. (`$HOSTNAME` is a shell variable:
-/// systemd and most container runtimes do not set it.)
-fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
-}
 
 /// What a worker did, for its final log line and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::{CallbackClient, Deadline};
+use crate::config::WorkerSettings;
 use crate::respond::{InvocationError, RecordId, invocation_result, log_outcome};
-use crate::worker::{TaskFailure, TaskHandler, Typed, Work, WorkerSettings, typed, work_from_env};
+use crate::worker::{TaskFailure, TaskHandler, Typed, Work, typed, work_from_env};
 
 /// The worker for an SNS trigger. Build it with [`SnsWorker::from_env`] from a
 /// typed handler (see [`crate::worker`]), or with [`SnsWorker::new`] from any

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::{Handled, process_sqs_batch};
 use crate::client::{CallbackClient, Deadline};
+use crate::config::WorkerSettings;
 use crate::envelope::sqs_callback_text;
-use crate::worker::{TaskFailure, TaskHandler, Typed, Work, WorkerSettings, typed, work_from_env};
+use crate::worker::{TaskFailure, TaskHandler, Typed, Work, typed, work_from_env};
 
 /// The worker for an SQS trigger. Build it with [`SqsWorker::from_env`] from a
 /// typed handler (see [`crate::worker`]), or with [`SqsWorker::new`] from any

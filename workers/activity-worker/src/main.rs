@@ -5,7 +5,8 @@
 
 use std::process::ExitCode;
 
-use sfn_callback::handlers::activity::{ActivitySettings, ActivityWorker};
+use sfn_callback::ActivityWorker;
+use sfn_callback::config::ActivitySettings;
 use sfn_callback::{CallbackClient, config::Config};
 
 // The example work is the `sqs-worker` example's: one copy, outside the library.
