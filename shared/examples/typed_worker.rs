@@ -2,24 +2,16 @@
 //! the work while heartbeats keep the task alive, and its result completes it.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde::{Deserialize, Serialize};
 use sfn_callback::SqsWorker;
 
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 struct Order {
     quantity: String,
 }
 
-#[derive(Serialize)]
-struct Reserved {
-    units: u32,
-}
-
-/// A quantity that is not a number fails the task with `ParseIntError`.
-async fn reserve(order: Order) -> Result<Reserved, std::num::ParseIntError> {
-    Ok(Reserved {
-        units: order.quantity.parse()?,
-    })
+/// The units to reserve; a quantity that is not a number fails the task with `ParseIntError`.
+async fn reserve(order: Order) -> Result<u32, std::num::ParseIntError> {
+    order.quantity.parse()
 }
 
 #[tokio::main]
