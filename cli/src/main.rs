@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sfn_callback::client::RefusedOutput;
 use sfn_callback::config::Config;
-use sfn_callback::{CallbackClient, Class, Completion, Deadline, Done, Outcome};
+use sfn_callback::{CallbackClient, Completion, Deadline, Done, ErrorClass, Outcome};
 
 /// Exit codes, so scripts can tell what happened.
 mod exit {
@@ -206,11 +206,11 @@ fn report(action: &str, token: &sfn_callback::TaskToken, outcome: &Outcome) -> E
         Err(err) => {
             let code = err.sfn_error_code().unwrap_or("-");
             match err.class() {
-                Class::Transient => {
+                ErrorClass::Transient => {
                     println!("try again: {action} for {token}: {err} [{code}]");
                     ExitCode::from(exit::TRY_AGAIN)
                 }
-                Class::Permanent | Class::Done => {
+                ErrorClass::Permanent => {
                     println!("refused: {action} for {token}: {err} [{code}]");
                     ExitCode::from(exit::REFUSED)
                 }

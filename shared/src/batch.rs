@@ -1,38 +1,66 @@
 //! The SQS batch driver: runs one handler per record with bounded concurrency,
-//! isolates panics, keeps FIFO order, logs one line per record and answers with
-//! a partial batch response that lists exactly the records that are not done.
+//! isolates panics, keeps FIFO order, and answers (through [`crate::respond`])
+//! with one log line per record and a partial batch response that lists exactly
+//! the records that are not done. Handlers may fail with any error that
+//! implements [`Classify`].
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use tokio::sync::Semaphore;
 
-use crate::outcome::{CallbackError, Class, Done, Outcome, class_of};
+use crate::outcome::{CallbackError, Class, Classify, Outcome, class_of};
+use crate::respond::sqs_batch_response;
 use crate::token::Fingerprint;
 
 /// What a record handler reports: the outcome, and the token it was about if it
 /// got that far (for the log line).
 #[derive(Debug)]
-pub struct Handled {
+pub struct Handled<E = CallbackError> {
     pub token: Option<Fingerprint>,
-    pub outcome: Outcome,
+    pub outcome: Outcome<E>,
 }
 
-impl Handled {
-    pub fn new(token: Option<Fingerprint>, outcome: Outcome) -> Self {
+impl<E> Handled<E> {
+    pub fn new(token: Option<Fingerprint>, outcome: Outcome<E>) -> Self {
         Self { token, outcome }
     }
 }
 
 /// The result of one record, as logged.
 #[derive(Debug)]
-pub struct RecordReport {
+pub struct RecordReport<E = CallbackError> {
     pub message_id: String,
     pub token: Option<Fingerprint>,
-    pub outcome: Outcome,
+    pub outcome: Outcome<E>,
 }
+
+/// A record the driver did not get an outcome for from the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRun {
+    /// The handler panicked.
+    Panicked,
+    /// An earlier record of its FIFO group failed.
+    BlockedByGroup,
+}
+
+impl From<NotRun> for CallbackError {
+    fn from(not_run: NotRun) -> Self {
+        match not_run {
+            NotRun::Panicked => Self::Panicked,
+            NotRun::BlockedByGroup => Self::BlockedByGroup,
+        }
+    }
+}
+
+/// What the driver needs of a handler's error: a class, a log form, and a way
+/// to report the records it did not run.
+pub trait RecordError: Classify + Display + From<NotRun> + Send + 'static {}
+
+impl<E: Classify + Display + From<NotRun> + Send + 'static> RecordError for E {}
 
 /// Runs `handler` on every record and builds the partial batch response.
 ///
@@ -40,36 +68,30 @@ pub struct RecordReport {
 /// one fails, the rest of its group is reported failed without being tried.
 /// Records of a standard queue, and different groups, run concurrently, at most
 /// `max_concurrency` at a time. A panicking record fails alone.
-pub async fn process_sqs_batch<H, F>(
+pub async fn process_sqs_batch<H, F, E>(
     records: Vec<SqsMessage>,
     max_concurrency: usize,
     handler: H,
 ) -> SqsBatchResponse
 where
     H: Fn(SqsMessage) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Handled> + Send + 'static,
+    F: Future<Output = Handled<E>> + Send + 'static,
+    E: RecordError,
 {
     let reports = run_records(records, max_concurrency, handler).await;
-    let mut response = SqsBatchResponse::default();
-    for report in &reports {
-        log_report(report);
-        if class_of(&report.outcome) != Class::Done {
-            // An empty id makes Lambda retry the whole batch: nothing is lost.
-            response.add_failure(report.message_id.clone());
-        }
-    }
-    response
+    sqs_batch_response(&reports)
 }
 
 /// Runs the records and returns one report each, in batch order.
-pub async fn run_records<H, F>(
+pub async fn run_records<H, F, E>(
     records: Vec<SqsMessage>,
     max_concurrency: usize,
     handler: H,
-) -> Vec<RecordReport>
+) -> Vec<RecordReport<E>>
 where
     H: Fn(SqsMessage) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Handled> + Send + 'static,
+    F: Future<Output = Handled<E>> + Send + 'static,
+    E: RecordError,
 {
     let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
     let lanes = into_lanes(records);
@@ -94,7 +116,7 @@ where
                     RecordReport {
                         message_id,
                         token: None,
-                        outcome: Err(CallbackError::Panicked),
+                        outcome: Err(NotRun::Panicked.into()),
                     },
                 )
             })),
@@ -142,14 +164,15 @@ fn fifo_group(record: &SqsMessage) -> Option<&String> {
         .filter(|_| from_fifo_queue)
 }
 
-async fn run_lane<H, F>(
+async fn run_lane<H, F, E>(
     lane: Lane,
     permits: Arc<Semaphore>,
     handler: H,
-) -> Vec<(usize, RecordReport)>
+) -> Vec<(usize, RecordReport<E>)>
 where
     H: Fn(SqsMessage) -> F + Send + Sync + 'static,
-    F: Future<Output = Handled> + Send + 'static,
+    F: Future<Output = Handled<E>> + Send + 'static,
+    E: RecordError,
 {
     let _permit = permits.acquire_owned().await;
     let mut blocked = false;
@@ -157,12 +180,12 @@ where
     for (index, record) in lane {
         let message_id = message_id(&record);
         let result = if blocked {
-            Handled::new(None, Err(CallbackError::BlockedByGroup))
+            Handled::new(None, Err(NotRun::BlockedByGroup.into()))
         } else {
             // Each record is its own task, so a panic surfaces as a JoinError here.
             tokio::spawn(handler(record))
                 .await
-                .unwrap_or_else(|_| Handled::new(None, Err(CallbackError::Panicked)))
+                .unwrap_or_else(|_| Handled::new(None, Err(NotRun::Panicked.into())))
         };
         blocked = class_of(&result.outcome) != Class::Done;
         reports.push((
@@ -181,30 +204,6 @@ fn message_id(record: &SqsMessage) -> String {
     record.message_id.clone().unwrap_or_default()
 }
 
-fn log_report(report: &RecordReport) {
-    log_outcome(&report.message_id, report.token, &report.outcome);
-}
-
-/// The one log line per record: message id, token fingerprint, outcome and the
-/// Step Functions error code. Never a body, never a token.
-pub fn log_outcome(message_id: &str, token: Option<Fingerprint>, outcome: &Outcome) {
-    let token = token.map(tracing::field::display);
-    match outcome {
-        Ok(Done::Completed) => {
-            tracing::info!(message_id, token, outcome = "completed", "callback done");
-        }
-        Ok(done) => tracing::warn!(message_id, token, outcome = ?done, "callback done"),
-        Err(err) => tracing::warn!(
-            message_id,
-            token,
-            outcome = ?err.class(),
-            sfn_error = err.sfn_error_code(),
-            error = %err,
-            "callback not done"
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -212,6 +211,7 @@ mod tests {
 
     use super::*;
     use crate::message::MessageError;
+    use crate::outcome::Done;
 
     const FIFO_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:callbacks.fifo";
     const STANDARD_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:callbacks";
@@ -364,7 +364,7 @@ mod tests {
             let barrier = Arc::clone(&barrier);
             async move {
                 barrier.wait().await;
-                Handled::new(None, Ok(Done::Completed))
+                Handled::<CallbackError>::new(None, Ok(Done::Completed))
             }
         };
         let records: Vec<_> = (0..10)
@@ -389,7 +389,7 @@ mod tests {
                 let delay = if id == "1" { 30 } else { 1 };
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 seen.lock().unwrap().push(id);
-                Handled::new(None, Ok(Done::Completed))
+                Handled::<CallbackError>::new(None, Ok(Done::Completed))
             }
         };
         let records = vec![
@@ -415,7 +415,7 @@ mod tests {
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 counter.lock().unwrap().0 -= 1;
-                Handled::new(None, Ok(Done::Completed))
+                Handled::<CallbackError>::new(None, Ok(Done::Completed))
             }
         };
         let records = (0..20).map(|i| record(&i.to_string(), None)).collect();
@@ -432,7 +432,7 @@ mod tests {
             let barrier = Arc::clone(&barrier);
             async move {
                 barrier.wait().await;
-                Handled::new(None, Ok(Done::Completed))
+                Handled::<CallbackError>::new(None, Ok(Done::Completed))
             }
         };
         let records: Vec<_> = (0..10).map(|i| record(&i.to_string(), None)).collect();

@@ -18,7 +18,7 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use crate::aws::ClientOnFirstUse;
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR};
 use crate::outcome::{
-    CallbackError, Done, KMS_REFUSED, Outcome, ThrottlingClassifier, classify_sdk_error,
+    CallbackError, Done, KMS_REFUSED, Outcome, ThrottlingClassifier, completion_refused,
 };
 use crate::token::TaskToken;
 
@@ -196,7 +196,7 @@ impl CallbackClient {
                             self.fail(token, error, Some(cause), deadline, Done::OutputRejected)
                                 .await
                         }
-                        _ => classify_sdk_error(&err),
+                        _ => completion_refused(&err),
                     },
                 }
             }
@@ -214,7 +214,7 @@ impl CallbackClient {
                 let budget = self.budget(deadline)?;
                 match call.customize().config_override(budget).send().await {
                     Ok(_) => Ok(Done::Completed),
-                    Err(err) => classify_sdk_error(&err),
+                    Err(err) => completion_refused(&err),
                 }
             }
         }
@@ -245,14 +245,14 @@ impl CallbackClient {
             .and_then(ProvideErrorMetadata::code)
             .is_some_and(|code| KMS_REFUSED.contains(&code));
         if !refused_by_kms {
-            return classify_sdk_error(&err);
+            return completion_refused(&err);
         }
         tracing::warn!(token = %token, "KMS refused the failure details; failing the task without them");
         let bare = self.sfn().send_task_failure().task_token(token.expose());
         let budget = self.budget(deadline)?;
         match bare.customize().config_override(budget).send().await {
             Ok(_) => Ok(Done::FailedWithoutDetails),
-            Err(err) => classify_sdk_error(&err),
+            Err(err) => completion_refused(&err),
         }
     }
 

@@ -34,7 +34,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = RetrySettings::default();
         Ok(Self {
-            max_concurrency: setting(&lookup, "MAX_CONCURRENCY", 10, 1..=1000)?,
+            max_concurrency: max_concurrency(&lookup)?,
             retry: RetrySettings {
                 max_attempts: setting(&lookup, "SFN_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
                 attempt_timeout: millis(
@@ -54,8 +54,137 @@ impl Config {
     }
 }
 
+/// Settings of the worker adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Time between heartbeats while the work runs; `None` sends none. Use about
+    /// a third of the task's `HeartbeatSeconds`, so one lost heartbeat is survived.
+    pub heartbeat_interval: Option<Duration>,
+    /// Records of one batch worked on at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Some(Duration::from_mins(1)),
+            max_concurrency: 10,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
+    /// `MAX_CONCURRENCY` (default 10) from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            heartbeat_interval: heartbeat_interval(&lookup)?,
+            max_concurrency: max_concurrency(&lookup)?,
+        })
+    }
+}
+
+/// The worker's default name, when neither `WORKER_NAME` nor a host name is found.
+const DEFAULT_WORKER_NAME: &str = "sfn-callback-activity-worker";
+
+/// The longest `workerName` GetActivityTask takes.
+const MAX_WORKER_NAME_CHARS: usize = 80;
+
+/// Settings of an activity worker.
+#[derive(Debug, Clone)]
+pub struct ActivitySettings {
+    pub activity_arn: String,
+    /// Shown in the execution history as the task's worker.
+    pub worker_name: String,
+    /// Polls in flight at once, and so tasks worked on at once.
+    pub pollers: usize,
+    /// Heartbeats while a task runs.
+    pub worker: WorkerSettings,
+    /// How long in-flight tasks may run on after shutdown begins.
+    pub grace: Duration,
+    /// Longest wait between polls after errors (throttling, outages).
+    pub max_backoff: Duration,
+}
+
+impl ActivitySettings {
+    /// Reads `ACTIVITY_ARN` (required), `WORKER_NAME` (default: the host name),
+    /// `POLLERS` (default 2), `GRACE_SECONDS` (default 25),
+    /// `MAX_BACKOFF_SECONDS` (default 30) and the worker settings
+    /// (`HEARTBEAT_INTERVAL_SECONDS`) from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let activity_arn = lookup("ACTIVITY_ARN")
+            .filter(|arn| arn.starts_with("arn:"))
+            .ok_or_else(|| ConfigError {
+                name: "ACTIVITY_ARN",
+                value: lookup("ACTIVITY_ARN").unwrap_or_default(),
+                expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)"
+                    .to_owned(),
+            })?;
+        let worker_name = [lookup("WORKER_NAME"), host_name(), lookup("HOSTNAME")]
+            .into_iter()
+            .flatten()
+            .map(|name| name.trim().to_owned())
+            .find(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_WORKER_NAME.to_owned());
+        if worker_name.chars().count() > MAX_WORKER_NAME_CHARS {
+            return Err(ConfigError {
+                name: "WORKER_NAME",
+                value: worker_name,
+                expected: format!(
+                    "at most {MAX_WORKER_NAME_CHARS} characters (GetActivityTask's limit)"
+                ),
+            });
+        }
+        Ok(Self {
+            activity_arn,
+            worker_name,
+            pollers: setting(&lookup, "POLLERS", 2, 1..=100)?,
+            worker: WorkerSettings::from_lookup(&lookup)?,
+            grace: Duration::from_secs(setting(&lookup, "GRACE_SECONDS", 25, 0..=3600)?),
+            max_backoff: Duration::from_secs(setting(
+                &lookup,
+                "MAX_BACKOFF_SECONDS",
+                30,
+                1..=3600,
+            )?),
+        })
+    }
+}
+
+/// The host's name, as the kernel knows it. (`$HOSTNAME` is a shell variable:
+/// systemd and most container runtimes do not set it.)
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
+}
+
+/// Records of one batch in flight at once: `MAX_CONCURRENCY`, default 10.
+pub(crate) fn max_concurrency(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<usize, ConfigError> {
+    setting(lookup, "MAX_CONCURRENCY", 10, 1..=1000)
+}
+
+/// Time between a worker's heartbeats: `HEARTBEAT_INTERVAL_SECONDS`, default
+/// 60; 0 sends none.
+pub(crate) fn heartbeat_interval(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    let seconds = setting(lookup, "HEARTBEAT_INTERVAL_SECONDS", 60, 0..=86_400)?;
+    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
+}
+
 /// One whole-number setting within `range`, or its default when unset or empty.
-pub fn setting<T>(
+pub(crate) fn setting<T>(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,

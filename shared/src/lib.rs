@@ -21,7 +21,8 @@
 //! ```
 //!
 //! The flow runs one way: envelope → message → completion → client → outcome →
-//! response. See `ARCHITECTURE` in the repository for the module map.
+//! respond. `handlers` holds one adapter per trigger (SQS and SNS callbacks,
+//! SQS and SNS workers, activity pollers); `batch` drives an SQS batch.
 
 // A panicking record must fail alone, which needs unwinding. cargo-lambda's
 // release defaults switch to abort; the workspace profile switches back.
@@ -31,7 +32,6 @@ compile_error!(
      Keep `panic = \"unwind\"` in the release profile."
 );
 
-pub mod activity;
 #[cfg(feature = "approval")]
 pub mod approval;
 pub mod aws;
@@ -40,16 +40,22 @@ pub mod client;
 pub mod completion;
 pub mod config;
 pub mod envelope;
-pub mod examples;
+pub mod handlers;
+pub mod heartbeat;
 pub mod logging;
 pub mod message;
 pub mod outcome;
-pub mod sns_callback;
-pub mod sqs_callback;
+pub mod respond;
 pub mod token;
 pub mod worker;
 
 pub use client::{CallbackClient, Deadline, RetrySettings};
 pub use completion::Completion;
-pub use outcome::{CallbackError, Class, Done, Outcome};
+pub use handlers::activity::ActivityWorker;
+pub use handlers::sns_callback::SnsCallback;
+pub use handlers::sns_worker::SnsWorker;
+pub use handlers::sqs_callback::SqsCallback;
+pub use handlers::sqs_worker::SqsWorker;
+pub use outcome::{CallbackError, Class, Classify, Done, ErrorClass, Outcome};
 pub use token::TaskToken;
+pub use worker::TaskFailure;

@@ -1,4 +1,6 @@
-//! The callback message: what a worker sends to say how a task ended.
+//! The two messages this crate reads, and why one is invalid.
+//!
+//! The callback message is what a worker sends to say how a task ended:
 //!
 //! ```json
 //! {"taskToken": "<token>", "status": "SUCCEEDED", "output": {"any": "json"}}
@@ -10,8 +12,12 @@
 //! takes `SUCCESS` and `FAILURE`, and defaults to `SUCCEEDED`; a missing `output`
 //! means `{}`, while `"output": null` is sent as `null`. Unknown fields are ignored; a field of the wrong type is an error
 //! that names it.
+//!
+//! The task message is what a state machine sends a worker:
+//! `{"TaskToken": "<token>", "input": {...}}` (see [`parse_task_message`]).
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 
@@ -60,11 +66,12 @@ struct RawMessage<'a> {
 
 /// A field that is there, whatever its value (`null` included); serde's
 /// `Option` would read `null` as absent.
-fn present<'de, D>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error>
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
 {
-    <&RawValue>::deserialize(deserializer).map(Some)
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +150,7 @@ fn describe_type_error(err: &serde_json::Error) -> String {
 
 /// serde's "duplicate field `name`", which names one of our fields and quotes
 /// no value; `None` for any other error.
-pub(crate) fn duplicate_field(err: &serde_json::Error) -> Option<String> {
+fn duplicate_field(err: &serde_json::Error) -> Option<String> {
     let message = describe_type_error(err);
     message.starts_with("duplicate field").then_some(message)
 }
@@ -160,12 +167,69 @@ fn describe_body_error(err: &serde_json::Error) -> String {
     }
 }
 
+/// A task message: the token plus the input the state machine sent.
+#[derive(Debug)]
+pub struct TaskMessage {
+    pub token: TaskToken,
+    pub input: Value,
+}
+
+#[derive(Deserialize)]
+struct RawTaskMessage {
+    #[serde(rename = "TaskToken", alias = "taskToken")]
+    token: Option<Box<RawValue>>,
+    /// `null` is an input like any other: only a missing field means "the
+    /// message's other fields".
+    #[serde(default, deserialize_with = "present")]
+    input: Option<Value>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+/// Parses `{"TaskToken": ..., "input": ...}`. Without `input`, the input is the
+/// message's other fields, so `{"TaskToken.$": "$$.Task.Token", "orderId.$": "$.id"}` works too.
+pub fn parse_task_message(text: &str) -> Result<TaskMessage, MessageError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(MessageError::NotJson {
+            reason: "expected a JSON object".to_owned(),
+        });
+    }
+    let raw: RawTaskMessage = serde_json::from_str(text).map_err(|err| MessageError::NotJson {
+        reason: duplicate_field(&err)
+            .unwrap_or_else(|| format!("not a task message ({})", category_name(&err))),
+    })?;
+    let token = raw.token.ok_or(MessageError::MissingToken)?;
+    let token: String = serde_json::from_str(token.get()).map_err(|_| MessageError::Field {
+        field: "TaskToken",
+        reason: "expected a string".to_owned(),
+    })?;
+    let token = TaskToken::new(token)?;
+    let input = raw.input.unwrap_or(Value::Object(raw.rest));
+    Ok(TaskMessage { token, input })
+}
+
+/// What kind of JSON error `err` is, without quoting the text.
+fn category_name(err: &serde_json::Error) -> &'static str {
+    match err.classify() {
+        Category::Io => "unreadable",
+        Category::Syntax => "invalid JSON",
+        Category::Data => "unexpected shape",
+        Category::Eof => "the JSON ends early",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn token() -> TaskToken {
         TaskToken::new("tok+en/=").unwrap()
+    }
+
+    #[test]
+    fn explicit_null_input_is_the_input_not_the_other_fields() {
+        let task = parse_task_message(r#"{"TaskToken":"tok","input":null,"other":1}"#).unwrap();
+        assert_eq!(task.input, serde_json::Value::Null);
     }
 
     #[test]

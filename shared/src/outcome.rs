@@ -29,6 +29,47 @@ pub enum Class {
     Transient,
 }
 
+/// What can come of an error: only a completion is ever done, so an error is
+/// either permanent or transient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The same call will fail the same way: dead-letter, do not retry.
+    Permanent,
+    /// A later attempt may pass: hand it back for redelivery.
+    Transient,
+}
+
+impl From<ErrorClass> for Class {
+    fn from(class: ErrorClass) -> Self {
+        match class {
+            ErrorClass::Permanent => Self::Permanent,
+            ErrorClass::Transient => Self::Transient,
+        }
+    }
+}
+
+/// An error class equals the outcome class of the same name.
+impl PartialEq<Class> for ErrorClass {
+    fn eq(&self, other: &Class) -> bool {
+        Class::from(*self) == *other
+    }
+}
+
+/// The one classification, implemented by every error our code meets: ours,
+/// and the SDK errors of every service we call (Step Functions, SES, Secrets
+/// Manager, `DynamoDB`) through the impl for [`SdkError`]. The batch driver and
+/// the response layer take any error that implements it.
+pub trait Classify {
+    /// Permanent or transient.
+    fn class(&self) -> ErrorClass;
+
+    /// The error code a service answered with, for the log line. Never the
+    /// service's message: nothing guarantees it does not quote the request.
+    fn service_code(&self) -> Option<&str> {
+        None
+    }
+}
+
 /// A callback that needs nothing more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Done {
@@ -61,6 +102,9 @@ pub enum CallbackError {
     OutOfTime,
     #[error("the request could not be built: {reason}")]
     BadRequest { reason: String },
+    // ServiceRefused and ServiceUnavailable carry the approval notifier's errors
+    // through the batch driver; approval still uses them until its own crate
+    // has its error type (the driver takes any `Classify` error).
     #[error("{service} refused the request: {reason}")]
     ServiceRefused {
         service: &'static str,
@@ -77,22 +121,33 @@ pub enum CallbackError {
     BlockedByGroup,
 }
 
-impl CallbackError {
-    /// The single classification of every failure.
-    pub fn class(&self) -> Class {
+impl Classify for CallbackError {
+    fn class(&self) -> ErrorClass {
         match self {
             Self::InvalidMessage(_)
             | Self::InvalidEnvelope(_)
             | Self::Refused { .. }
             | Self::BadRequest { .. }
             | Self::ServiceRefused { .. }
-            | Self::Panicked => Class::Permanent,
+            | Self::Panicked => ErrorClass::Permanent,
             Self::Unavailable { .. }
             | Self::NoAnswer { .. }
             | Self::ServiceUnavailable { .. }
             | Self::OutOfTime
-            | Self::BlockedByGroup => Class::Transient,
+            | Self::BlockedByGroup => ErrorClass::Transient,
         }
+    }
+
+    fn service_code(&self) -> Option<&str> {
+        self.sfn_error_code()
+    }
+}
+
+impl CallbackError {
+    /// [`Classify::class`], callable without importing the trait (the approval
+    /// module calls it so until it has its own error type).
+    pub fn class(&self) -> ErrorClass {
+        Classify::class(self)
     }
 
     /// The Step Functions error code, where the service answered with one.
@@ -107,21 +162,78 @@ impl CallbackError {
     /// no call with this token can succeed, so work on it should stop. Not the
     /// same as closed (`TaskTimedOut`, done): a token from another region or
     /// account is unknown too, and that message must reach the dead-letter queue.
+    /// The only place that decides it.
     pub fn task_is_gone(&self) -> bool {
         matches!(self, Self::Refused { code } if TASK_UNKNOWN.contains(&code.as_str()))
     }
-}
 
-/// The end of one callback.
-pub type Outcome = Result<Done, CallbackError>;
-
-/// The class of any outcome.
-pub fn class_of(outcome: &Outcome) -> Class {
-    match outcome {
-        Ok(_) => Class::Done,
-        Err(err) => err.class(),
+    /// The error of a failed Step Functions call, classified by [`Classify`].
+    /// Only the error code is kept (see [`Classify::service_code`]).
+    pub(crate) fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, Response>) -> Self {
+        let no_answer = |reason: &str| Self::NoAnswer {
+            reason: reason.to_owned(),
+        };
+        match err {
+            SdkError::ServiceError(_) => {
+                let code = err.service_code().unwrap_or(UNKNOWN_CODE).to_owned();
+                match err.class() {
+                    ErrorClass::Transient => Self::Unavailable { code },
+                    ErrorClass::Permanent => Self::Refused { code },
+                }
+            }
+            SdkError::TimeoutError(_) => no_answer("the call timed out"),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                no_answer("the connection timed out")
+            }
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                no_answer("the connection failed")
+            }
+            SdkError::DispatchFailure(_) => no_answer("the request could not be sent"),
+            SdkError::ResponseError(_) => no_answer("the response could not be read"),
+            SdkError::ConstructionFailure(_) => Self::BadRequest {
+                reason: "the SDK refused to build the request".to_owned(),
+            },
+            _ => no_answer("unknown SDK error"),
+        }
     }
 }
+
+/// Any service's SDK error: a service answer by its code and HTTP status, no
+/// answer at all as transient, a request the SDK could not build as permanent.
+impl<E: ProvideErrorMetadata> Classify for SdkError<E, Response> {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SdkError::ServiceError(service) => class_of_code(
+                service.err().code().unwrap_or(UNKNOWN_CODE),
+                service.raw().status().as_u16(),
+            ),
+            SdkError::ConstructionFailure(_) => ErrorClass::Permanent,
+            _ => ErrorClass::Transient,
+        }
+    }
+
+    fn service_code(&self) -> Option<&str> {
+        match self {
+            SdkError::ServiceError(service) => Some(service.err().code().unwrap_or(UNKNOWN_CODE)),
+            _ => None,
+        }
+    }
+}
+
+/// The end of one callback (or of any record: the batch driver takes any
+/// error that implements [`Classify`]).
+pub type Outcome<E = CallbackError> = Result<Done, E>;
+
+/// The class of any outcome.
+pub fn class_of<E: Classify>(outcome: &Outcome<E>) -> Class {
+    match outcome {
+        Ok(_) => Class::Done,
+        Err(err) => err.class().into(),
+    }
+}
+
+/// The code of a service answer without one.
+const UNKNOWN_CODE: &str = "Unknown";
 
 /// Error codes that mean the task is closed already: acknowledge, don't retry.
 const CLOSED: &[&str] = &["TaskTimedOut"];
@@ -196,54 +308,38 @@ fn sdk_error_code(err: &OrchestratorError<ErasedError>) -> Option<&str> {
     }
 }
 
-/// Classifies the answer of a `SendTask*` call that failed.
-///
-/// Only the error code and status are kept: service messages are not logged,
-/// because nothing guarantees they never quote the request.
-pub fn classify_sdk_error<E: ProvideErrorMetadata>(err: &SdkError<E, Response>) -> Outcome {
+/// How a failed `SendTask*` call ends: a closed task (`TaskTimedOut`) is done,
+/// as a duplicate or late delivery; anything else is an error.
+pub(crate) fn completion_refused<E: ProvideErrorMetadata>(err: &SdkError<E, Response>) -> Outcome {
     match err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or("Unknown").to_owned();
-            classify_code(code, status)
-        }
-        SdkError::TimeoutError(_) => Err(CallbackError::NoAnswer {
-            reason: "the call timed out".to_owned(),
-        }),
-        SdkError::DispatchFailure(failure) => {
-            let reason = if failure.is_timeout() {
-                "the connection timed out"
-            } else if failure.is_io() {
-                "the connection failed"
-            } else {
-                "the request could not be sent"
-            };
-            Err(CallbackError::NoAnswer {
-                reason: reason.to_owned(),
-            })
-        }
-        SdkError::ResponseError(_) => Err(CallbackError::NoAnswer {
-            reason: "the response could not be read".to_owned(),
-        }),
-        SdkError::ConstructionFailure(_) => Err(CallbackError::BadRequest {
-            reason: "the SDK refused to build the request".to_owned(),
-        }),
-        _ => Err(CallbackError::NoAnswer {
-            reason: "unknown SDK error".to_owned(),
-        }),
+        SdkError::ServiceError(service) => classify_code(
+            service.err().code().unwrap_or(UNKNOWN_CODE).to_owned(),
+            service.raw().status().as_u16(),
+        ),
+        _ => Err(CallbackError::from_sdk(err)),
     }
 }
 
+/// The outcome of a completion that Step Functions answered with `code`.
 fn classify_code(code: String, status: u16) -> Outcome {
     if CLOSED.contains(&code.as_str()) {
-        Ok(Done::AlreadyClosed)
-    } else if status >= 500 || status == 429 || TRANSIENT.contains(&code.as_str()) {
-        Err(CallbackError::Unavailable { code })
+        return Ok(Done::AlreadyClosed);
+    }
+    match class_of_code(&code, status) {
+        ErrorClass::Transient => Err(CallbackError::Unavailable { code }),
+        ErrorClass::Permanent => Err(CallbackError::Refused { code }),
+    }
+}
+
+/// The class of a service's error answer, whichever service gave it.
+fn class_of_code(code: &str, status: u16) -> ErrorClass {
+    if status >= 500 || status == 429 || TRANSIENT.contains(&code) {
+        ErrorClass::Transient
     } else {
         // InvalidToken, TaskDoesNotExist, KMS access or state, AccessDenied and
         // any other 4xx: the same call will fail the same way. (InvalidOutput on a
         // success is permanent too; the client then fails the task instead.)
-        Err(CallbackError::Refused { code })
+        ErrorClass::Permanent
     }
 }
 
@@ -304,6 +400,44 @@ mod tests {
             code: "InvalidToken".into(),
         };
         assert!(!busy.task_is_gone());
+    }
+
+    fn service_error(code: &str, status: u16) -> SdkError<SendTaskSuccessError, Response> {
+        let metadata = aws_sdk_sfn::error::ErrorMetadata::builder()
+            .code(code)
+            .build();
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap();
+        SdkError::service_error(
+            SendTaskSuccessError::generic(metadata),
+            Response::new(status, aws_smithy_types::body::SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn any_services_sdk_error_is_classified_by_its_code_and_status() {
+        for (code, status, class) in [
+            ("TooManyRequestsException", 429, ErrorClass::Transient),
+            ("Throttling", 400, ErrorClass::Transient),
+            ("InternalFailure", 500, ErrorClass::Transient),
+            ("MessageRejected", 400, ErrorClass::Permanent),
+            ("AccessDeniedException", 403, ErrorClass::Permanent),
+        ] {
+            let err = service_error(code, status);
+            assert_eq!(Classify::class(&err), class, "{code}");
+            assert_eq!(err.service_code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn a_closed_task_is_done_only_for_a_completion() {
+        let err = service_error("TaskTimedOut", 400);
+        assert_eq!(completion_refused(&err), Ok(Done::AlreadyClosed));
+        assert_eq!(
+            CallbackError::from_sdk(&err),
+            CallbackError::Refused {
+                code: "TaskTimedOut".into()
+            }
+        );
     }
 
     #[test]

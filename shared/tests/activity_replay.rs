@@ -12,10 +12,11 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sfn_callback::activity::{
-    ActivityReport, ActivitySettings, ActivityWorker, HANDLER_PANICKED_ERROR, WORKER_SHUTDOWN_ERROR,
+use sfn_callback::config::{ActivitySettings, WorkerSettings};
+use sfn_callback::handlers::activity::{
+    ActivityReport, ActivityWorker, HANDLER_PANICKED_ERROR, WORKER_SHUTDOWN_ERROR,
 };
-use sfn_callback::worker::{TaskFailure, WorkerSettings};
+use sfn_callback::worker::TaskFailure;
 use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, ScriptedSfn, TOKEN};
 
 const POLL: &str = "AWSStepFunctions.GetActivityTask";

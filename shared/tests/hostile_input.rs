@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use sfn_callback::completion::{Completion, CompletionError};
 use sfn_callback::envelope::{EnvelopeError, sqs_callback_text};
 use sfn_callback::message::{self, Callback, MessageError};
+use sfn_callback::message::{TaskMessage, parse_task_message};
 use sfn_callback::outcome::CallbackError;
 use sfn_callback::token::TokenError;
-use sfn_callback::worker::{TaskMessage, parse_task_message};
 
 const MIB: usize = 1024 * 1024;
 

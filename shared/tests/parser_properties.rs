@@ -24,10 +24,10 @@ use sfn_callback::envelope::{EnvelopeError, sqs_callback_text, unwrap_sns_notifi
 
 /// The fields SNS always sends in a notification, in the order the model builds them.
 const SNS_FIELDS: [&str; 5] = ["Type", "MessageId", "TopicArn", "Message", "Timestamp"];
+use sfn_callback::message::parse_task_message;
 use sfn_callback::message::{self, Callback, MessageError};
 use sfn_callback::outcome::{CallbackError, Class};
 use sfn_callback::token::{MAX_TOKEN_CHARS, TaskToken, TokenError};
-use sfn_callback::worker::parse_task_message;
 
 // ---------------------------------------------------------------------------
 // Generators

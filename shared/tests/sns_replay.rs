@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sns::SnsEvent;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::json;
+use sfn_callback::SnsCallback;
 use sfn_callback::outcome::Class;
-use sfn_callback::sns_callback::{PERMANENT_ERROR_TYPE, SnsCallback, TRANSIENT_ERROR_TYPE};
+use sfn_callback::respond::{PERMANENT_ERROR_TYPE, TRANSIENT_ERROR_TYPE};
 use support::{SUCCESS, ScriptedSfn, TOKEN};
 
 fn event(message: &str) -> LambdaEvent<SnsEvent> {

@@ -15,10 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sfn_callback::config::WorkerSettings;
+use sfn_callback::heartbeat::{Guarded, with_heartbeats};
+use sfn_callback::message::{TaskMessage, parse_task_message};
 use sfn_callback::outcome::class_of;
-use sfn_callback::worker::{
-    Guarded, TaskFailure, TaskMessage, WorkerSettings, parse_task_message, with_heartbeats, work_on,
-};
+use sfn_callback::worker::{TaskFailure, work_on};
 use sfn_callback::{Class, Deadline, Done, RetrySettings};
 use support::{FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, token};
 

@@ -265,7 +265,7 @@ async fn sigterm_fails_a_task_still_running_after_the_grace_period_with_worker_s
         (described.status(), described.error()),
         (
             &ExecutionStatus::Failed,
-            Some(sfn_callback::activity::WORKER_SHUTDOWN_ERROR)
+            Some(sfn_callback::handlers::activity::WORKER_SHUTDOWN_ERROR)
         ),
         "{described:?}"
     );

@@ -6,8 +6,8 @@ use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sfn_callback::batch::{Handled, run_records};
 use sfn_callback::envelope::sqs_callback_text;
+use sfn_callback::message::parse_task_message;
 use sfn_callback::outcome::{CallbackError, Done};
-use sfn_callback::worker::parse_task_message;
 use sfn_callback::{Outcome, message};
 use sfn_callback_tests::{Result, fixture};
 

@@ -2,7 +2,7 @@
 //! messages that SNS delivers (asynchronous invocation).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sfn_callback::sns_callback::SnsCallback;
+use sfn_callback::SnsCallback;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

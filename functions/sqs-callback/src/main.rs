@@ -2,7 +2,7 @@
 //! messages on an SQS queue, with a partial batch response.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sfn_callback::sqs_callback::SqsCallback;
+use sfn_callback::SqsCallback;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -744,6 +744,7 @@ mod tests {
             "MessageId": "n-1",
             "TopicArn": "arn:aws:sns:us-east-1:123456789012:approvals",
             "Message": request_json().to_string(),
+            "Timestamp": "2025-06-15T15:06:40.000Z",
         });
         let event = sqs_event(&[notification.to_string()]);
 

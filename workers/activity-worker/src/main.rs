@@ -1,13 +1,19 @@
 //! `activity-worker`: polls a Step Functions activity and runs the example work
-//! (`sfn_callback::examples::checksum`) for each task, until SIGTERM or Ctrl-C.
+//! (`checksum`, shared with the `sqs-worker` example) for each task, until SIGTERM or Ctrl-C.
 //! Exits 0 after a shutdown, 1 when a setting is bad or Step Functions refused
 //! to hand out the activity's tasks (an unknown activity, no permission).
 
 use std::process::ExitCode;
 
-use sfn_callback::activity::{ActivitySettings, ActivityWorker};
-use sfn_callback::examples::checksum;
+use sfn_callback::ActivityWorker;
+use sfn_callback::config::ActivitySettings;
 use sfn_callback::{CallbackClient, config::Config};
+
+// The example work is the `sqs-worker` example's: one copy, outside the library.
+#[path = "../../../functions/sqs-worker/src/checksum.rs"]
+mod checksum;
+
+use crate::checksum::checksum;
 
 #[tokio::main]
 async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {

@@ -10,7 +10,7 @@ use crate::batch::{Handled, process_sqs_batch};
 use crate::client::{CallbackClient, Deadline};
 use crate::config::Config;
 use crate::envelope::sqs_callback_text;
-use crate::message;
+use crate::handlers::complete_callback;
 
 /// What the function builds once at cold start and borrows on every invocation.
 #[derive(Debug, Clone)]
@@ -51,30 +51,13 @@ impl SqsCallback {
 }
 
 /// Unwraps, parses and completes one record.
-pub async fn complete_record(
+async fn complete_record(
     client: &CallbackClient,
     record: &SqsMessage,
     deadline: Deadline,
 ) -> Handled {
-    let text = match sqs_callback_text(record) {
-        Ok(text) => text,
-        Err(err) => return Handled::new(None, Err(err.into())),
-    };
-    complete_text(client, &text, deadline).await
-}
-
-/// Parses callback text and completes its token.
-pub async fn complete_text(client: &CallbackClient, text: &str, deadline: Deadline) -> Handled {
-    match message::parse(text) {
-        Ok(callback) => {
-            let token = Some(callback.token.fingerprint());
-            Handled::new(
-                token,
-                client
-                    .complete(&callback.token, callback.completion, deadline)
-                    .await,
-            )
-        }
+    match sqs_callback_text(record) {
+        Ok(text) => complete_callback(client, &text, deadline).await,
         Err(err) => Handled::new(None, Err(err.into())),
     }
 }

@@ -27,22 +27,17 @@ use tokio::time::Instant;
 
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
-use crate::config::{ConfigError, setting};
-use crate::outcome::{CallbackError, Class, Done, Outcome, classify_sdk_error};
+use crate::config::ActivitySettings;
+use crate::heartbeat::{Guarded, with_heartbeats};
+use crate::outcome::{CallbackError, Done, ErrorClass, Outcome};
+use crate::respond::{RecordId, log_outcome};
 use crate::token::TaskToken;
-use crate::worker::{
-    Guarded, TaskFailure, TaskHandler, WorkerSettings, completion_of, with_heartbeats,
-};
+use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler};
 
 /// The error an activity task is failed with when its worker stops first.
 pub const WORKER_SHUTDOWN_ERROR: &str = "sfn_callback.WorkerShutdown";
-/// The error an activity task is failed with when its input cannot be read.
-pub const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 /// The error a task is failed with when its handler panics.
 pub const HANDLER_PANICKED_ERROR: &str = "sfn_callback.HandlerPanicked";
-
-/// The longest `workerName` GetActivityTask takes.
-const MAX_WORKER_NAME_CHARS: usize = 80;
 
 /// Time the drain leaves, after the last poll can have returned, for failing
 /// the tasks handed out meanwhile.
@@ -56,87 +51,10 @@ const POLL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
 /// Deepest nesting of an input that can be read (`serde_json`'s recursion limit).
 const MAX_INPUT_DEPTH: usize = 128;
 
-/// The worker's default name, when neither `WORKER_NAME` nor a host name is found.
-const DEFAULT_WORKER_NAME: &str = "sfn-callback-activity-worker";
-
-/// Settings of an activity worker.
-#[derive(Debug, Clone)]
-pub struct ActivitySettings {
-    pub activity_arn: String,
-    /// Shown in the execution history as the task's worker.
-    pub worker_name: String,
-    /// Polls in flight at once, and so tasks worked on at once.
-    pub pollers: usize,
-    /// Heartbeats while a task runs.
-    pub worker: WorkerSettings,
-    /// How long in-flight tasks may run on after shutdown begins.
-    pub grace: Duration,
-    /// Longest wait between polls after errors (throttling, outages).
-    pub max_backoff: Duration,
-}
-
-impl ActivitySettings {
-    /// Reads `ACTIVITY_ARN` (required), `WORKER_NAME` (default: the host name),
-    /// `POLLERS` (default 2), `GRACE_SECONDS` (default 25),
-    /// `MAX_BACKOFF_SECONDS` (default 30) and the worker settings
-    /// (`HEARTBEAT_INTERVAL_SECONDS`) from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let activity_arn = lookup("ACTIVITY_ARN")
-            .filter(|arn| arn.starts_with("arn:"))
-            .ok_or_else(|| ConfigError {
-                name: "ACTIVITY_ARN",
-                value: lookup("ACTIVITY_ARN").unwrap_or_default(),
-                expected: "the activity's ARN (arn:aws:states:REGION:ACCOUNT:activity:NAME)"
-                    .to_owned(),
-            })?;
-        let worker_name = [lookup("WORKER_NAME"), host_name(), lookup("HOSTNAME")]
-            .into_iter()
-            .flatten()
-            .map(|name| name.trim().to_owned())
-            .find(|name| !name.is_empty())
-            .unwrap_or_else(|| DEFAULT_WORKER_NAME.to_owned());
-        if worker_name.chars().count() > MAX_WORKER_NAME_CHARS {
-            return Err(ConfigError {
-                name: "WORKER_NAME",
-                value: worker_name,
-                expected: format!(
-                    "at most {MAX_WORKER_NAME_CHARS} characters (GetActivityTask's limit)"
-                ),
-            });
-        }
-        Ok(Self {
-            activity_arn,
-            worker_name,
-            pollers: setting(&lookup, "POLLERS", 2, 1..=100)?,
-            worker: WorkerSettings::from_lookup(&lookup)?,
-            grace: Duration::from_secs(setting(&lookup, "GRACE_SECONDS", 25, 0..=3600)?),
-            max_backoff: Duration::from_secs(setting(
-                &lookup,
-                "MAX_BACKOFF_SECONDS",
-                30,
-                1..=3600,
-            )?),
-        })
-    }
-}
-
-/// The host's name, as the kernel knows it. (`$HOSTNAME` is a shell variable:
-/// systemd and most container runtimes do not set it.)
-impl ActivitySettings {
-    /// How long after shutdown begins the worker waits for its pollers: the
-    /// grace period, then a poll in flight, then failing what that poll returned.
-    pub fn drain_limit(&self) -> Duration {
-        self.grace + POLL_ATTEMPT_TIMEOUT + LAST_CALLS_TIME
-    }
-}
-
-fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
+/// How long after shutdown begins the worker waits for its pollers: the grace
+/// period, then a poll in flight, then failing what that poll returned.
+pub fn drain_limit(settings: &ActivitySettings) -> Duration {
+    settings.grace + POLL_ATTEMPT_TIMEOUT + LAST_CALLS_TIME
 }
 
 /// What a worker did, for its final log line and for tests.
@@ -189,7 +107,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
         stop.begin();
 
         let mut report = ActivityReport::default();
-        let drained = tokio::time::timeout(shared.settings.drain_limit(), async {
+        let drained = tokio::time::timeout(drain_limit(&shared.settings), async {
             while let Some(joined) = pollers.join_next().await {
                 match joined {
                     Ok(poller) => report = add(std::mem::take(&mut report), poller),
@@ -225,7 +143,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
                     backoff = Duration::ZERO;
                     continue;
                 }
-                Err(err) if err.class() == Class::Permanent => {
+                Err(err) if err.class() == ErrorClass::Permanent => {
                     report.poll_errors += 1;
                     tracing::error!(
                         poller = index,
@@ -262,11 +180,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 Ok(_) => report.completed += 1,
                 Err(_) => report.not_completed += 1,
             }
-            crate::batch::log_outcome(
-                &format!("activity-poller-{index}"),
-                Some(token.fingerprint()),
-                &outcome,
-            );
+            log_outcome(RecordId::Poller(index), Some(token.fingerprint()), &outcome);
         }
         report
     }
@@ -295,7 +209,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
             .await;
         let output = match answer {
             Ok(output) => output,
-            Err(err) => return classify_sdk_error(&err).map(|_| None),
+            Err(err) => return Err(CallbackError::from_sdk(&err)),
         };
         let Some(raw_token) = output.task_token().filter(|token| !token.is_empty()) else {
             return Ok(None);
@@ -342,13 +256,14 @@ impl<H: TaskHandler> ActivityWorker<H> {
                 return self.fail_for_shutdown(&token, stop, "the worker stopped before this task finished").await;
             }
         };
-        let result = match result {
-            Guarded::Finished(result) => result,
-            Guarded::Closed(done) => return Ok(done),
-            Guarded::Gone(err) => return Err(err),
-            Guarded::OutOfTime => return Err(CallbackError::OutOfTime),
+        let result = match result.finished() {
+            Ok(result) => result,
+            Err(ended) => return ended,
         };
-        self.complete(&token, completion_of(result), stop).await
+        let completion = result.map_or_else(TaskFailure::into_completion, |output| {
+            Completion::success(&output)
+        });
+        self.complete(&token, completion, stop).await
     }
 
     /// Completes the task. A transient failure is retried with backoff and
@@ -376,7 +291,7 @@ impl<H: TaskHandler> ActivityWorker<H> {
             let Err(err) = &outcome else {
                 return outcome;
             };
-            if err.class() != Class::Transient {
+            if err.class() != ErrorClass::Transient {
                 return outcome;
             }
             backoff = next_backoff(backoff, self.settings.max_backoff);

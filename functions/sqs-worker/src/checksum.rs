@@ -1,5 +1,7 @@
 //! The example work that `sqs-worker` and `activity-worker` run: replace it
-//! with yours. Any `async fn(Value) -> Result<Value, TaskFailure>` will do.
+//! with yours. Any `async fn(I) -> Result<O, E>` will do for `sqs-worker` (see
+//! `sfn_callback::worker`), any `async fn(Value) -> Result<Value, TaskFailure>`
+//! for `activity-worker`.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -7,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::worker::TaskFailure;
+use sfn_callback::TaskFailure;
 
 /// Checksums the input's `data`: `{"sha256": "<hex>", "bytes": n}`. Fails with
 /// `Checksum.NoData` when there is none. `workSeconds` (at most 900) makes it

@@ -1,0 +1,85 @@
+//! The SQS worker adapter: each record is a task message; the batch gets a
+//! partial batch response with the records that are not done.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::batch::{Handled, process_sqs_batch};
+use crate::client::{CallbackClient, Deadline};
+use crate::config::WorkerSettings;
+use crate::envelope::sqs_callback_text;
+use crate::worker::{TaskFailure, TaskHandler, Typed, Work, typed, work_from_env};
+
+/// The worker for an SQS trigger. Build it with [`SqsWorker::from_env`] from a
+/// typed handler (see [`crate::worker`]), or with [`SqsWorker::new`] from any
+/// [`TaskHandler`].
+#[derive(Debug)]
+pub struct SqsWorker<H> {
+    work: Arc<Work<H>>,
+}
+
+impl<F, I> SqsWorker<Typed<F, I>> {
+    /// The worker for a typed handler, `async fn(I) -> Result<O, E>`. Reads
+    /// `MAX_CONCURRENCY`, `HEARTBEAT_INTERVAL_SECONDS` and the client's settings
+    /// from the environment; an unusable value fails Init, naming the variable.
+    pub async fn from_env<O, E, Fut>(handler: F) -> Result<Self, lambda_runtime::Error>
+    where
+        F: Fn(I) -> Fut + Send + Sync + 'static,
+        I: DeserializeOwned + 'static,
+        Fut: Future<Output = Result<O, E>> + Send,
+        O: Serialize,
+        E: Into<TaskFailure>,
+    {
+        Ok(Self {
+            work: Arc::new(work_from_env(typed(handler)).await?),
+        })
+    }
+}
+
+impl<H: TaskHandler> SqsWorker<H> {
+    pub fn new(client: CallbackClient, handler: H, settings: WorkerSettings) -> Self {
+        Self {
+            work: Arc::new(Work {
+                client,
+                handler,
+                settings,
+            }),
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        let work = Arc::clone(&self.work);
+        let handler = move |record: SqsMessage| {
+            let work = Arc::clone(&work);
+            async move { on_record(&work, &record, deadline).await }
+        };
+        Ok(process_sqs_batch(
+            event.payload.records,
+            self.work.settings.max_concurrency,
+            handler,
+        )
+        .await)
+    }
+}
+
+/// Unwraps an SQS record and works on its task message.
+async fn on_record<H: TaskHandler>(
+    work: &Work<H>,
+    record: &SqsMessage,
+    deadline: Deadline,
+) -> Handled {
+    match sqs_callback_text(record) {
+        Ok(text) => work.on_text(&text, deadline).await,
+        Err(err) => Handled::new(None, Err(err.into())),
+    }
+}
