@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use sfn_callback::approval::keys::{KeySource, LinkKeys};
-use sfn_callback::approval::link::{self, Action, LinkData, OpenError};
-use sfn_callback::approval::{now_unix, request, rfc3339};
+use sfn_callback_approval::link::{self, Action, KeySource, LinkData, LinkKeys, OpenError};
+use sfn_callback_approval::notify::request;
+use sfn_callback_approval::{now_unix, rfc3339};
 
 use crate::input;
 
@@ -78,7 +78,7 @@ pub fn open(keys: &LinkKeys, link_file: &Path) -> Result<String, String> {
 mod tests {
     use std::path::PathBuf;
 
-    use sfn_callback::approval::keys::LinkKey;
+    use sfn_callback_approval::link::LinkKey;
 
     use super::*;
 

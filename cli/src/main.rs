@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sfn_callback::client::RefusedOutput;
 use sfn_callback::config::Config;
-use sfn_callback::{CallbackClient, Completion, Deadline, Done, ErrorClass, Outcome};
+use sfn_callback::{CallbackClient, Classify, Completion, Deadline, Done, ErrorClass, Outcome};
 
 /// Exit codes, so scripts can tell what happened.
 mod exit {
@@ -204,7 +204,7 @@ fn report(action: &str, token: &sfn_callback::TaskToken, outcome: &Outcome) -> E
             ExitCode::from(exit::DONE)
         }
         Err(err) => {
-            let code = err.sfn_error_code().unwrap_or("-");
+            let code = err.service_code().unwrap_or("-");
             match err.class() {
                 ErrorClass::Transient => {
                     println!("try again: {action} for {token}: {err} [{code}]");

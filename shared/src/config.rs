@@ -183,8 +183,9 @@ pub(crate) fn heartbeat_interval(
     Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
 }
 
-/// One whole-number setting within `range`, or its default when unset or empty.
-pub(crate) fn setting<T>(
+/// One whole-number setting within `range`, or its default when unset or
+/// empty; an error names the variable.
+pub fn setting<T>(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,

@@ -32,8 +32,6 @@ compile_error!(
      Keep `panic = \"unwind\"` in the release profile."
 );
 
-#[cfg(feature = "approval")]
-pub mod approval;
 pub mod aws;
 pub mod batch;
 pub mod client;

@@ -132,7 +132,7 @@ mod tests {
             tracing::trace!(target: "aws_config::imds", "AWS-CONFIG-TRACE");
             tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "AWS-RUNTIME-DEBUG");
             tracing::trace!(target: "lambda_runtime::layers::api_response", "RAW-EVENT-TRACE");
-            tracing::trace!(target: "sfn_callback::approval", "OWN-TRACE");
+            tracing::trace!(target: "sfn_callback::respond", "OWN-TRACE");
         });
         captured.text()
     }

@@ -102,19 +102,6 @@ pub enum CallbackError {
     OutOfTime,
     #[error("the request could not be built: {reason}")]
     BadRequest { reason: String },
-    // ServiceRefused and ServiceUnavailable carry the approval notifier's errors
-    // through the batch driver; approval still uses them until its own crate
-    // has its error type (the driver takes any `Classify` error).
-    #[error("{service} refused the request: {reason}")]
-    ServiceRefused {
-        service: &'static str,
-        reason: String,
-    },
-    #[error("{service} is busy or failing: {reason}")]
-    ServiceUnavailable {
-        service: &'static str,
-        reason: String,
-    },
     #[error("the handler panicked")]
     Panicked,
     #[error("not attempted: an earlier message of the same FIFO group failed")]
@@ -128,36 +115,24 @@ impl Classify for CallbackError {
             | Self::InvalidEnvelope(_)
             | Self::Refused { .. }
             | Self::BadRequest { .. }
-            | Self::ServiceRefused { .. }
             | Self::Panicked => ErrorClass::Permanent,
             Self::Unavailable { .. }
             | Self::NoAnswer { .. }
-            | Self::ServiceUnavailable { .. }
             | Self::OutOfTime
             | Self::BlockedByGroup => ErrorClass::Transient,
         }
     }
 
-    fn service_code(&self) -> Option<&str> {
-        self.sfn_error_code()
-    }
-}
-
-impl CallbackError {
-    /// [`Classify::class`], callable without importing the trait (the approval
-    /// module calls it so until it has its own error type).
-    pub fn class(&self) -> ErrorClass {
-        Classify::class(self)
-    }
-
     /// The Step Functions error code, where the service answered with one.
-    pub fn sfn_error_code(&self) -> Option<&str> {
+    fn service_code(&self) -> Option<&str> {
         match self {
             Self::Refused { code } | Self::Unavailable { code } => Some(code),
             _ => None,
         }
     }
+}
 
+impl CallbackError {
     /// Step Functions does not know the task (`InvalidToken`, `TaskDoesNotExist`):
     /// no call with this token can succeed, so work on it should stop. Not the
     /// same as closed (`TaskTimedOut`, done): a token from another region or
@@ -253,6 +228,8 @@ const TRANSIENT: &[&str] = &[
     "InternalServerError",
     "InternalFailure",
     "ExpiredTokenException",
+    // SES: a sending quota or rate was exceeded (the notifier retries later).
+    "LimitExceededException",
     "RequestTimeout",
     "RequestTimeoutException",
 ];
@@ -418,6 +395,8 @@ mod tests {
         for (code, status, class) in [
             ("TooManyRequestsException", 429, ErrorClass::Transient),
             ("Throttling", 400, ErrorClass::Transient),
+            // SES: a sending quota or rate was exceeded.
+            ("LimitExceededException", 400, ErrorClass::Transient),
             ("InternalFailure", 500, ErrorClass::Transient),
             ("MessageRejected", 400, ErrorClass::Permanent),
             ("AccessDeniedException", 403, ErrorClass::Permanent),

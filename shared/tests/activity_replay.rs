@@ -12,6 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sfn_callback::Classify;
 use sfn_callback::config::{ActivitySettings, WorkerSettings};
 use sfn_callback::handlers::activity::{
     ActivityReport, ActivityWorker, HANDLER_PANICKED_ERROR, WORKER_SHUTDOWN_ERROR,
@@ -281,7 +282,7 @@ async fn refused_poll_stops_the_worker() {
 
         assert_eq!(sfn.count(POLL), 1, "{code}: the refused poll was retried");
         let refused = report.refused_poll.expect("the report names the refusal");
-        assert_eq!(refused.sfn_error_code(), Some(code));
+        assert_eq!(refused.service_code(), Some(code));
     }
 }
 

@@ -24,14 +24,15 @@ use aws_smithy_http_client::test_util::{NeverClient, ReplayEvent, StaticReplayCl
 use serde_json::{Value, json};
 use sfn_callback::outcome::class_of;
 use sfn_callback::{
-    CallbackClient, CallbackError, Class, Completion, Deadline, Done, Outcome, RetrySettings,
+    CallbackClient, CallbackError, Class, Classify, Completion, Deadline, Done, Outcome,
+    RetrySettings,
 };
 
 mod support;
 
 use support::{
-    FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, answer, callback_client, refused,
-    token,
+    FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, Sent, TOKEN, accepted, answer, callback_client,
+    refused, sent, token,
 };
 
 /// Only a guard against a hang; no test asserts on elapsed time.
@@ -53,27 +54,6 @@ fn production_client(http: impl HttpClient + 'static, settings: RetrySettings) -
         .http_client(http)
         .build();
     CallbackClient::from_sdk_config(&sdk_config, settings)
-}
-
-/// One request the SDK sent: its operation and its JSON body.
-#[derive(Debug)]
-struct Sent {
-    target: String,
-    body: Value,
-}
-
-fn sent(replay: &StaticReplayClient) -> Vec<Sent> {
-    replay
-        .actual_requests()
-        .map(|request| Sent {
-            target: request
-                .headers()
-                .get("x-amz-target")
-                .unwrap_or_default()
-                .to_owned(),
-            body: serde_json::from_slice(request.body().bytes().unwrap()).unwrap(),
-        })
-        .collect()
 }
 
 async fn guarded<T>(future: impl Future<Output = T>) -> T {
@@ -115,7 +95,7 @@ fn is_blank(body: &Value, field: &str) -> bool {
 fn assert_permanent(outcome: &Outcome, code: &str) {
     let err = outcome.as_ref().unwrap_err();
     assert_eq!(err.class(), Class::Permanent, "{err:?}");
-    assert_eq!(err.sfn_error_code(), Some(code), "{err:?}");
+    assert_eq!(err.service_code(), Some(code), "{err:?}");
 }
 
 fn assert_transient(outcome: &Outcome) -> &CallbackError {
@@ -315,7 +295,7 @@ async fn throttling_on_every_attempt_is_transient_after_max_attempts() {
     let (outcome, sent) = complete(answers, success()).await;
 
     let err = assert_transient(&outcome);
-    assert_eq!(err.sfn_error_code(), Some("ThrottlingException"));
+    assert_eq!(err.service_code(), Some("ThrottlingException"));
     assert_eq!(sent.len(), MAX_ATTEMPTS as usize);
 }
 
@@ -354,7 +334,7 @@ async fn kms_throttling_on_every_attempt_is_transient_after_max_attempts() {
     let (outcome, sent) = complete(answers, success()).await;
 
     let err = assert_transient(&outcome);
-    assert_eq!(err.sfn_error_code(), Some("KmsThrottlingException"));
+    assert_eq!(err.service_code(), Some("KmsThrottlingException"));
     assert_eq!(sent.len(), MAX_ATTEMPTS as usize, "retried as throttling");
 }
 

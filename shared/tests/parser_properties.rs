@@ -26,7 +26,7 @@ use sfn_callback::envelope::{EnvelopeError, sqs_callback_text, unwrap_sns_notifi
 const SNS_FIELDS: [&str; 5] = ["Type", "MessageId", "TopicArn", "Message", "Timestamp"];
 use sfn_callback::message::parse_task_message;
 use sfn_callback::message::{self, Callback, MessageError};
-use sfn_callback::outcome::{CallbackError, Class};
+use sfn_callback::outcome::{CallbackError, Class, Classify};
 use sfn_callback::token::{MAX_TOKEN_CHARS, TaskToken, TokenError};
 
 // ---------------------------------------------------------------------------

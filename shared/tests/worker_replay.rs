@@ -20,7 +20,7 @@ use sfn_callback::heartbeat::{Guarded, with_heartbeats};
 use sfn_callback::message::{TaskMessage, parse_task_message};
 use sfn_callback::outcome::class_of;
 use sfn_callback::worker::{TaskFailure, work_on};
-use sfn_callback::{Class, Deadline, Done, RetrySettings};
+use sfn_callback::{Class, Classify, Deadline, Done, RetrySettings};
 use support::{FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, token};
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -114,7 +114,7 @@ async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
     .expect("the guard did not cancel the work");
 
     assert!(
-        matches!(&guarded, Guarded::Gone(err) if err.sfn_error_code() == Some("InvalidToken")),
+        matches!(&guarded, Guarded::Gone(err) if err.service_code() == Some("InvalidToken")),
         "{guarded:?}"
     );
     assert_eq!(

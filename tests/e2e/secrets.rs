@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sfn_callback::approval::keys::LinkKey;
+use sfn_callback_approval::link::LinkKey;
 use sfn_callback_tests::approval::{ApprovalWorld, fetch, link_labelled, post_form};
 use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};

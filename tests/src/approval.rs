@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sfn_callback::approval::keys::{LinkKey, LinkKeys};
+use sfn_callback_approval::link::{LinkKey, LinkKeys};
 
 use crate::function_url::FunctionUrl;
 use crate::peer::LocalAws;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sqs::Client as SqsClient;
 use serde_json::{Value, json};
-use sfn_callback::approval::keys::{LinkKey, LinkKeys};
+use sfn_callback_approval::link::{LinkKey, LinkKeys};
 
 use crate::peer::{Clients, LocalAws};
 use crate::runtime_api::Lambda;

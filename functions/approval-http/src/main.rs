@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, service_fn};
-use sfn_callback::approval::http::ApprovalHttp;
+use sfn_callback_approval::ApprovalHttp;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

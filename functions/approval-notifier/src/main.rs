@@ -4,7 +4,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use sfn_callback::approval::notifier::ApprovalNotifier;
+use sfn_callback_approval::ApprovalNotifier;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -29,7 +29,7 @@ use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
 use crate::config::ActivitySettings;
 use crate::heartbeat::{Guarded, with_heartbeats};
-use crate::outcome::{CallbackError, Done, ErrorClass, Outcome};
+use crate::outcome::{CallbackError, Classify, Done, ErrorClass, Outcome};
 use crate::respond::{RecordId, log_outcome};
 use crate::token::TaskToken;
 use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler};

@@ -1,5 +1,6 @@
 //! Test support shared by the replay tests: a real aws-sdk-sfn client whose
-//! HTTP layer is a test double.
+//! HTTP layer is a test double, its replayed answers, and what it sent. The
+//! approval crate's replay tests use this module too.
 
 #![allow(dead_code, reason = "each test file uses its own part")]
 #![allow(
@@ -12,7 +13,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_smithy_http_client::test_util::{ReplayEvent, infallible_client_fn};
+use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient, infallible_client_fn};
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
@@ -88,6 +89,28 @@ pub fn refused(code: &str) -> ReplayEvent {
         400,
         &json!({"__type": code, "message": "replayed answer"}).to_string(),
     )
+}
+
+/// One request the SDK sent: its operation and its JSON body.
+#[derive(Debug)]
+pub struct Sent {
+    pub target: String,
+    pub body: Value,
+}
+
+/// Every request `replay` was sent, in order.
+pub fn sent(replay: &StaticReplayClient) -> Vec<Sent> {
+    replay
+        .actual_requests()
+        .map(|request| Sent {
+            target: request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .to_owned(),
+            body: serde_json::from_slice(request.body().bytes().unwrap()).unwrap(),
+        })
+        .collect()
 }
 
 /// A Step Functions double: answers each operation with a fixed status and

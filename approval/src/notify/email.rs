@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::escape;
-use super::link::SealedLink;
 use super::request::ApprovalRequest;
-use super::rfc3339;
-use super::text::{quote, without_format_characters};
+use crate::html::escape;
+use crate::link::SealedLink;
+use crate::rfc3339;
+use crate::text::{quote, without_format_characters};
 
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +185,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::token::TaskToken;
+    use sfn_callback::token::TaskToken;
 
     const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
     const SCRIPT: &str = "<script>alert(1)</script>";
@@ -363,16 +363,15 @@ mod tests {
 
     #[test]
     fn link_url_appends_the_sealed_link_to_the_query() {
-        let keys =
-            crate::approval::keys::LinkKeys::single(crate::approval::keys::LinkKey::new([1; 32]));
-        let data = crate::approval::link::LinkData {
+        let keys = crate::link::LinkKeys::single(crate::link::LinkKey::new([1; 32]));
+        let data = crate::link::LinkData {
             token: TaskToken::new(TOKEN).unwrap(),
-            action: crate::approval::link::Action::Approve,
+            action: crate::link::Action::Approve,
             expires_at: 2_000_000_000,
             subject: None,
             summary: None,
         };
-        let sealed = crate::approval::link::seal(&keys, &data).unwrap();
+        let sealed = crate::link::seal(&keys, &data).unwrap();
         let plain = link_url("https://a.example/approve", &sealed);
         assert_eq!(
             plain,

@@ -8,8 +8,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::text::without_format_characters;
-use crate::token::{TaskToken, TokenError};
+use crate::text::without_format_characters;
+use sfn_callback::token::{TaskToken, TokenError};
 
 /// Recipients per request.
 pub const MAX_RECIPIENTS: usize = 50;

@@ -2,7 +2,7 @@
 //! with an error that names the variable.
 
 use super::request::check_address;
-use crate::config::ConfigError;
+use sfn_callback::config::ConfigError;
 
 /// The verified SES identity the email comes from.
 pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";

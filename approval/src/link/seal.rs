@@ -24,8 +24,8 @@ use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{KeyId, LinkKey, LinkKeys};
-use crate::token::TaskToken;
+use super::key::{KeyId, LinkKey, LinkKeys};
+use sfn_callback::token::TaskToken;
 
 /// The format of the sealed bytes; a new layout gets a new number.
 const VERSION: u8 = 1;

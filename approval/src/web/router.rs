@@ -18,15 +18,14 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::form::{self, FormError, MAX_BODY_BYTES};
-use super::key_store::{KeyStore, KeysUnavailable};
-use super::keys::{KeySource, LinkKeys};
-use super::link::{self, Action, OpenError};
 use super::page::{self, Page};
-use super::{now_unix, rfc3339};
-use crate::client::{CallbackClient, Deadline};
-use crate::completion::{Completion, CompletionError};
-use crate::config::Config;
-use crate::outcome::{Class, Done, Outcome};
+use crate::link::{self, Action, KeySource, KeyStore, KeysUnavailable, LinkKeys, OpenError};
+use crate::{now_unix, rfc3339};
+use sfn_callback::client::{CallbackClient, Deadline};
+use sfn_callback::completion::{Completion, CompletionError};
+use sfn_callback::config::Config;
+use sfn_callback::outcome::{Class, Classify, Done, Outcome};
+use sfn_callback::token::TaskToken;
 
 /// The query parameter that carries the sealed link.
 pub const LINK_PARAMETER: &str = "l";
@@ -39,10 +38,6 @@ pub const DEFAULT_REJECT_CAUSE: &str = "Rejected by approver";
 /// form may post only to this page.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// Step Functions codes that, for a link we sealed ourselves, mean the task is
-/// simply no longer waiting (it ended, timed out or was decided elsewhere).
-const NO_LONGER_PENDING: &[&str] = &["InvalidToken", "TaskDoesNotExist"];
 
 /// What the function builds once at cold start and borrows on every request.
 #[derive(Debug, Clone)]
@@ -70,7 +65,7 @@ impl ApprovalHttp {
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
-        let sdk_config = crate::aws::sdk_config().await;
+        let sdk_config = sfn_callback::aws::sdk_config().await;
         let keys = key_source.into_store(&sdk_config).await?;
         let client = CallbackClient::from_sdk_config(&sdk_config, config.retry);
         Ok(Self::with_key_store(keys, client))
@@ -193,20 +188,14 @@ pub fn result_page(decision: Action, outcome: &Outcome) -> Page {
         Ok(Done::AlreadyClosed) => page::already_decided(),
         Err(err) if err.class() == Class::Transient => page::try_again_later(),
         // The link was authentic, so the token was one Step Functions gave us:
-        // an unknown or invalid token now means the task has ended.
-        Err(err)
-            if err
-                .sfn_error_code()
-                .is_some_and(|code| NO_LONGER_PENDING.contains(&code)) =>
-        {
-            page::already_decided()
-        }
+        // a task it no longer knows has ended (timed out, or decided elsewhere).
+        Err(err) if err.task_is_gone() => page::already_decided(),
         // OutputRejected cannot come from our small output; treat it as ours.
         Ok(Done::OutputRejected) | Err(_) => page::server_error(),
     }
 }
 
-fn log_outcome(token: &crate::token::TaskToken, decision: Action, outcome: &Outcome) {
+fn log_outcome(token: &TaskToken, decision: Action, outcome: &Outcome) {
     let decision = decision.as_str();
     match outcome {
         Ok(done) => {
@@ -216,7 +205,7 @@ fn log_outcome(token: &crate::token::TaskToken, decision: Action, outcome: &Outc
             token = %token,
             decision,
             outcome = ?err.class(),
-            sfn_error = err.sfn_error_code(),
+            sfn_error = err.service_code(),
             error = %err,
             "approval not recorded"
         ),
@@ -282,7 +271,7 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::CallbackError;
+    use sfn_callback::outcome::CallbackError;
 
     #[test]
     fn approval_output_has_the_decision_comment_and_time() {

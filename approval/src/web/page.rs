@@ -8,10 +8,10 @@
 use std::fmt::Write as _;
 
 use super::form::MAX_COMMENT_CHARS;
-use super::html::escape;
-use super::link::{Action, LinkData};
-use super::rfc3339;
-use super::text::without_format_characters;
+use crate::html::escape;
+use crate::link::{Action, LinkData};
+use crate::rfc3339;
+use crate::text::without_format_characters;
 
 /// An HTML page and the status it is sent with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +232,7 @@ fn capitalize(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::TaskToken;
+    use sfn_callback::token::TaskToken;
 
     const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
     const SCRIPT: &str = "<script>alert(1)</script>";

@@ -20,16 +20,18 @@ use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
-use sfn_callback::approval::form::MAX_BODY_BYTES;
-use sfn_callback::approval::http::{ApprovalHttp, CONTENT_SECURITY_POLICY};
-use sfn_callback::approval::key_store::{KeyStore, STALE_GRACE};
-use sfn_callback::approval::keys::{LinkKey, LinkKeys};
-use sfn_callback::approval::link::{self, Action, LinkData};
-use sfn_callback::approval::now_unix;
+use sfn_callback_approval::link::store::STALE_GRACE;
+use sfn_callback_approval::link::{self, Action, KeyStore, LinkData, LinkKey, LinkKeys};
+use sfn_callback_approval::now_unix;
+use sfn_callback_approval::web::form::MAX_BODY_BYTES;
+use sfn_callback_approval::web::router::{ApprovalHttp, CONTENT_SECURITY_POLICY};
 
+// The core's replay support: one place for the Step Functions double, its
+// answers and what it was sent.
+#[path = "../../shared/tests/support/mod.rs"]
 mod support;
 
-use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused};
+use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused, sent};
 
 /// Where approval-http is served in these tests.
 const BASE_URL: &str = "https://approve.example/";
@@ -148,27 +150,6 @@ fn app(answers: Vec<ReplayEvent>) -> (ApprovalHttp, StaticReplayClient) {
 /// used: any call would be recorded.
 fn app_that_must_not_call() -> (ApprovalHttp, StaticReplayClient) {
     app(vec![accepted()])
-}
-
-/// One request the SDK sent: its operation and its JSON body.
-#[derive(Debug)]
-struct Sent {
-    target: String,
-    body: Value,
-}
-
-fn sent(replay: &StaticReplayClient) -> Vec<Sent> {
-    replay
-        .actual_requests()
-        .map(|request| Sent {
-            target: request
-                .headers()
-                .get("x-amz-target")
-                .unwrap_or_default()
-                .to_owned(),
-            body: serde_json::from_slice(request.body().bytes().unwrap()).unwrap(),
-        })
-        .collect()
 }
 
 fn request(method: Method, query_link: Option<&str>, body: Body) -> Request {
@@ -566,7 +547,7 @@ async fn tampered_link_is_400_on_post_and_makes_no_call() {
 async fn expired_link_shows_the_expiry_page_and_sends_nothing() {
     let (app, replay) = app_that_must_not_call();
     let link = expired_link();
-    let expired_at = sfn_callback::approval::rfc3339(now_unix() - 60);
+    let expired_at = sfn_callback_approval::rfc3339(now_unix() - 60);
 
     let shown = app.handle(get(&link)).await;
     let posted = app.handle(post(&link, "approve", None)).await;

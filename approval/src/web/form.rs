@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::link::{Action, MAX_SEALED_CHARS};
+use crate::link::{Action, MAX_SEALED_CHARS};
 
 /// The longest comment, as the page's `maxlength` counts it.
 pub const MAX_COMMENT_CHARS: usize = 1_000;

@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Mutex;
 
-use super::keys::{KeyError, LinkKeys, read_secret};
+use super::key::{KeyError, LinkKeys};
+use super::secret::read_secret;
 
 /// Seconds between reads of the link-key secret.
 pub const REFRESH_SECONDS_VAR: &str = "LINK_KEY_REFRESH_SECONDS";
@@ -202,9 +203,8 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
-    use crate::approval::keys::LinkKey;
-    use crate::approval::link::{self, Action, LinkData, OpenError};
-    use crate::token::TaskToken;
+    use crate::link::{self, Action, LinkData, LinkKey, OpenError};
+    use sfn_callback::token::TaskToken;
 
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:links-AbCdEf";
     const REFRESH: Duration = Duration::from_mins(5);

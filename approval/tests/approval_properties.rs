@@ -21,9 +21,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use sfn_callback::TaskToken;
-use sfn_callback::approval::form::{self, FormError, MAX_BODY_BYTES, MAX_COMMENT_CHARS};
-use sfn_callback::approval::keys::{LinkKey, LinkKeys};
-use sfn_callback::approval::link::{self, Action, LinkData, OpenError};
+use sfn_callback_approval::link::{self, Action, LinkData, LinkKey, LinkKeys, OpenError};
+use sfn_callback_approval::web::form::{self, FormError, MAX_BODY_BYTES, MAX_COMMENT_CHARS};
 
 const NOW: u64 = 1_800_000_000;
 

@@ -1,0 +1,56 @@
+//! # sfn-callback-approval
+//!
+//! Human approval of AWS Step Functions tasks by email, built on the
+//! `sfn-callback` core.
+//!
+//! A state machine's `.waitForTaskToken` task sends an approval request to the
+//! `approval-notifier` function, which emails the approvers two buttons,
+//! Approve and Reject. Each button is a link to the `approval-http` function
+//! that carries the task token *sealed*: encrypted and authenticated, with the
+//! intended action and an expiry, so the token cannot be read from the link
+//! and no change to the link goes unnoticed.
+//!
+//! Opening a link (GET or HEAD) only shows a confirmation page: mail scanners
+//! that fetch every link decide nothing. The approver decides by submitting the
+//! page's form (POST); the first decision wins, and a later one gets a kind
+//! "already decided" page.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`link`] | the link keys (material, the secret, the settings, the store a warm function holds) and sealing |
+//! | [`notify`] | the request, the email, sending it through SES: the `approval-notifier` handler |
+//! | [`web`] | the decision form, the pages and the `approval-http` router |
+//! | [`text`], [`html`] | requester text as plain text, and HTML escaping, for the email and the pages |
+//!
+//! ```
+//! use sfn_callback::TaskToken;
+//! use sfn_callback_approval::link::{self, Action, LinkData, LinkKey, LinkKeys, OpenError};
+//!
+//! let keys = LinkKeys::single(LinkKey::new([7; 32]));
+//! let data = LinkData {
+//!     token: TaskToken::new("AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==")?,
+//!     action: Action::Approve,
+//!     expires_at: 2_000_000_000,
+//!     subject: Some("Approve deploy 42".into()),
+//!     summary: None,
+//! };
+//! let sealed = link::seal(&keys, &data)?;
+//! assert!(!sealed.expose().contains("AQCE"));
+//! assert_eq!(link::open(&keys, sealed.expose(), 1_900_000_000), Ok(data));
+//! assert_eq!(
+//!     link::open(&keys, sealed.expose(), 2_000_000_000),
+//!     Err(OpenError::Expired { at: 2_000_000_000 })
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod clock;
+pub mod html;
+pub mod link;
+pub mod notify;
+pub mod text;
+pub mod web;
+
+pub use clock::{now_unix, rfc3339};
+pub use notify::ApprovalNotifier;
+pub use web::ApprovalHttp;

@@ -1,0 +1,30 @@
+//! Approval links: the keys they are sealed with, and sealing and opening them.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`key`] | key material: a key, its id, the current and previous keys |
+//! | [`secret`] | the Secrets Manager secret: its JSON value and reading it |
+//! | [`source`] | where the keys come from, from the environment |
+//! | [`store`] | the keys a warm function holds, read again on an interval |
+//! | [`seal`] | sealing and opening links |
+
+pub mod key;
+pub mod seal;
+pub mod secret;
+pub mod source;
+pub mod store;
+
+pub use key::{KeyError, KeyId, LinkKey, LinkKeys};
+pub use seal::{
+    Action, LinkData, MAX_SEALED_CHARS, OpenError, SEAL_BUDGET_CHARS, SealError, SealedLink, open,
+    seal, seal_with,
+};
+pub use source::{KeySettingError, KeySource};
+pub use store::{KeyStore, KeysUnavailable};
+
+/// Two keys as base64, for the tests of the key modules.
+#[cfg(test)]
+pub(crate) mod test_keys {
+    pub const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    pub const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+}

@@ -1,0 +1,67 @@
+//! The three shapes a notifier invocation can take, told apart by the JSON
+//! itself, and what the function answers to each.
+
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::NotifyError;
+
+/// What the function answers, by trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum NotifierResponse {
+    /// SQS: the records to retry or dead-letter.
+    Batch(SqsBatchResponse),
+    /// Direct invoke: `{"messageId": "...", "expiresAt": "<RFC 3339>"}`.
+    #[serde(rename_all = "camelCase")]
+    Sent {
+        message_id: Option<String>,
+        expires_at: String,
+    },
+    /// SNS: `{"emailsSent": 1}`.
+    #[serde(rename_all = "camelCase")]
+    Published { emails_sent: usize },
+}
+
+/// The shapes a notifier invocation can take.
+#[derive(Debug)]
+pub enum Trigger {
+    Sqs(SqsEvent),
+    Sns(SnsEvent),
+    Direct(Value),
+}
+
+/// Tells the trigger from the event's own JSON.
+pub fn detect(event: Value) -> Result<Trigger, NotifyError> {
+    let first = event.get("Records").and_then(|records| records.get(0));
+    let source = |field: &str| {
+        first
+            .and_then(|record| record.get(field))
+            .and_then(Value::as_str)
+    };
+    if source("eventSource") == Some("aws:sqs") {
+        return serde_json::from_value(event)
+            .map(Trigger::Sqs)
+            .map_err(|err| invalid_event("SQS", &err));
+    }
+    if source("EventSource") == Some("aws:sns") {
+        return serde_json::from_value(event)
+            .map(Trigger::Sns)
+            .map_err(|err| invalid_event("SNS", &err));
+    }
+    Ok(Trigger::Direct(event))
+}
+
+fn invalid_event(trigger: &'static str, err: &serde_json::Error) -> NotifyError {
+    // Position only: the event holds the request, token included.
+    NotifyError::InvalidEvent {
+        trigger,
+        reason: format!(
+            "unexpected shape at line {} column {}",
+            err.line(),
+            err.column()
+        ),
+    }
+}
