@@ -56,10 +56,10 @@ fn the_core_library_has_no_approval_feature_and_none_of_its_dependencies() -> Re
         features.iter().all(|(name, _)| name != "approval"),
         "{features:?}"
     );
-    let dependencies = dependencies(&manifest);
+    let core = dependencies(&manifest);
     for dependency in APPROVAL_ONLY {
         assert!(
-            !dependencies.iter().any(|name| name == dependency),
+            !core.iter().any(|name| name == dependency),
             "the core depends on {dependency}"
         );
     }
