@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The long property-test run of everything that reads untrusted input:
 # shared/tests/parser_properties.rs (callback messages, SNS envelopes, task
-# messages) and shared/tests/approval_properties.rs (sealed links, the decision
-# form). PROPTEST_CASES cases for each property, then the time and case count.
+# messages) and approval/tests/approval_properties.rs (sealed links, the
+# decision form). PROPTEST_CASES cases for each property, then the time and case count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases="${PROPTEST_CASES:-200000}"
-test=(cargo test -q -p sfn-callback --features approval --test parser_properties --test approval_properties)
+test=(cargo test -q -p sfn-callback -p sfn-callback-approval --test parser_properties --test approval_properties)
 "${test[@]}" --no-run
 # Every test of those files is a property except parser_properties' check of its own oracle.
 properties=$("${test[@]}" -- --list --format terse 2>/dev/null | grep -c ': test$' || true)
