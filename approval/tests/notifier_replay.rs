@@ -402,6 +402,19 @@ async fn ses_server_error_is_transient() {
 }
 
 #[tokio::test]
+async fn ses_sending_quota_exceeded_is_transient() {
+    let replay = StaticReplayClient::new(vec![refused(400, "LimitExceededException")]);
+
+    let err = notifier(&replay)
+        .handle(invoke(request_json()))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.class(), Class::Transient);
+    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+}
+
+#[tokio::test]
 async fn ses_message_rejected_is_permanent() {
     let replay = StaticReplayClient::new(vec![refused(400, "MessageRejected")]);
 

@@ -23,9 +23,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
+use sfn_callback::token::TaskToken;
 
 use super::key::{KeyId, LinkKey, LinkKeys};
-use sfn_callback::token::TaskToken;
 
 /// The format of the sealed bytes; a new layout gets a new number.
 const VERSION: u8 = 1;

@@ -201,10 +201,10 @@ mod tests {
     use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;
+    use sfn_callback::token::TaskToken;
 
     use super::*;
     use crate::link::{self, Action, LinkData, LinkKey, OpenError};
-    use sfn_callback::token::TaskToken;
 
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:links-AbCdEf";
     const REFRESH: Duration = Duration::from_mins(5);

@@ -183,9 +183,9 @@ fn text(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use sfn_callback::token::TaskToken;
 
     use super::*;
-    use sfn_callback::token::TaskToken;
 
     const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
     const SCRIPT: &str = "<script>alert(1)</script>";

@@ -7,9 +7,9 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use sfn_callback::token::{TaskToken, TokenError};
 
 use crate::text::without_format_characters;
-use sfn_callback::token::{TaskToken, TokenError};
 
 /// Recipients per request.
 pub const MAX_RECIPIENTS: usize = 50;

@@ -1,8 +1,9 @@
 //! The notifier's settings, read once at cold start. A bad value fails init
 //! with an error that names the variable.
 
-use super::request::check_address;
 use sfn_callback::config::ConfigError;
+
+use super::request::check_address;
 
 /// The verified SES identity the email comes from.
 pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";

@@ -231,8 +231,9 @@ fn capitalize(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use sfn_callback::token::TaskToken;
+
+    use super::*;
 
     const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
     const SCRIPT: &str = "<script>alert(1)</script>";

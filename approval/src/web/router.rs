@@ -16,16 +16,16 @@ use lambda_http::http::header::{self, HeaderName, HeaderValue};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-
-use super::form::{self, FormError, MAX_BODY_BYTES};
-use super::page::{self, Page};
-use crate::link::{self, Action, KeySource, KeyStore, KeysUnavailable, LinkKeys, OpenError};
-use crate::{now_unix, rfc3339};
 use sfn_callback::client::{CallbackClient, Deadline};
 use sfn_callback::completion::{Completion, CompletionError};
 use sfn_callback::config::Config;
 use sfn_callback::outcome::{Class, Classify, Done, Outcome};
 use sfn_callback::token::TaskToken;
+
+use super::form::{self, FormError, MAX_BODY_BYTES};
+use super::page::{self, Page};
+use crate::link::{self, Action, KeySource, KeyStore, KeysUnavailable, LinkKeys, OpenError};
+use crate::{now_unix, rfc3339};
 
 /// The query parameter that carries the sealed link.
 pub const LINK_PARAMETER: &str = "l";
@@ -270,8 +270,9 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use sfn_callback::outcome::CallbackError;
+
+    use super::*;
 
     #[test]
     fn approval_output_has_the_decision_comment_and_time() {
