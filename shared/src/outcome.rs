@@ -228,7 +228,7 @@ const TRANSIENT: &[&str] = &[
     "InternalServerError",
     "InternalFailure",
     "ExpiredTokenException",
-    // SES: a sending quota or rate was exceeded (the notifier retries later).
+    // SES: a sending quota or rate was exceeded.
     "LimitExceededException",
     "RequestTimeout",
     "RequestTimeoutException",

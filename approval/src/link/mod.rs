@@ -6,7 +6,7 @@
 //! | [`secret`] | the Secrets Manager secret: its JSON value and reading it |
 //! | [`source`] | where the keys come from, from the environment |
 //! | [`store`] | the keys a warm function holds, read again on an interval |
-//! | [`seal`] | sealing and opening links |
+//! | [`seal`](mod@seal) | sealing and opening links |
 
 pub mod key;
 pub mod seal;
