@@ -10,28 +10,21 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::time::{Duration, SystemTime};
-
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use sfn_callback::TaskToken;
-use sfn_callback_approval::link::store::STALE_GRACE;
 use sfn_callback_approval::link::{self, Action, KeyStore, LinkData, LinkKey, LinkKeys};
 use sfn_callback_approval::now_unix;
 use sfn_callback_approval::web::form::MAX_BODY_BYTES;
 use sfn_callback_approval::web::router::{ApprovalHttp, CONTENT_SECURITY_POLICY};
 
-// The core's replay support: one place for the Step Functions double, its
-// answers and what it was sent.
-#[path = "../../shared/tests/support/mod.rs"]
 mod support;
 
-use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused, sent};
+use support::sfn::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused, sent};
 
 /// Where approval-http is served in these tests.
 const BASE_URL: &str = "https://approve.example/";
@@ -96,44 +89,9 @@ fn tampered_link() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Our keys, read from the secret longer ago than the refresh interval and
-/// the grace together, with Secrets Manager failing every read since.
+/// Our keys, too old to trust, with the secret unreadable.
 fn unreadable_key_store() -> KeyStore {
-    let failing = (0..4)
-        .map(|_| {
-            ReplayEvent::new(
-                http::Request::builder()
-                    .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-                    .body(SdkBody::empty())
-                    .unwrap(),
-                http::Response::builder()
-                    .status(500)
-                    .header("content-type", "application/x-amz-json-1.1")
-                    .body(SdkBody::from(
-                        r#"{"__type": "InternalServiceError", "message": "replayed"}"#,
-                    ))
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "AKID", "SECRET", None, None, "test",
-        ))
-        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
-        .http_client(StaticReplayClient::new(failing))
-        .build();
-    let refresh = Duration::from_mins(5);
-    let read_at = SystemTime::now() - refresh - STALE_GRACE - Duration::from_mins(1);
-    KeyStore::from_secret(
-        aws_sdk_secretsmanager::Client::from_conf(config),
-        "links".to_owned(),
-        keys(),
-        read_at,
-        refresh,
-    )
+    support::untrusted_key_store(keys())
 }
 
 /// The router over a client whose HTTP layer replays `answers` and records
@@ -141,7 +99,7 @@ fn unreadable_key_store() -> KeyStore {
 fn app(answers: Vec<ReplayEvent>) -> (ApprovalHttp, StaticReplayClient) {
     let replay = StaticReplayClient::new(answers);
     (
-        ApprovalHttp::new(keys(), support::callback_client(replay.clone())),
+        ApprovalHttp::new(keys(), support::sfn::callback_client(replay.clone())),
         replay,
     )
 }
@@ -471,7 +429,7 @@ async fn link_keys_too_old_to_trust_are_503_and_make_no_step_functions_call() {
     let replay = StaticReplayClient::new(vec![accepted()]);
     let app = ApprovalHttp::with_key_store(
         unreadable_key_store(),
-        support::callback_client(replay.clone()),
+        support::sfn::callback_client(replay.clone()),
     );
 
     let shown = app.handle(get(&sealed(Action::Approve))).await;
@@ -663,7 +621,7 @@ async fn every_response_has_the_security_headers_and_never_the_token() {
 
 #[tokio::test]
 async fn logs_name_the_token_by_fingerprint_and_never_show_the_token_or_the_link() {
-    let (captured, _logs) = support::capture_logs();
+    let (captured, _logs) = support::sfn::capture_logs();
     let (app, _) = app(vec![accepted(), refused("TaskTimedOut")]);
     let link = sealed(Action::Approve);
 

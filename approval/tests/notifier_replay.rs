@@ -17,12 +17,14 @@ use aws_smithy_types::body::SdkBody;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use sfn_callback::{Class, Classify};
-use sfn_callback_approval::link::{self, Action, KeyStore, LinkKey, LinkKeys};
+use sfn_callback_approval::link::{self, Action, LinkKey, LinkKeys};
 use sfn_callback_approval::notify::{
     ApprovalNotifier, NotifierResponse, NotifierSettings, NotifyError, RequestError, Trigger,
     detect,
 };
 use sfn_callback_approval::now_unix;
+
+mod support;
 
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
 const BASE_URL: &str = "https://approve.example/";
@@ -340,32 +342,7 @@ async fn bad_sns_message_is_an_error_for_lambda_to_retry_and_route() {
 #[tokio::test]
 async fn link_keys_too_old_to_trust_are_a_transient_failure_and_send_nothing() {
     let ses = StaticReplayClient::new(vec![sent_ok()]);
-    let secrets = StaticReplayClient::new(vec![ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-            .body(SdkBody::empty())
-            .unwrap(),
-        http::Response::builder()
-            .status(500)
-            .header("content-type", "application/x-amz-json-1.1")
-            .body(SdkBody::from(r#"{"__type": "InternalServiceError"}"#))
-            .unwrap(),
-    )]);
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
-        .http_client(secrets)
-        .build();
-    let read_at = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
-    let keys = KeyStore::from_secret(
-        aws_sdk_secretsmanager::Client::from_conf(config),
-        "links".into(),
-        self::keys(),
-        read_at,
-        std::time::Duration::from_mins(5),
-    );
+    let keys = support::untrusted_key_store(keys());
     let notifier = ApprovalNotifier::with_key_store(ses_client(&ses), keys, settings(), 10);
 
     let err = notifier.handle(invoke(request_json())).await.unwrap_err();
