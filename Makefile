@@ -7,10 +7,12 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: test demo soak fuzz bench venv localstack lint-venv browser toolchain build lint build-sam clean
 
-## make test: the template's lint, format check, clippy with -D warnings, then every test.
+## make test: the template's lint, format check, clippy with -D warnings, the
+## library crates' docs with -D warnings (every public item documented), then every test.
 test: venv localstack toolchain browser lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --workspace --exclude sfn-callback-tests --all-features
 	cargo build --workspace --bins
 	cargo test --workspace
 

@@ -10,7 +10,7 @@ use crate::client::RetrySettings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Records of one batch in flight at once (`MAX_CONCURRENCY`, default 10).
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// Retry and deadline settings of the Step Functions client.
     pub retry: RetrySettings,
 }
@@ -19,9 +19,10 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {name} is {value:?}: {expected}")]
 pub struct ConfigError {
+    /// The environment variable.
     pub name: &'static str,
-    pub value: String,
-    pub expected: String,
+    pub(crate) value: String,
+    pub(crate) expected: String,
 }
 
 impl Config {
@@ -31,7 +32,9 @@ impl Config {
     }
 
     /// Reads the settings through `lookup`, so tests need no real environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let defaults = RetrySettings::default();
         Ok(Self {
             max_concurrency: max_concurrency(&lookup)?,
@@ -81,7 +84,9 @@ impl WorkerSettings {
     }
 
     /// Reads the settings through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
             heartbeat_interval: heartbeat_interval(&lookup)?,
             max_concurrency: max_concurrency(&lookup)?,
@@ -98,6 +103,7 @@ const MAX_WORKER_NAME_CHARS: usize = 80;
 /// Settings of an activity worker.
 #[derive(Debug, Clone)]
 pub struct ActivitySettings {
+    /// The activity to poll (`ACTIVITY_ARN`).
     pub activity_arn: String,
     /// Shown in the execution history as the task's worker.
     pub worker_name: String,

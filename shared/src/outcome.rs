@@ -88,35 +88,63 @@ pub enum Done {
 /// A callback that was not completed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
+    /// The message is not a valid callback (permanent).
     #[error("invalid message: {0}")]
     InvalidMessage(#[from] MessageError),
+    /// The record carries no message (permanent).
     #[error("invalid envelope: {0}")]
     InvalidEnvelope(#[from] EnvelopeError),
+    /// Step Functions refused the call, and will refuse it again (permanent).
     #[error("Step Functions refused the call with {code}")]
-    Refused { code: String },
+    Refused {
+        /// The service's error code, e.g. `InvalidToken`.
+        code: String,
+    },
+    /// Step Functions is throttling or failing (transient).
     #[error("Step Functions is busy or failing ({code})")]
-    Unavailable { code: String },
+    Unavailable {
+        /// The service's error code, e.g. `ThrottlingException`.
+        code: String,
+    },
+    /// The call got no answer: timeout, connection failure (transient).
     #[error("no answer from Step Functions: {reason}")]
-    NoAnswer { reason: String },
+    NoAnswer {
+        /// What went wrong, without the request.
+        reason: String,
+    },
+    /// The Lambda deadline left no time for the call (transient).
     #[error("too little time left before the Lambda deadline to call Step Functions")]
     OutOfTime,
+    /// The SDK could not build the request (permanent).
     #[error("the request could not be built: {reason}")]
-    BadRequest { reason: String },
+    BadRequest {
+        /// What went wrong.
+        reason: String,
+    },
     // ServiceRefused and ServiceUnavailable carry the approval notifier's errors
     // through the batch driver; approval still uses them until its own crate
     // has its error type (the driver takes any `Classify` error).
+    /// Another service refused the request (permanent).
     #[error("{service} refused the request: {reason}")]
     ServiceRefused {
+        /// The service, e.g. `SES`.
         service: &'static str,
+        /// What went wrong.
         reason: String,
     },
+    /// Another service is busy or failing (transient).
     #[error("{service} is busy or failing: {reason}")]
     ServiceUnavailable {
+        /// The service, e.g. `SES`.
         service: &'static str,
+        /// What went wrong.
         reason: String,
     },
+    /// The record's handler panicked (permanent).
     #[error("the handler panicked")]
     Panicked,
+    /// An earlier record of the same FIFO group failed, so this one was not
+    /// tried (transient).
     #[error("not attempted: an earlier message of the same FIFO group failed")]
     BlockedByGroup,
 }
@@ -163,7 +191,7 @@ impl CallbackError {
     /// same as closed (`TaskTimedOut`, done): a token from another region or
     /// account is unknown too, and that message must reach the dead-letter queue.
     /// The only place that decides it.
-    pub fn task_is_gone(&self) -> bool {
+    pub(crate) fn task_is_gone(&self) -> bool {
         matches!(self, Self::Refused { code } if TASK_UNKNOWN.contains(&code.as_str()))
     }
 
