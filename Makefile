@@ -7,11 +7,15 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: test demo soak fuzz bench venv localstack lint-venv browser toolchain build lint build-sam clean
 
-## make test: the template's lint, format check, clippy with -D warnings, then every test.
+## make test: the template's lint, format check, clippy with -D warnings, the
+## library crates' docs with -D warnings (every public item documented), the
+## crates.io package of the library (packed, never published), then every test.
 test: venv localstack toolchain browser lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --workspace --exclude sfn-callback-tests --all-features
 	cargo build --workspace --bins
+	cargo package -p sfn-callback --allow-dirty --no-verify --offline
 	cargo test --workspace
 
 ## make demo: queue-driven callbacks end to end against a local Step Functions.

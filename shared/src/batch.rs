@@ -20,11 +20,12 @@ use crate::token::Fingerprint;
 /// got that far (for the log line).
 #[derive(Debug)]
 pub struct Handled<E = CallbackError> {
-    pub token: Option<Fingerprint>,
-    pub outcome: Outcome<E>,
+    pub(crate) token: Option<Fingerprint>,
+    pub(crate) outcome: Outcome<E>,
 }
 
 impl<E> Handled<E> {
+    /// The report of a record about `token` (`None` before a token was read).
     pub fn new(token: Option<Fingerprint>, outcome: Outcome<E>) -> Self {
         Self { token, outcome }
     }
@@ -33,8 +34,10 @@ impl<E> Handled<E> {
 /// The result of one record, as logged.
 #[derive(Debug)]
 pub struct RecordReport<E = CallbackError> {
+    /// The SQS message id of the record.
     pub message_id: String,
-    pub token: Option<Fingerprint>,
+    pub(crate) token: Option<Fingerprint>,
+    /// How the record ended.
     pub outcome: Outcome<E>,
 }
 

@@ -62,6 +62,7 @@ impl Deadline {
     /// No deadline: calls are bounded only by the retry settings.
     pub const NONE: Self = Self(None);
 
+    /// A deadline at `instant`.
     pub fn at(instant: Instant) -> Self {
         Self(Some(instant))
     }
@@ -77,7 +78,7 @@ impl Deadline {
     }
 
     /// Time left before the deadline less `margin`; `None` when there is no deadline.
-    pub fn remaining(self, margin: Duration) -> Option<Duration> {
+    pub(crate) fn remaining(self, margin: Duration) -> Option<Duration> {
         self.0.map(|at| {
             at.saturating_duration_since(Instant::now())
                 .saturating_sub(margin)

@@ -10,40 +10,61 @@ pub const MAX_ERROR_CHARS: usize = 256;
 /// SendTaskFailure `cause`: at most 32,768 characters.
 pub const MAX_CAUSE_CHARS: usize = 32_768;
 /// The error we fail a task with when its success output breaks the limits.
-pub const INVALID_OUTPUT_ERROR: &str = "sfn_callback.InvalidOutput";
+pub(crate) const INVALID_OUTPUT_ERROR: &str = "sfn_callback.InvalidOutput";
 
 /// One completion of a task token, valid to send as it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
-    /// SendTaskSuccess with this JSON text.
-    Success { output: String },
+    /// SendTaskSuccess.
+    Success {
+        /// The task's output: JSON text within [`MAX_OUTPUT_BYTES`].
+        output: String,
+    },
     /// SendTaskFailure.
     Failure {
+        /// The error name the state machine's `Catch` matches, within
+        /// [`MAX_ERROR_CHARS`].
         error: Option<String>,
+        /// Free text about the failure, within [`MAX_CAUSE_CHARS`].
         cause: Option<String>,
     },
     /// SendTaskHeartbeat.
     Heartbeat,
     /// The sender asked for success, but its output cannot be sent: fail the task
-    /// with [`INVALID_OUTPUT_ERROR`] and this cause, so the execution does not hang.
-    OutputRejected { cause: String },
+    /// with `sfn_callback.InvalidOutput` and this cause, so the execution does not hang.
+    OutputRejected {
+        /// Why the output cannot be sent.
+        cause: String,
+    },
 }
 
 /// A completion that breaks a Step Functions limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompletionError {
+    /// The output is over [`MAX_OUTPUT_BYTES`].
     #[error("output is {bytes} bytes; the limit is {MAX_OUTPUT_BYTES}")]
-    OutputTooLarge { bytes: usize },
+    OutputTooLarge {
+        /// Its size in bytes.
+        bytes: usize,
+    },
+    /// The output is not JSON text.
     #[error("output is not valid JSON: {reason}")]
-    OutputNotJson { reason: String },
+    OutputNotJson {
+        /// The JSON parser's complaint.
+        reason: String,
+    },
+    /// The error name is over [`MAX_ERROR_CHARS`]; it is refused, not cut.
     #[error("error is {chars} characters; the limit is {MAX_ERROR_CHARS}")]
-    ErrorTooLong { chars: usize },
+    ErrorTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
 }
 
 impl Completion {
     /// A success with `output`, already-valid JSON text (as found in a message).
     /// Output over the limit becomes [`Completion::OutputRejected`].
-    pub fn success_raw(output: &RawValue) -> Self {
+    pub(crate) fn success_raw(output: &RawValue) -> Self {
         Self::success_checked(output.get().to_owned())
     }
 
@@ -110,7 +131,7 @@ impl Completion {
 
 /// Cuts `cause` to [`MAX_CAUSE_CHARS`] characters, ending with a marker that
 /// says how long it was, so a reader knows text is missing.
-pub fn truncate_cause(cause: String) -> String {
+pub(crate) fn truncate_cause(cause: String) -> String {
     let chars = cause.chars().count();
     if chars <= MAX_CAUSE_CHARS {
         return cause;

@@ -19,8 +19,11 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {name} is {value:?}: {expected}")]
 pub struct ConfigError {
+    /// The environment variable.
     pub name: &'static str,
+    /// The value found (empty when the variable is not set).
     pub value: String,
+    /// What the variable must hold.
     pub expected: String,
 }
 
@@ -31,7 +34,9 @@ impl Config {
     }
 
     /// Reads the settings through `lookup`, so tests need no real environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let defaults = RetrySettings::default();
         Ok(Self {
             max_concurrency: max_concurrency(&lookup)?,
@@ -81,7 +86,9 @@ impl WorkerSettings {
     }
 
     /// Reads the settings through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
             heartbeat_interval: heartbeat_interval(&lookup)?,
             max_concurrency: max_concurrency(&lookup)?,
@@ -98,6 +105,7 @@ const MAX_WORKER_NAME_CHARS: usize = 80;
 /// Settings of an activity worker.
 #[derive(Debug, Clone)]
 pub struct ActivitySettings {
+    /// The activity to poll (`ACTIVITY_ARN`).
     pub activity_arn: String,
     /// Shown in the execution history as the task's worker.
     pub worker_name: String,

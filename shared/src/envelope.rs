@@ -9,6 +9,7 @@ use serde::Deserialize;
 /// Why a record carries no callback text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
+    /// The record's body is missing.
     #[error("SQS record has no body")]
     MissingBody,
 }

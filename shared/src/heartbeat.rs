@@ -17,9 +17,9 @@ pub enum Guarded<T> {
     Finished(T),
     /// A heartbeat said the task is closed: the work was cancelled.
     Closed(Done),
-    /// A heartbeat said Step Functions does not know the task (see
-    /// [`CallbackError::task_is_gone`]): the work was cancelled, and the error is
-    /// permanent, as a completion refused the same way would be.
+    /// A heartbeat said Step Functions does not know the task (`InvalidToken`,
+    /// `TaskDoesNotExist`): the work was cancelled, and the error is permanent,
+    /// as a completion refused the same way would be.
     Gone(CallbackError),
     /// The Lambda deadline came first: the work was cancelled.
     OutOfTime,

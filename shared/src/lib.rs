@@ -24,6 +24,8 @@
 //! respond. `handlers` holds one adapter per trigger (SQS and SNS callbacks,
 //! SQS and SNS workers, activity pollers); `batch` drives an SQS batch.
 
+#![warn(missing_docs)]
+
 // A panicking record must fail alone, which needs unwinding. cargo-lambda's
 // release defaults switch to abort; the workspace profile switches back.
 #[cfg(not(panic = "unwind"))]
@@ -32,6 +34,8 @@ compile_error!(
      Keep `panic = \"unwind\"` in the release profile."
 );
 
+// One constructor in `aws` is still undocumented; that module is being reworked.
+#[allow(missing_docs)]
 pub mod aws;
 pub mod batch;
 pub mod client;

@@ -24,23 +24,23 @@ const CAPPED_TARGETS: &[(&str, Level)] = &[
 
 /// What the log setup reads from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` read as a level; INFO when neither is one.
-    pub level: LevelFilter,
+    pub(crate) level: LevelFilter,
     /// `RUST_LOG` read as per-target directives, e.g. `aws_smithy_runtime=trace`.
-    pub directives: String,
+    pub(crate) directives: String,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl LogSettings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so tests need no real environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let level = lookup("AWS_LAMBDA_LOG_LEVEL")
             .or_else(|| lookup("RUST_LOG"))
             .and_then(|level| level.parse::<LevelFilter>().ok())
@@ -55,15 +55,15 @@ impl LogSettings {
 
 /// Initialises tracing as `lambda_runtime::tracing::init_default_subscriber` does
 /// (`AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, default INFO; JSON when
-/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that the [`CAPPED_TARGETS`] never
-/// log at TRACE.
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), except that the runtime's raw events and
+/// the AWS SDK (`aws_*` targets) never log at TRACE: they can hold secrets.
 pub fn init() {
     // A second init (tests, embedding) keeps the first subscriber.
     let _ = subscriber(&LogSettings::from_env(), std::io::stdout).try_init();
 }
 
 /// The subscriber [`init`] installs, writing to `writer`.
-pub fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+pub(crate) fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {

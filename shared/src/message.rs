@@ -27,23 +27,39 @@ use crate::token::{TaskToken, TokenError};
 /// A parsed callback: which task, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callback {
+    /// The task to complete.
     pub token: TaskToken,
+    /// What to tell Step Functions.
     pub completion: Completion,
 }
 
 /// Why a message is not a valid callback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
+    /// The text is not a JSON object.
     #[error("message is not a callback object: {reason}")]
-    NotJson { reason: String },
+    NotJson {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The message has no `taskToken` (or `TaskToken`).
     #[error("message has no taskToken")]
     MissingToken,
+    /// A field has the wrong type.
     #[error("field `{field}` is invalid: {reason}")]
-    Field { field: &'static str, reason: String },
+    Field {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The token is not a valid task token.
     #[error("field `taskToken` is invalid: {0}")]
     Token(#[from] TokenError),
+    /// The `status` is none of the known ones.
     #[error("status `{0}` is unknown; use SUCCEEDED, FAILED or HEARTBEAT")]
     UnknownStatus(String),
+    /// The completion breaks a Step Functions limit.
     #[error(transparent)]
     Completion(#[from] CompletionError),
 }
@@ -170,7 +186,9 @@ fn describe_body_error(err: &serde_json::Error) -> String {
 /// A task message: the token plus the input the state machine sent.
 #[derive(Debug)]
 pub struct TaskMessage {
+    /// The task to complete.
     pub token: TaskToken,
+    /// The input to work on.
     pub input: Value,
 }
 

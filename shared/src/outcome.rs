@@ -88,22 +88,44 @@ pub enum Done {
 /// A callback that was not completed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
+    /// The message is not a valid callback (permanent).
     #[error("invalid message: {0}")]
     InvalidMessage(#[from] MessageError),
+    /// The record carries no message (permanent).
     #[error("invalid envelope: {0}")]
     InvalidEnvelope(#[from] EnvelopeError),
+    /// Step Functions refused the call, and will refuse it again (permanent).
     #[error("Step Functions refused the call with {code}")]
-    Refused { code: String },
+    Refused {
+        /// The service's error code, e.g. `InvalidToken`.
+        code: String,
+    },
+    /// Step Functions is throttling or failing (transient).
     #[error("Step Functions is busy or failing ({code})")]
-    Unavailable { code: String },
+    Unavailable {
+        /// The service's error code, e.g. `ThrottlingException`.
+        code: String,
+    },
+    /// The call got no answer: timeout, connection failure (transient).
     #[error("no answer from Step Functions: {reason}")]
-    NoAnswer { reason: String },
+    NoAnswer {
+        /// What went wrong, without the request.
+        reason: String,
+    },
+    /// The Lambda deadline left no time for the call (transient).
     #[error("too little time left before the Lambda deadline to call Step Functions")]
     OutOfTime,
+    /// The SDK could not build the request (permanent).
     #[error("the request could not be built: {reason}")]
-    BadRequest { reason: String },
+    BadRequest {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The record's handler panicked (permanent).
     #[error("the handler panicked")]
     Panicked,
+    /// An earlier record of the same FIFO group failed, so this one was not
+    /// tried (transient).
     #[error("not attempted: an earlier message of the same FIFO group failed")]
     BlockedByGroup,
 }

@@ -23,9 +23,9 @@ pub const PERMANENT_ERROR_TYPE: &str = "sfn_callback.Permanent";
 pub struct InvocationError<E = CallbackError> {
     /// Transient if any failure is; a retry can then help.
     pub class: ErrorClass,
-    pub failed: usize,
-    pub total: usize,
-    pub first: E,
+    pub(crate) failed: usize,
+    pub(crate) total: usize,
+    pub(crate) first: E,
 }
 
 impl<E: Display> From<InvocationError<E>> for Diagnostic {

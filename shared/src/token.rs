@@ -18,18 +18,33 @@ pub struct TaskToken(Box<str>);
 /// Why a string is not a task token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// The token is empty.
     #[error("task token is empty")]
     Empty,
+    /// The token is over [`MAX_TOKEN_CHARS`].
     #[error("task token is {chars} characters long; the limit is {MAX_TOKEN_CHARS}")]
-    TooLong { chars: usize },
+    TooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// The token has a space, most likely a `+` that was URL-decoded.
     #[error(
         "task token has a space at character {position}; a '+' was probably URL-decoded into a space"
     )]
-    Space { position: usize },
+    Space {
+        /// The character index of the space.
+        position: usize,
+    },
+    /// The token has other whitespace or a control character.
     #[error(
         "task token has whitespace or a control character (U+{code:04X}) at character {position}"
     )]
-    ControlOrWhitespace { position: usize, code: u32 },
+    ControlOrWhitespace {
+        /// The character index.
+        position: usize,
+        /// The character's code point.
+        code: u32,
+    },
 }
 
 impl TaskToken {

@@ -45,19 +45,22 @@ use crate::outcome::{CallbackError, Outcome};
 
 /// The error a task is failed with when its handler's error name is too long
 /// for Step Functions; the cause starts with that name.
-pub const INVALID_ERROR_NAME_ERROR: &str = "sfn_callback.InvalidError";
+pub(crate) const INVALID_ERROR_NAME_ERROR: &str = "sfn_callback.InvalidError";
 /// The error a task is failed with when its input cannot be read, or does not
 /// fit the handler's input type.
-pub const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
+pub(crate) const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 
 /// How a task's work failed, as the state machine's `Catch` will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFailure {
+    /// The error name the state machine's `Catch` matches.
     pub error: String,
+    /// Free text about the failure; cut to Step Functions' limit when sent.
     pub cause: String,
 }
 
 impl TaskFailure {
+    /// A failure named `error`, with `cause`.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
         Self {
             error: error.into(),
@@ -70,7 +73,7 @@ impl TaskFailure {
     /// the work run again on every delivery; the task is failed anyway with
     /// [`INVALID_ERROR_NAME_ERROR`] and the name at the head of the cause. The name
     /// is not cut: a cut name would match the wrong `Catch`.
-    pub fn into_completion(self) -> Completion {
+    pub(crate) fn into_completion(self) -> Completion {
         let Self { error, cause } = self;
         let chars = error.chars().count();
         if chars <= MAX_ERROR_CHARS {
@@ -120,6 +123,7 @@ fn error_name<E>() -> String {
 
 /// The work of a task, untyped: its input in, its output or failure out.
 pub trait TaskHandler: Send + Sync + 'static {
+    /// Works on one task's input: its output, or how it failed.
     fn handle(&self, input: Value) -> impl Future<Output = Result<Value, TaskFailure>> + Send;
 }
 
@@ -148,7 +152,7 @@ impl<F, I> std::fmt::Debug for Typed<F, I> {
 }
 
 /// Wraps a typed handler: the input is read into `I` (a task whose input does
-/// not fit fails with [`INVALID_INPUT_ERROR`]), the output `O` is serialized,
+/// not fit fails with `sfn_callback.InvalidInput`), the output `O` is serialized,
 /// and the error converted into a [`TaskFailure`].
 pub fn typed<F, I, O, E, Fut>(handler: F) -> Typed<F, I>
 where

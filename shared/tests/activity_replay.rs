@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -18,10 +19,11 @@ use sfn_callback::handlers::activity::{
     ActivityReport, ActivityWorker, HANDLER_PANICKED_ERROR, WORKER_SHUTDOWN_ERROR,
 };
 use sfn_callback::worker::TaskFailure;
-use support::{FAILURE, MAX_ATTEMPTS, SUCCESS, ScriptedSfn, TOKEN};
+use support::{
+    FAILURE, MAX_ATTEMPTS, SUCCESS, ScriptedSfn, TOKEN, acceptance, busy, guarded, refusal,
+};
 
 const POLL: &str = "AWSStepFunctions.GetActivityTask";
-const HANG_GUARD: Duration = Duration::from_secs(20);
 
 fn settings(grace_ms: u64) -> ActivitySettings {
     ActivitySettings {
@@ -43,13 +45,13 @@ fn one_task(input: &str) -> impl Fn(&str, usize) -> (u16, String) + Send + Sync 
     let input = input.to_owned();
     move |operation, earlier| {
         if operation != POLL {
-            return (200, "{}".to_owned());
+            return acceptance();
         }
         if earlier == 0 {
             return (200, json!({"taskToken": TOKEN, "input": input}).to_string());
         }
         std::thread::sleep(Duration::from_millis(5));
-        (200, "{}".to_owned())
+        acceptance()
     }
 }
 
@@ -59,13 +61,28 @@ async fn run_until(
     sfn: &ScriptedSfn,
     done: impl Fn(&ScriptedSfn) -> bool,
 ) -> ActivityReport {
+    guarded("the worker did not stop", worker.run(when(sfn, done))).await
+}
+
+/// Resolves once `done(sfn)` holds, checked every 10 ms of Tokio's clock.
+fn when(sfn: &ScriptedSfn, done: impl Fn(&ScriptedSfn) -> bool) -> impl Future<Output = ()> {
     let watcher = sfn.clone();
-    let shutdown = async move {
+    async move {
         while !done(&watcher) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    };
-    tokio::time::timeout(HANG_GUARD, worker.run(shutdown))
+    }
+}
+
+/// Runs an echo worker over `client` until `shutdown`, on Tokio's paused clock:
+/// minutes of scripted poll time pass at once.
+async fn run_echo_paused(
+    client: sfn_callback::CallbackClient,
+    shutdown: impl Future<Output = ()>,
+) -> ActivityReport {
+    let echo = |input: Value| async move { Ok(input) };
+    let worker = ActivityWorker::new(client, echo, settings(1000));
+    tokio::time::timeout(Duration::from_mins(10), worker.run(shutdown))
         .await
         .expect("the worker did not stop")
 }
@@ -108,7 +125,7 @@ async fn throttled_polls_back_off_and_then_get_the_task() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client_fn(|operation, earlier| {
         if operation == POLL && earlier < 3 {
-            return (400, r#"{"__type":"ThrottlingException"}"#.to_owned());
+            return refusal("ThrottlingException");
         }
         one_task("{}")(operation, earlier.saturating_sub(3))
     });
@@ -173,7 +190,7 @@ async fn transient_completion_failure_is_retried_until_it_is_done() {
     // Every attempt of the first call (the SDK makes MAX_ATTEMPTS) is refused as busy.
     let client = sfn.client_fn(|operation, earlier| {
         if operation == SUCCESS && earlier < MAX_ATTEMPTS as usize {
-            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+            return busy();
         }
         one_task("{}")(operation, earlier)
     });
@@ -197,7 +214,7 @@ async fn completion_retries_end_when_the_grace_period_ends() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client_fn(|operation, earlier| {
         if operation == SUCCESS {
-            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+            return busy();
         }
         one_task("{}")(operation, earlier)
     });
@@ -267,18 +284,15 @@ async fn refused_poll_stops_the_worker() {
         "AccessDeniedException",
     ] {
         let sfn = ScriptedSfn::default();
-        let client = sfn.client_fn(move |_, _| {
-            (
-                400,
-                json!({"__type": code, "message": "replayed"}).to_string(),
-            )
-        });
+        let client = sfn.client_fn(move |_, _| refusal(code));
         let echo = |input: Value| async move { Ok(input) };
         let worker = ActivityWorker::new(client, echo, settings(1000));
 
-        let report = tokio::time::timeout(HANG_GUARD, worker.run(std::future::pending()))
-            .await
-            .unwrap_or_else(|_| panic!("{code}: the worker kept polling"));
+        let report = guarded(
+            &format!("{code}: the worker kept polling"),
+            worker.run(std::future::pending()),
+        )
+        .await;
 
         assert_eq!(sfn.count(POLL), 1, "{code}: the refused poll was retried");
         let refused = report.refused_poll.expect("the report names the refusal");
@@ -301,18 +315,9 @@ async fn poll_retry_is_not_cut_short_by_earlier_attempts() {
             _ => (Duration::ZERO, 200, "{}".to_owned()),
         }
     });
-    let echo = |input: Value| async move { Ok(input) };
-    let worker = ActivityWorker::new(client, echo, settings(1000));
-    let watcher = sfn.clone();
-    let shutdown = async move {
-        while watcher.count(SUCCESS) == 0 && watcher.count(POLL) < 4 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let shutdown = when(&sfn, |s| s.count(SUCCESS) > 0 || s.count(POLL) >= 4);
 
-    let report = tokio::time::timeout(Duration::from_mins(10), worker.run(shutdown))
-        .await
-        .expect("the worker did not stop");
+    let report = run_echo_paused(client, shutdown).await;
 
     assert_eq!(
         sfn.count(SUCCESS),
@@ -362,13 +367,9 @@ async fn no_poll_starts_after_shutdown_even_when_the_poll_in_flight_fails() {
         POLL => (Duration::from_secs(65), 500, "{}".to_owned()),
         _ => (Duration::ZERO, 200, "{}".to_owned()),
     });
-    let echo = |input: Value| async move { Ok(input) };
-    let worker = ActivityWorker::new(client, echo, settings(1000));
     let shutdown = tokio::time::sleep(Duration::from_secs(1));
 
-    let report = tokio::time::timeout(Duration::from_mins(10), worker.run(shutdown))
-        .await
-        .expect("the worker did not stop");
+    let report = run_echo_paused(client, shutdown).await;
 
     assert_eq!(
         sfn.count(POLL),
@@ -383,7 +384,7 @@ async fn failing_a_task_for_shutdown_is_retried_past_a_transient_error() {
     // Every attempt of the first SendTaskFailure (the SDK makes MAX_ATTEMPTS) is refused as busy.
     let client = sfn.client_fn(|operation, earlier| {
         if operation == FAILURE && earlier < MAX_ATTEMPTS as usize {
-            return (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned());
+            return busy();
         }
         one_task("{}")(operation, earlier)
     });

@@ -13,7 +13,6 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -32,16 +31,11 @@ mod support;
 
 use support::{
     FAILURE, HEARTBEAT, MAX_ATTEMPTS, SUCCESS, Sent, TOKEN, accepted, answer, callback_client,
-    refused, sent, token,
+    distant_deadline, guarded, refused, sent, token,
 };
 
-/// Only a guard against a hang; no test asserts on elapsed time.
-const HANG_GUARD: Duration = Duration::from_secs(20);
-
-/// A Lambda deadline far enough away never to matter.
-fn lambda_deadline() -> Deadline {
-    Deadline::at(Instant::now() + Duration::from_mins(1))
-}
+/// What [`guarded`] says when a call never ends.
+const HUNG: &str = "the call hung instead of ending";
 
 /// The client as the functions build it (`from_sdk_config`), over `http`.
 fn production_client(http: impl HttpClient + 'static, settings: RetrySettings) -> CallbackClient {
@@ -56,18 +50,41 @@ fn production_client(http: impl HttpClient + 'static, settings: RetrySettings) -
     CallbackClient::from_sdk_config(&sdk_config, settings)
 }
 
-async fn guarded<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(HANG_GUARD, future)
-        .await
-        .expect("the call hung instead of ending")
-}
-
 /// Sends `completion` with a distant deadline over the replayed `answers`.
 async fn complete(answers: Vec<ReplayEvent>, completion: Completion) -> (Outcome, Vec<Sent>) {
     let replay = StaticReplayClient::new(answers);
     let client = callback_client(replay.clone());
-    let outcome = guarded(client.complete(&token(), completion, lambda_deadline())).await;
+    let outcome = guarded(
+        HUNG,
+        client.complete(&token(), completion, distant_deadline()),
+    )
+    .await;
     (outcome, sent(&replay))
+}
+
+/// Sends `completion`, accepted at once; asserts it ended `done` with exactly one
+/// request, to `target`, carrying exactly `body`.
+async fn assert_sent_once(completion: Completion, done: Done, target: &str, body: Value) {
+    let (outcome, sent) = complete(vec![accepted()], completion).await;
+
+    assert_eq!(outcome, Ok(done));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, target);
+    assert_eq!(sent[0].body, body);
+}
+
+/// `make()` as the answer to every attempt the SDK makes.
+fn on_every_attempt(make: impl Fn() -> ReplayEvent) -> Vec<ReplayEvent> {
+    (0..MAX_ATTEMPTS).map(|_| make()).collect()
+}
+
+/// Two attempts of 100 ms each.
+fn two_short_attempts() -> RetrySettings {
+    RetrySettings {
+        max_attempts: 2,
+        attempt_timeout: Duration::from_millis(100),
+        ..RetrySettings::default()
+    }
 }
 
 fn success() -> Completion {
@@ -108,38 +125,23 @@ fn assert_transient(outcome: &Outcome) -> &CallbackError {
 
 #[tokio::test]
 async fn success_is_completed_with_the_exact_token_and_output() {
-    let (outcome, sent) = complete(vec![accepted()], success()).await;
+    let body = json!({"taskToken": TOKEN, "output": r#"{"result":42,"path":"a+b/c=="}"#});
 
-    assert_eq!(outcome, Ok(Done::Completed));
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, SUCCESS);
-    assert_eq!(
-        sent[0].body,
-        json!({"taskToken": TOKEN, "output": r#"{"result":42,"path":"a+b/c=="}"#})
-    );
+    assert_sent_once(success(), Done::Completed, SUCCESS, body).await;
 }
 
 #[tokio::test]
 async fn failure_is_completed_with_the_token_error_and_cause() {
-    let (outcome, sent) = complete(vec![accepted()], failure()).await;
+    let body = json!({"taskToken": TOKEN, "error": "Payment.Declined", "cause": "card expired"});
 
-    assert_eq!(outcome, Ok(Done::Completed));
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, FAILURE);
-    assert_eq!(
-        sent[0].body,
-        json!({"taskToken": TOKEN, "error": "Payment.Declined", "cause": "card expired"})
-    );
+    assert_sent_once(failure(), Done::Completed, FAILURE, body).await;
 }
 
 #[tokio::test]
 async fn heartbeat_is_completed_and_sends_only_the_token() {
-    let (outcome, sent) = complete(vec![accepted()], Completion::Heartbeat).await;
+    let body = json!({"taskToken": TOKEN});
 
-    assert_eq!(outcome, Ok(Done::Completed));
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, HEARTBEAT);
-    assert_eq!(sent[0].body, json!({"taskToken": TOKEN}));
+    assert_sent_once(Completion::Heartbeat, Done::Completed, HEARTBEAT, body).await;
 }
 
 #[tokio::test]
@@ -149,45 +151,33 @@ async fn rejected_output_fails_the_task_with_invalid_output_error_and_the_cause(
         cause: cause.to_owned(),
     };
 
-    let (outcome, sent) = complete(vec![accepted()], completion).await;
+    let body = json!({"taskToken": TOKEN, "error": "sfn_callback.InvalidOutput", "cause": cause});
 
-    assert_eq!(outcome, Ok(Done::OutputRejected));
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, FAILURE);
-    assert_eq!(
-        sent[0].body,
-        json!({"taskToken": TOKEN, "error": "sfn_callback.InvalidOutput", "cause": cause})
-    );
+    assert_sent_once(completion, Done::OutputRejected, FAILURE, body).await;
 }
 
 // --- Duplicate or late delivery ---------------------------------------------
 
-#[tokio::test]
-async fn task_timed_out_on_success_is_acknowledged_as_already_closed() {
-    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], success()).await;
+async fn assert_timed_out_is_acknowledged_and_sent_once(completion: Completion) {
+    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], completion).await;
 
     assert_eq!(outcome, Ok(Done::AlreadyClosed));
     assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+}
+
+#[tokio::test]
+async fn task_timed_out_on_success_is_acknowledged_as_already_closed() {
+    assert_timed_out_is_acknowledged_and_sent_once(success()).await;
 }
 
 #[tokio::test]
 async fn task_timed_out_on_failure_is_acknowledged_as_already_closed() {
-    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], failure()).await;
-
-    assert_eq!(outcome, Ok(Done::AlreadyClosed));
-    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+    assert_timed_out_is_acknowledged_and_sent_once(failure()).await;
 }
 
 #[tokio::test]
 async fn task_timed_out_on_heartbeat_is_acknowledged_as_already_closed() {
-    let (outcome, sent) = complete(
-        vec![refused("TaskTimedOut"), accepted()],
-        Completion::Heartbeat,
-    )
-    .await;
-
-    assert_eq!(outcome, Ok(Done::AlreadyClosed));
-    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+    assert_timed_out_is_acknowledged_and_sent_once(Completion::Heartbeat).await;
 }
 
 #[tokio::test]
@@ -286,24 +276,26 @@ async fn throttling_is_retried_by_the_sdk_then_completed() {
     assert_eq!(sent[0].body, sent[1].body, "the retry sends the same call");
 }
 
-#[tokio::test]
-async fn throttling_on_every_attempt_is_transient_after_max_attempts() {
-    let answers = (0..MAX_ATTEMPTS)
-        .map(|_| refused("ThrottlingException"))
-        .collect();
-
-    let (outcome, sent) = complete(answers, success()).await;
+async fn assert_throttling_is_transient_after_max_attempts(code: &str) {
+    let (outcome, sent) = complete(on_every_attempt(|| refused(code)), success()).await;
 
     let err = assert_transient(&outcome);
-    assert_eq!(err.service_code(), Some("ThrottlingException"));
-    assert_eq!(sent.len(), MAX_ATTEMPTS as usize);
+    assert_eq!(err.service_code(), Some(code));
+    assert_eq!(
+        sent.len(),
+        MAX_ATTEMPTS as usize,
+        "{code} is retried as throttling"
+    );
+}
+
+#[tokio::test]
+async fn throttling_on_every_attempt_is_transient_after_max_attempts() {
+    assert_throttling_is_transient_after_max_attempts("ThrottlingException").await;
 }
 
 #[tokio::test]
 async fn http_500_on_every_attempt_is_transient_after_max_attempts() {
-    let answers = (0..MAX_ATTEMPTS).map(|_| answer(500, "{}")).collect();
-
-    let (outcome, sent) = complete(answers, success()).await;
+    let (outcome, sent) = complete(on_every_attempt(|| answer(500, "{}")), success()).await;
 
     assert!(
         matches!(outcome, Err(CallbackError::Unavailable { .. })),
@@ -315,9 +307,7 @@ async fn http_500_on_every_attempt_is_transient_after_max_attempts() {
 
 #[tokio::test]
 async fn http_503_without_a_json_body_on_every_attempt_is_transient_after_max_attempts() {
-    let answers = (0..MAX_ATTEMPTS)
-        .map(|_| answer(503, "Service Unavailable"))
-        .collect();
+    let answers = on_every_attempt(|| answer(503, "Service Unavailable"));
 
     let (outcome, sent) = complete(answers, failure()).await;
 
@@ -327,15 +317,7 @@ async fn http_503_without_a_json_body_on_every_attempt_is_transient_after_max_at
 
 #[tokio::test]
 async fn kms_throttling_on_every_attempt_is_transient_after_max_attempts() {
-    let answers = (0..MAX_ATTEMPTS)
-        .map(|_| refused("KmsThrottlingException"))
-        .collect();
-
-    let (outcome, sent) = complete(answers, success()).await;
-
-    let err = assert_transient(&outcome);
-    assert_eq!(err.service_code(), Some("KmsThrottlingException"));
-    assert_eq!(sent.len(), MAX_ATTEMPTS as usize, "retried as throttling");
+    assert_throttling_is_transient_after_max_attempts("KmsThrottlingException").await;
 }
 
 #[tokio::test]
@@ -343,7 +325,11 @@ async fn kms_throttling_is_retried_by_the_sdk_then_completed() {
     let replay = StaticReplayClient::new(vec![refused("KmsThrottlingException"), accepted()]);
     let client = production_client(replay.clone(), RetrySettings::default());
 
-    let outcome = guarded(client.complete(&token(), success(), lambda_deadline())).await;
+    let outcome = guarded(
+        HUNG,
+        client.complete(&token(), success(), distant_deadline()),
+    )
+    .await;
 
     assert_eq!(outcome, Ok(Done::Completed));
     assert_eq!(sent(&replay).len(), 2, "one throttled attempt, one retry");
@@ -351,32 +337,39 @@ async fn kms_throttling_is_retried_by_the_sdk_then_completed() {
 
 // --- KMS refusing the failure's details -------------------------------------
 
-#[tokio::test]
-async fn kms_access_denied_on_failure_fails_the_task_again_without_details() {
-    let answers = vec![refused("KmsAccessDeniedException"), accepted()];
-
-    let (outcome, sent) = complete(answers, failure()).await;
+/// Sends `completion`, refused by KMS with `code` and then accepted; asserts the
+/// task was failed again without details, and returns the two requests.
+async fn assert_kms_refusal_fails_the_task_again_without_details(
+    code: &str,
+    completion: Completion,
+) -> Vec<Sent> {
+    let (outcome, sent) = complete(vec![refused(code), accepted()], completion).await;
 
     assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
     assert_eq!(sent.len(), 2);
+    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
+    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+    sent
+}
+
+#[tokio::test]
+async fn kms_access_denied_on_failure_fails_the_task_again_without_details() {
+    let sent = assert_kms_refusal_fails_the_task_again_without_details(
+        "KmsAccessDeniedException",
+        failure(),
+    )
+    .await;
+
     assert_eq!(sent[0].target, FAILURE);
     assert_eq!(sent[0].body["error"], "Payment.Declined");
     assert_eq!(sent[1].target, FAILURE);
     assert_eq!(sent[1].body["taskToken"], TOKEN);
-    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
-    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
 }
 
 #[tokio::test]
 async fn kms_invalid_state_on_failure_fails_the_task_again_without_details() {
-    let answers = vec![refused("KmsInvalidStateException"), accepted()];
-
-    let (outcome, sent) = complete(answers, failure()).await;
-
-    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
-    assert_eq!(sent.len(), 2);
-    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
-    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+    assert_kms_refusal_fails_the_task_again_without_details("KmsInvalidStateException", failure())
+        .await;
 }
 
 #[tokio::test]
@@ -405,17 +398,12 @@ async fn bare_failure_timed_out_after_kms_refusal_is_acknowledged_as_already_clo
 
 #[tokio::test]
 async fn kms_access_denied_on_rejected_output_fails_the_task_again_without_details() {
-    let answers = vec![refused("KmsAccessDeniedException"), accepted()];
     let completion = Completion::OutputRejected {
         cause: "too large".to_owned(),
     };
 
-    let (outcome, sent) = complete(answers, completion).await;
-
-    assert_eq!(outcome, Ok(Done::FailedWithoutDetails));
-    assert_eq!(sent.len(), 2);
-    assert!(is_blank(&sent[1].body, "error"), "{:?}", sent[1].body);
-    assert!(is_blank(&sent[1].body, "cause"), "{:?}", sent[1].body);
+    assert_kms_refusal_fails_the_task_again_without_details("KmsAccessDeniedException", completion)
+        .await;
 }
 
 // --- The Lambda deadline ----------------------------------------------------
@@ -425,7 +413,11 @@ async fn deadline_already_passed_is_out_of_time_and_sends_nothing() {
     let replay = StaticReplayClient::new(vec![accepted()]);
     let client = callback_client(replay.clone());
 
-    let outcome = guarded(client.complete(&token(), success(), Deadline::at(Instant::now()))).await;
+    let outcome = guarded(
+        HUNG,
+        client.complete(&token(), success(), Deadline::at(Instant::now())),
+    )
+    .await;
 
     assert_eq!(outcome, Err(CallbackError::OutOfTime));
     assert_eq!(class_of(&outcome), Class::Transient);
@@ -439,7 +431,7 @@ async fn deadline_inside_the_safety_margin_is_out_of_time_and_sends_nothing() {
     let margin = RetrySettings::default().deadline_margin;
     let deadline = Deadline::at(Instant::now() + margin + Duration::from_millis(10));
 
-    let outcome = guarded(client.complete(&token(), failure(), deadline)).await;
+    let outcome = guarded(HUNG, client.complete(&token(), failure(), deadline)).await;
 
     assert_eq!(outcome, Err(CallbackError::OutOfTime));
     assert_eq!(replay.actual_requests().count(), 0);
@@ -452,7 +444,7 @@ async fn answer_slower_than_the_deadline_is_cut_off_as_no_answer() {
     // 500 ms of the 700 are the default safety margin: about 200 ms for the call.
     let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
 
-    let outcome = guarded(client.complete(&token(), success(), deadline)).await;
+    let outcome = guarded(HUNG, client.complete(&token(), success(), deadline)).await;
 
     assert!(
         matches!(outcome, Err(CallbackError::NoAnswer { .. })),
@@ -465,14 +457,13 @@ async fn answer_slower_than_the_deadline_is_cut_off_as_no_answer() {
 #[tokio::test]
 async fn attempt_timeout_from_settings_bounds_each_attempt_under_a_deadline() {
     let never = NeverClient::new();
-    let settings = RetrySettings {
-        max_attempts: 2,
-        attempt_timeout: Duration::from_millis(100),
-        ..RetrySettings::default()
-    };
-    let client = production_client(never.clone(), settings);
+    let client = production_client(never.clone(), two_short_attempts());
 
-    let outcome = guarded(client.complete(&token(), success(), lambda_deadline())).await;
+    let outcome = guarded(
+        HUNG,
+        client.complete(&token(), success(), distant_deadline()),
+    )
+    .await;
 
     assert!(
         matches!(outcome, Err(CallbackError::NoAnswer { .. })),
@@ -488,12 +479,7 @@ async fn attempt_timeout_from_settings_bounds_each_attempt_under_a_deadline() {
 #[tokio::test]
 async fn attempt_timeout_from_settings_bounds_each_attempt_without_a_deadline() {
     let never = NeverClient::new();
-    let settings = RetrySettings {
-        max_attempts: 2,
-        attempt_timeout: Duration::from_millis(100),
-        ..RetrySettings::default()
-    };
-    let client = production_client(never.clone(), settings);
+    let client = production_client(never.clone(), two_short_attempts());
 
     let token = token();
     let call = client.complete(&token, success(), Deadline::NONE);

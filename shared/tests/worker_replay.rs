@@ -19,11 +19,12 @@ use sfn_callback::config::WorkerSettings;
 use sfn_callback::heartbeat::{Guarded, with_heartbeats};
 use sfn_callback::message::{TaskMessage, parse_task_message};
 use sfn_callback::outcome::class_of;
-use sfn_callback::worker::{TaskFailure, work_on};
-use sfn_callback::{Class, Classify, Deadline, Done, RetrySettings};
-use support::{FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, token};
-
-const HANG_GUARD: Duration = Duration::from_secs(20);
+use sfn_callback::worker::{TaskFailure, TaskHandler, work_on};
+use sfn_callback::{CallbackClient, Class, Classify, Deadline, Done, Outcome, RetrySettings};
+use support::{
+    FAILURE, HEARTBEAT, SUCCESS, ScriptedSfn, TOKEN, acceptance, distant_deadline, guarded,
+    refusal, token,
+};
 
 fn settings(heartbeat_ms: u64) -> WorkerSettings {
     WorkerSettings {
@@ -39,8 +40,32 @@ fn task(input: Value) -> TaskMessage {
     }
 }
 
-fn distant_deadline() -> Deadline {
-    Deadline::at(Instant::now() + Duration::from_mins(1))
+/// Works on a task with input `{}` and a distant deadline, heartbeats every
+/// `heartbeat_ms`, under the hang guard.
+async fn work_on_a_task<H: TaskHandler>(
+    client: &CallbackClient,
+    handler: &H,
+    heartbeat_ms: u64,
+) -> Outcome {
+    let work = work_on(
+        client,
+        handler,
+        task(json!({})),
+        settings(heartbeat_ms),
+        distant_deadline(),
+    );
+    guarded("the work neither ended nor was cancelled", work).await
+}
+
+/// A client whose heartbeats are refused with `code`; every other call is accepted.
+fn heartbeats_refused(sfn: &ScriptedSfn, code: &'static str) -> CallbackClient {
+    sfn.client_fn(move |operation, _| {
+        if operation == HEARTBEAT {
+            refusal(code)
+        } else {
+            acceptance()
+        }
+    })
 }
 
 /// Work that never ends on its own, and counts whether it was dropped (cancelled).
@@ -55,25 +80,10 @@ impl Drop for Endless {
 #[tokio::test]
 async fn heartbeat_on_a_closed_task_cancels_the_work_and_counts_as_done() {
     let sfn = ScriptedSfn::default();
-    let client = sfn.client(&[(
-        HEARTBEAT,
-        400,
-        r#"{"__type":"TaskTimedOut","message":"closed"}"#,
-    )]);
+    let client = heartbeats_refused(&sfn, "TaskTimedOut");
     let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
-        work_on(
-            &client,
-            &handler,
-            task(json!({})),
-            settings(10),
-            distant_deadline(),
-        ),
-    )
-    .await
-    .expect("the guard did not cancel the work");
+    let outcome = work_on_a_task(&client, &handler, 10).await;
 
     assert_eq!(outcome, Ok(Done::AlreadyClosed));
     assert_eq!(
@@ -86,11 +96,7 @@ async fn heartbeat_on_a_closed_task_cancels_the_work_and_counts_as_done() {
 #[tokio::test]
 async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
     let sfn = ScriptedSfn::default();
-    let client = sfn.client(&[(
-        HEARTBEAT,
-        400,
-        r#"{"__type":"InvalidToken","message":"gone"}"#,
-    )]);
+    let client = heartbeats_refused(&sfn, "InvalidToken");
     let dropped = Arc::new(AtomicUsize::new(0));
     let work = {
         let guard = Endless(Arc::clone(&dropped));
@@ -100,8 +106,8 @@ async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
         }
     };
 
-    let guarded = tokio::time::timeout(
-        HANG_GUARD,
+    let guarded = guarded(
+        "the guard did not cancel the work",
         with_heartbeats(
             &client,
             &token(),
@@ -110,8 +116,7 @@ async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
             distant_deadline(),
         ),
     )
-    .await
-    .expect("the guard did not cancel the work");
+    .await;
 
     assert!(
         matches!(&guarded, Guarded::Gone(err) if err.service_code() == Some("InvalidToken")),
@@ -140,18 +145,7 @@ async fn transient_heartbeat_errors_never_abort_the_work() {
         }
     };
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
-        work_on(
-            &client,
-            &handler,
-            task(json!({})),
-            settings(10),
-            distant_deadline(),
-        ),
-    )
-    .await
-    .expect("the work never finished");
+    let outcome = work_on_a_task(&client, &handler, 10).await;
 
     assert_eq!(outcome, Ok(Done::Completed));
     assert_eq!(
@@ -196,18 +190,7 @@ async fn heartbeats_are_sent_while_the_work_runs() {
         }
     };
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
-        work_on(
-            &client,
-            &handler,
-            task(json!({})),
-            settings(10),
-            distant_deadline(),
-        ),
-    )
-    .await
-    .expect("no heartbeats were sent");
+    let outcome = work_on_a_task(&client, &handler, 10).await;
 
     assert_eq!(outcome, Ok(Done::Completed));
     assert_eq!(sfn.bodies(HEARTBEAT)[0], json!({"taskToken": TOKEN}));
@@ -224,14 +207,7 @@ async fn failing_work_fails_the_task_with_its_error_and_cause() {
         ))
     };
 
-    let outcome = work_on(
-        &client,
-        &handler,
-        task(json!({})),
-        settings(1000),
-        distant_deadline(),
-    )
-    .await;
+    let outcome = work_on_a_task(&client, &handler, 1000).await;
 
     assert_eq!(outcome, Ok(Done::Completed));
     assert_eq!(
@@ -255,14 +231,7 @@ async fn handler_error_name_over_the_limit_fails_the_task_as_invalid_error() {
         }
     };
 
-    let outcome = work_on(
-        &client,
-        &handler,
-        task(json!({})),
-        settings(1000),
-        distant_deadline(),
-    )
-    .await;
+    let outcome = work_on_a_task(&client, &handler, 1000).await;
 
     assert_eq!(
         outcome,
@@ -281,20 +250,9 @@ async fn handler_error_name_over_the_limit_fails_the_task_as_invalid_error() {
 
 /// Runs endless work under heartbeats answered with `code`; returns the outcome
 /// and whether the work was cancelled.
-async fn work_with_heartbeats_refused(
-    code: &'static str,
-) -> (sfn_callback::Outcome, usize, ScriptedSfn) {
+async fn work_with_heartbeats_refused(code: &'static str) -> (Outcome, usize, ScriptedSfn) {
     let sfn = ScriptedSfn::default();
-    let client = sfn.client_fn(move |operation, _| {
-        if operation == HEARTBEAT {
-            (
-                400,
-                json!({"__type": code, "message": "replayed"}).to_string(),
-            )
-        } else {
-            (200, "{}".to_owned())
-        }
-    });
+    let client = heartbeats_refused(&sfn, code);
     let dropped = Arc::new(AtomicUsize::new(0));
     let handler = {
         let dropped = Arc::clone(&dropped);
@@ -307,37 +265,26 @@ async fn work_with_heartbeats_refused(
         }
     };
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
-        work_on(
-            &client,
-            &handler,
-            task(json!({})),
-            settings(10),
-            distant_deadline(),
-        ),
-    )
-    .await
-    .expect("the guard did not cancel the work");
+    let outcome = work_on_a_task(&client, &handler, 10).await;
     (outcome, dropped.load(Ordering::SeqCst), sfn)
+}
+
+async fn assert_refused_heartbeat_cancels_the_work_as_permanent(code: &'static str) {
+    let (outcome, dropped, sfn) = work_with_heartbeats_refused(code).await;
+
+    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
+    assert_eq!(dropped, 1, "the work was cancelled");
+    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
 }
 
 #[tokio::test]
 async fn heartbeat_answered_invalid_token_cancels_the_work_and_the_message_is_permanent() {
-    let (outcome, dropped, sfn) = work_with_heartbeats_refused("InvalidToken").await;
-
-    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
-    assert_eq!(dropped, 1, "the work was cancelled");
-    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
+    assert_refused_heartbeat_cancels_the_work_as_permanent("InvalidToken").await;
 }
 
 #[tokio::test]
 async fn heartbeat_answered_task_does_not_exist_cancels_the_work_and_the_message_is_permanent() {
-    let (outcome, dropped, sfn) = work_with_heartbeats_refused("TaskDoesNotExist").await;
-
-    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
-    assert_eq!(dropped, 1, "the work was cancelled");
-    assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
+    assert_refused_heartbeat_cancels_the_work_as_permanent("TaskDoesNotExist").await;
 }
 
 #[tokio::test]
@@ -348,14 +295,14 @@ async fn work_is_stopped_one_attempt_timeout_before_the_deadline_margin() {
         attempt_timeout: Duration::from_millis(1500),
         deadline_margin: Duration::from_millis(100),
     };
-    let client = sfn.client_fn_with(retry, |_, _| (200, "{}".to_owned()));
+    let client = sfn.client_fn_with(retry, |_, _| acceptance());
     let handler = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
     let started = Instant::now();
     // 2.1 s less the margin and one attempt leaves 0.5 s of work.
     let deadline = Deadline::at(started + Duration::from_millis(2100));
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
+    let outcome = guarded(
+        "the deadline did not stop the work",
         work_on(
             &client,
             &handler,
@@ -364,8 +311,7 @@ async fn work_is_stopped_one_attempt_timeout_before_the_deadline_margin() {
             deadline,
         ),
     )
-    .await
-    .expect("the deadline did not stop the work");
+    .await;
 
     let stopped_after = started.elapsed();
     assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
@@ -383,12 +329,11 @@ async fn work_that_outlives_the_lambda_deadline_is_handed_back_for_redelivery() 
     // Less than the 500 ms margin plus one 5 s attempt: no time to work and complete.
     let deadline = Deadline::at(Instant::now() + Duration::from_millis(700));
 
-    let outcome = tokio::time::timeout(
-        HANG_GUARD,
+    let outcome = guarded(
+        "the deadline did not stop the work",
         work_on(&client, &handler, task(json!({})), settings(50), deadline),
     )
-    .await
-    .expect("the deadline did not stop the work");
+    .await;
 
     assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
     assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);

@@ -53,19 +53,25 @@ const MAX_INPUT_DEPTH: usize = 128;
 
 /// How long after shutdown begins the worker waits for its pollers: the grace
 /// period, then a poll in flight, then failing what that poll returned.
-pub fn drain_limit(settings: &ActivitySettings) -> Duration {
+pub(crate) fn drain_limit(settings: &ActivitySettings) -> Duration {
     settings.grace + POLL_ATTEMPT_TIMEOUT + LAST_CALLS_TIME
 }
 
 /// What a worker did, for its final log line and for tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ActivityReport {
-    pub polls: u64,
+    pub(crate) polls: u64,
+    /// Polls that ended without a task.
     pub empty_polls: u64,
+    /// Polls that failed (throttling, outages); the worker backed off and polled again.
     pub poll_errors: u64,
+    /// Tasks received.
     pub tasks: u64,
+    /// Tasks completed: success, failure or closed already.
     pub completed: u64,
+    /// Tasks whose completion failed for good (the task's timeout then ends it).
     pub not_completed: u64,
+    /// Tasks failed with `sfn_callback.WorkerShutdown` because the worker stopped first.
     pub failed_for_shutdown: u64,
     /// The permanent error that refused a poll and stopped the worker.
     pub refused_poll: Option<CallbackError>,
@@ -80,6 +86,7 @@ pub struct ActivityWorker<H> {
 }
 
 impl<H: TaskHandler> ActivityWorker<H> {
+    /// A worker that runs `handler` on the tasks of `settings.activity_arn`.
     pub fn new(client: CallbackClient, handler: H, settings: ActivitySettings) -> Self {
         Self {
             client,

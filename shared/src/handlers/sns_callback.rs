@@ -18,6 +18,7 @@ pub struct SnsCallback {
 }
 
 impl SnsCallback {
+    /// The function with this client.
     pub fn new(client: CallbackClient) -> Self {
         Self { client }
     }

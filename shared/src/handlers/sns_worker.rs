@@ -41,6 +41,7 @@ impl<F, I> SnsWorker<Typed<F, I>> {
 }
 
 impl<H: TaskHandler> SnsWorker<H> {
+    /// The worker for any [`TaskHandler`], with this client and these settings.
     pub fn new(client: CallbackClient, handler: H, settings: WorkerSettings) -> Self {
         Self {
             work: Work {
@@ -51,6 +52,8 @@ impl<H: TaskHandler> SnsWorker<H> {
         }
     }
 
+    /// Works on every record's task message. An error when any is not done;
+    /// its `errorType` says whether a retry can help.
     pub async fn handle(&self, event: LambdaEvent<SnsEvent>) -> Result<(), InvocationError> {
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut outcomes = Vec::with_capacity(event.payload.records.len());

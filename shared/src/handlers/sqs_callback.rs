@@ -20,6 +20,7 @@ pub struct SqsCallback {
 }
 
 impl SqsCallback {
+    /// The function with this client, running `config.max_concurrency` records at once.
     pub fn new(client: CallbackClient, config: &Config) -> Self {
         Self {
             client: Arc::new(client),

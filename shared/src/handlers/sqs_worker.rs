@@ -43,6 +43,7 @@ impl<F, I> SqsWorker<Typed<F, I>> {
 }
 
 impl<H: TaskHandler> SqsWorker<H> {
+    /// The worker for any [`TaskHandler`], with this client and these settings.
     pub fn new(client: CallbackClient, handler: H, settings: WorkerSettings) -> Self {
         Self {
             work: Arc::new(Work {
@@ -53,6 +54,8 @@ impl<H: TaskHandler> SqsWorker<H> {
         }
     }
 
+    /// Works on every record of one SQS batch. Never fails as a whole: every
+    /// record that is not done is in the partial batch response.
     pub async fn handle(
         &self,
         event: LambdaEvent<SqsEvent>,

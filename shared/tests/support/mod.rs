@@ -1,6 +1,6 @@
 //! Test support shared by the replay tests: a real aws-sdk-sfn client whose
-//! HTTP layer is a test double, its replayed answers, and what it sent. The
-//! approval crate's replay tests use this module too.
+//! HTTP layer is a test double, the answers it gives, what it sent, the hang
+//! guard and log capture. The approval crate's replay tests use this module too.
 
 #![allow(dead_code, reason = "each test file uses its own part")]
 #![allow(
@@ -9,9 +9,10 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
+use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient, infallible_client_fn};
 use aws_smithy_types::body::SdkBody;
@@ -27,7 +28,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 use sfn_callback::outcome::ThrottlingClassifier;
-use sfn_callback::{CallbackClient, RetrySettings, TaskToken};
+use sfn_callback::{CallbackClient, Deadline, RetrySettings, TaskToken};
 
 /// Shaped like a real token: `+`, `/` and `=` must reach Step Functions unchanged.
 pub const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
@@ -40,6 +41,21 @@ pub const HEARTBEAT: &str = "AWSStepFunctions.SendTaskHeartbeat";
 
 pub fn token() -> TaskToken {
     TaskToken::new(TOKEN).expect("TOKEN is a valid token")
+}
+
+/// Only a guard against a hang; no test asserts on elapsed time.
+pub const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// Awaits `future`; fails the test with `hung` if it has not ended within [`HANG_GUARD`].
+pub async fn guarded<T>(hung: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .unwrap_or_else(|_| panic!("{hung}"))
+}
+
+/// A Lambda deadline far enough away never to matter.
+pub fn distant_deadline() -> Deadline {
+    Deadline::at(Instant::now() + Duration::from_mins(1))
 }
 
 /// The SDK client over `http`, with fast retries and the library's retry classifier.
@@ -85,20 +101,36 @@ pub fn accepted() -> ReplayEvent {
 
 /// HTTP 400 with the error `code`, as Step Functions answers every `SendTask*` error.
 pub fn refused(code: &str) -> ReplayEvent {
-    answer(
+    let (status, body) = refusal(code);
+    answer(status, &body)
+}
+
+/// [`accepted`] as a scripted answer of [`ScriptedSfn`]: status and body.
+pub fn acceptance() -> (u16, String) {
+    (200, "{}".to_owned())
+}
+
+/// [`refused`] as a scripted answer of [`ScriptedSfn`]: status and body.
+pub fn refusal(code: &str) -> (u16, String) {
+    (
         400,
-        &json!({"__type": code, "message": "replayed answer"}).to_string(),
+        json!({"__type": code, "message": "replayed answer"}).to_string(),
     )
 }
 
-/// One request the SDK sent: its operation and its JSON body.
+/// HTTP 503 `ServiceUnavailable` as a scripted answer: busy, a retry may pass.
+pub fn busy() -> (u16, String) {
+    (503, r#"{"__type":"ServiceUnavailable"}"#.to_owned())
+}
+
+/// One request a replay client received: its operation and its JSON body.
 #[derive(Debug)]
 pub struct Sent {
     pub target: String,
     pub body: Value,
 }
 
-/// Every request `replay` was sent, in order.
+/// Every request `replay` received, in order.
 pub fn sent(replay: &StaticReplayClient) -> Vec<Sent> {
     replay
         .actual_requests()
@@ -127,7 +159,7 @@ impl ScriptedSfn {
             answers
                 .iter()
                 .find(|(op, _, _)| *op == target)
-                .map_or((200, "{}".to_owned()), |(_, status, body)| {
+                .map_or_else(acceptance, |(_, status, body)| {
                     (*status, (*body).to_owned())
                 })
         })
