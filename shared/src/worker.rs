@@ -151,16 +151,43 @@ impl<F, I> std::fmt::Debug for Typed<F, I> {
     }
 }
 
-/// Wraps a typed handler: the input is read into `I` (a task whose input does
-/// not fit fails with `sfn_callback.InvalidInput`), the output `O` is serialized,
-/// and the error converted into a [`TaskFailure`].
-pub fn typed<F, I, O, E, Fut>(handler: F) -> Typed<F, I>
+/// Any `async fn(I) -> Result<O, E>` with a serializable `O` and an `E` that
+/// converts into a [`TaskFailure`]: what [`typed`] and the workers' `from_env`
+/// take. Implemented for every such function; nothing to implement by hand.
+pub trait TypedHandler<I>: Send + Sync + 'static {
+    /// The handler's output, serialized as the task's output.
+    type Output: Serialize;
+    /// The handler's error, which fails the task.
+    type Error: Into<TaskFailure>;
+    /// The handler's future.
+    type Future: Future<Output = Result<Self::Output, Self::Error>> + Send;
+    /// Runs the handler.
+    fn call(&self, input: I) -> Self::Future;
+}
+
+impl<F, I, O, E, Fut> TypedHandler<I> for F
 where
     F: Fn(I) -> Fut + Send + Sync + 'static,
-    I: DeserializeOwned + 'static,
     Fut: Future<Output = Result<O, E>> + Send,
     O: Serialize,
     E: Into<TaskFailure>,
+{
+    type Output = O;
+    type Error = E;
+    type Future = Fut;
+
+    fn call(&self, input: I) -> Fut {
+        self(input)
+    }
+}
+
+/// Wraps a typed handler: the input is read into `I` (a task whose input does
+/// not fit fails with `sfn_callback.InvalidInput`), the output `O` is serialized,
+/// and the error converted into a [`TaskFailure`].
+pub fn typed<F, I>(handler: F) -> Typed<F, I>
+where
+    F: TypedHandler<I>,
+    I: DeserializeOwned + 'static,
 {
     Typed {
         handler,
@@ -168,13 +195,10 @@ where
     }
 }
 
-impl<F, I, O, E, Fut> TaskHandler for Typed<F, I>
+impl<F, I> TaskHandler for Typed<F, I>
 where
-    F: Fn(I) -> Fut + Send + Sync + 'static,
+    F: TypedHandler<I>,
     I: DeserializeOwned + 'static,
-    Fut: Future<Output = Result<O, E>> + Send,
-    O: Serialize,
-    E: Into<TaskFailure>,
 {
     async fn handle(&self, input: Value) -> Result<Value, TaskFailure> {
         let input: I = serde_json::from_value(input).map_err(|err| {
@@ -183,7 +207,7 @@ where
                 format!("the task's input does not fit the handler: {err}"),
             )
         })?;
-        let output = (self.handler)(input).await.map_err(Into::into)?;
+        let output = self.handler.call(input).await.map_err(Into::into)?;
         serde_json::to_value(output).map_err(|err| {
             TaskFailure::new(
                 INVALID_OUTPUT_ERROR,

@@ -7,9 +7,12 @@ pub mod sns_worker;
 pub mod sqs_callback;
 pub mod sqs_worker;
 
+use aws_lambda_events::event::sns::SnsRecord;
+
 use crate::batch::Handled;
 use crate::client::{CallbackClient, Deadline};
 use crate::message;
+use crate::respond::{InvocationError, RecordId, invocation_result, log_outcome};
 
 /// Parses callback text and completes its token: the work of both callback
 /// adapters, whatever carried the text.
@@ -30,4 +33,23 @@ pub(crate) async fn complete_callback(
         }
         Err(err) => Handled::new(None, Err(err.into())),
     }
+}
+
+/// Runs `handle` on each SNS record's `Message`, in order (SNS sends one record
+/// per invocation), logs each, and answers for the whole invocation.
+pub(crate) async fn handle_sns_records(
+    records: &[SnsRecord],
+    handle: impl AsyncFn(&str) -> Handled,
+) -> Result<(), InvocationError> {
+    let mut outcomes = Vec::with_capacity(records.len());
+    for record in records {
+        let handled = handle(&record.sns.message).await;
+        log_outcome(
+            RecordId::Message(&record.sns.message_id),
+            handled.token,
+            &handled.outcome,
+        );
+        outcomes.push(handled.outcome);
+    }
+    invocation_result(outcomes)
 }

@@ -8,8 +8,8 @@ use lambda_runtime::LambdaEvent;
 
 use crate::client::{CallbackClient, Deadline};
 use crate::config::Config;
-use crate::handlers::complete_callback;
-use crate::respond::{InvocationError, RecordId, invocation_result, log_outcome};
+use crate::handlers::{complete_callback, handle_sns_records};
+use crate::respond::InvocationError;
 
 /// What the function builds once at cold start.
 #[derive(Debug, Clone)]
@@ -33,16 +33,9 @@ impl SnsCallback {
     /// more are handled in order all the same.
     pub async fn handle(&self, event: LambdaEvent<SnsEvent>) -> Result<(), InvocationError> {
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
-        let mut outcomes = Vec::with_capacity(event.payload.records.len());
-        for record in &event.payload.records {
-            let handled = complete_callback(&self.client, &record.sns.message, deadline).await;
-            log_outcome(
-                RecordId::Message(&record.sns.message_id),
-                handled.token,
-                &handled.outcome,
-            );
-            outcomes.push(handled.outcome);
-        }
-        invocation_result(outcomes)
+        handle_sns_records(&event.payload.records, async |message| {
+            complete_callback(&self.client, message, deadline).await
+        })
+        .await
     }
 }

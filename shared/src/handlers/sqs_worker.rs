@@ -1,20 +1,18 @@
 //! The SQS worker adapter: each record is a task message; the batch gets a
 //! partial batch response with the records that are not done.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::batch::{Handled, process_sqs_batch};
 use crate::client::{CallbackClient, Deadline};
 use crate::config::WorkerSettings;
 use crate::envelope::sqs_callback_text;
-use crate::worker::{TaskFailure, TaskHandler, Typed, Work, typed, work_from_env};
+use crate::worker::{TaskHandler, Typed, TypedHandler, Work, typed, work_from_env};
 
 /// The worker for an SQS trigger. Build it with [`SqsWorker::from_env`] from a
 /// typed handler (see [`crate::worker`]), or with [`SqsWorker::new`] from any
@@ -28,13 +26,10 @@ impl<F, I> SqsWorker<Typed<F, I>> {
     /// The worker for a typed handler, `async fn(I) -> Result<O, E>`. Reads
     /// `MAX_CONCURRENCY`, `HEARTBEAT_INTERVAL_SECONDS` and the client's settings
     /// from the environment; an unusable value fails Init, naming the variable.
-    pub async fn from_env<O, E, Fut>(handler: F) -> Result<Self, lambda_runtime::Error>
+    pub async fn from_env(handler: F) -> Result<Self, lambda_runtime::Error>
     where
-        F: Fn(I) -> Fut + Send + Sync + 'static,
+        F: TypedHandler<I>,
         I: DeserializeOwned + 'static,
-        Fut: Future<Output = Result<O, E>> + Send,
-        O: Serialize,
-        E: Into<TaskFailure>,
     {
         Ok(Self {
             work: Arc::new(work_from_env(typed(handler)).await?),
