@@ -23,7 +23,7 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::
 
 /// The name a sealed link gives its key: the first 4 bytes of the key's SHA-256.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyId(pub [u8; 4]);
+pub struct KeyId(pub(crate) [u8; 4]);
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,7 +58,7 @@ impl LinkKey {
     }
 
     /// A key from base64 text (standard or URL-safe alphabet, padding optional).
-    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_base64(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let decoded = STANDARD_LENIENT
             .decode(text)
@@ -113,7 +113,7 @@ impl LinkKeys {
     }
 
     /// The key a sealed link names, if we hold it.
-    pub fn by_id(&self, id: KeyId) -> Option<&LinkKey> {
+    pub(crate) fn by_id(&self, id: KeyId) -> Option<&LinkKey> {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .find(|key| key.id == id)

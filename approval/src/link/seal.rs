@@ -39,7 +39,7 @@ const COMPRESSION_LEVEL: u8 = 9;
 const MAX_PLAINTEXT_BYTES: usize = 64 * 1024;
 /// Longer text is refused before any decoding work: far more than any link
 /// [`seal`] makes (2,263 characters for a 2,048-character random token).
-pub const MAX_SEALED_CHARS: usize = 16 * 1024;
+pub(crate) const MAX_SEALED_CHARS: usize = 16 * 1024;
 
 /// Sealed text longer than this drops the optional summary, then the subject.
 /// With a base URL it keeps a link under 2,000 characters, which every mail
@@ -59,7 +59,7 @@ pub enum Action {
 
 impl Action {
     /// The form value: `approve` or `reject`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Approve => "approve",
             Self::Reject => "reject",
@@ -67,7 +67,7 @@ impl Action {
     }
 
     /// Reads a form value: `approve` or `reject`.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         match value {
             "approve" => Some(Self::Approve),
             "reject" => Some(Self::Reject),

@@ -50,7 +50,7 @@ impl Classify for NotifyError {
 
 impl NotifyError {
     /// The Lambda `errorType`, which a state machine's `Catch` or `Retry` names.
-    pub fn error_type(&self) -> &'static str {
+    pub(crate) fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::InvalidEvent { .. } => "InvalidApprovalRequest",
             Self::EmailNotBuilt { .. } | Self::EmailRefused { .. } => "ApprovalEmailRefused",
@@ -74,7 +74,7 @@ impl From<NotifyError> for Diagnostic {
 /// record itself (no body, or not run by the batch driver), as the core
 /// classifies it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotSent {
+pub(crate) enum NotSent {
     #[error(transparent)]
     Notify(#[from] NotifyError),
     #[error(transparent)]

@@ -12,28 +12,28 @@ use sfn_callback::token::{TaskToken, TokenError};
 use crate::text::without_format_characters;
 
 /// Recipients per request.
-pub const MAX_RECIPIENTS: usize = 50;
+pub(crate) const MAX_RECIPIENTS: usize = 50;
 /// Characters in the subject.
-pub const MAX_SUBJECT_CHARS: usize = 200;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 200;
 /// Characters in the summary: a paragraph, not a document (`details` is for data).
-pub const MAX_SUMMARY_CHARS: usize = 4_000;
+pub(crate) const MAX_SUMMARY_CHARS: usize = 4_000;
 /// Characters in one email address (RFC 5321's path limit).
-pub const MAX_ADDRESS_CHARS: usize = 254;
+pub(crate) const MAX_ADDRESS_CHARS: usize = 254;
 /// How long links work when the request does not say: 24 hours.
-pub const DEFAULT_EXPIRES_IN_SECONDS: u64 = 86_400;
+pub(crate) const DEFAULT_EXPIRES_IN_SECONDS: u64 = 86_400;
 /// The longest a link may work: 30 days.
-pub const MAX_EXPIRES_IN_SECONDS: u64 = 30 * 86_400;
+pub(crate) const MAX_EXPIRES_IN_SECONDS: u64 = 30 * 86_400;
 
 /// A valid approval request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalRequest {
-    pub token: TaskToken,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub summary: Option<String>,
+pub(crate) struct ApprovalRequest {
+    pub(crate) token: TaskToken,
+    pub(crate) to: Vec<String>,
+    pub(crate) subject: String,
+    pub(crate) summary: Option<String>,
     /// Any JSON, shown to the approver as a table.
-    pub details: Option<Value>,
-    pub expires_in_seconds: u64,
+    pub(crate) details: Option<Value>,
+    pub(crate) expires_in_seconds: u64,
 }
 
 /// Why a request cannot be sent. Messages name the field and never quote the
@@ -83,7 +83,7 @@ pub enum AddressError {
 
 /// Checks the syntax of one address: deliberately simple, because SES is the
 /// final judge; this catches typos and injection, not every RFC 5322 corner.
-pub fn check_address(address: &str) -> Result<(), AddressError> {
+pub(crate) fn check_address(address: &str) -> Result<(), AddressError> {
     if address.chars().count() > MAX_ADDRESS_CHARS {
         return Err(AddressError::TooLong);
     }
@@ -117,13 +117,13 @@ struct Raw {
 }
 
 /// Parses and validates request text.
-pub fn parse(text: &str) -> Result<ApprovalRequest, RequestError> {
+pub(crate) fn parse(text: &str) -> Result<ApprovalRequest, RequestError> {
     let raw: Raw = serde_json::from_str(text).map_err(|err| shape_error(&err))?;
     validate(raw)
 }
 
 /// Validates a request already parsed as JSON (a direct invoke payload).
-pub fn from_value(value: Value) -> Result<ApprovalRequest, RequestError> {
+pub(crate) fn from_value(value: Value) -> Result<ApprovalRequest, RequestError> {
     let raw: Raw = serde_json::from_value(value).map_err(|err| shape_error(&err))?;
     validate(raw)
 }
@@ -197,7 +197,7 @@ pub fn check_subject(subject: &str) -> Result<String, RequestError> {
 
 /// Checks a summary and returns it as it is shown and sealed: none when
 /// blank, and without format characters.
-pub fn check_summary(summary: Option<&str>) -> Result<Option<String>, RequestError> {
+pub(crate) fn check_summary(summary: Option<&str>) -> Result<Option<String>, RequestError> {
     let Some(summary) = summary
         .map(without_format_characters)
         .filter(|summary| !summary.trim().is_empty())
