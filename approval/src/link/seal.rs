@@ -50,9 +50,11 @@ pub const SEAL_BUDGET_CHARS: usize = 1_800;
 /// What the approver is asked to do; a link carries the one its button offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Action {
-    /// Serialized as one letter: every byte of a link counts.
+    // Serialized as one letter: every byte of a link counts.
+    /// Approve: the task succeeds (SendTaskSuccess).
     #[serde(rename = "a")]
     Approve,
+    /// Reject: the task fails with `ApprovalRejected` (SendTaskFailure).
     #[serde(rename = "r")]
     Reject,
 }
@@ -79,13 +81,17 @@ impl Action {
 /// What a link carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkData {
+    /// The task the decision completes; sealed, so no one reads it from the link.
     pub token: TaskToken,
     /// The button the link belongs to; the page highlights it.
     pub action: Action,
     /// Unix seconds; the link works while the clock is before this.
     pub expires_at: u64,
-    /// Shown on the confirmation page; dropped first when the link is too long.
+    /// Shown on the confirmation page; dropped after the summary when the
+    /// link is too long.
     pub subject: Option<String>,
+    /// Shown on the confirmation page under the subject; dropped first when
+    /// the link is too long.
     pub summary: Option<String>,
 }
 
@@ -106,6 +112,7 @@ impl SealedLink {
         self.0.len()
     }
 
+    /// Whether the text is empty (a sealed link never is).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -120,10 +127,16 @@ impl fmt::Debug for SealedLink {
 /// Why a link could not be sealed. None of these should happen in practice.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
+    /// The operating system's random number generator gave no nonce.
     #[error("the operating system's random number generator failed")]
     Rng,
+    /// The link data could not be serialized.
     #[error("the link data could not be encoded: {reason}")]
-    Encode { reason: String },
+    Encode {
+        /// The serializer's message.
+        reason: String,
+    },
+    /// The cipher refused to encrypt.
     #[error("encryption failed")]
     Encrypt,
 }
@@ -140,7 +153,10 @@ pub enum OpenError {
     Tampered,
     /// Authentic, but too late.
     #[error("the link expired at unix time {at}")]
-    Expired { at: u64 },
+    Expired {
+        /// When it expired, in unix seconds.
+        at: u64,
+    },
 }
 
 /// The JSON inside the seal, with one-letter names to keep links short.

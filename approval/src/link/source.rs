@@ -20,16 +20,21 @@ pub(crate) const INLINE_KEY_VAR: &str = "LINK_KEY";
 /// A key setting that cannot be used, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeySettingError {
+    /// Neither `LINK_KEY_SECRET_ARN` nor `LINK_KEY` is set.
     #[error(
         "no link key: set {SECRET_ARN_VAR} to the Secrets Manager secret that holds the keys \
          (or, for local use only, {INLINE_KEY_VAR} to a base64 key)"
     )]
     Missing,
+    /// The variable is set, but no usable keys come of it.
     #[error("environment variable {variable}: the link key {reason}")]
     Unusable {
+        /// The environment variable.
         variable: &'static str,
+        /// Why its key, or the secret it names, is unusable.
         reason: KeyError,
     },
+    /// `LINK_KEY_REFRESH_SECONDS` is not a number of seconds from 1 to 86,400.
     #[error(transparent)]
     Setting(#[from] ConfigError),
 }
@@ -40,7 +45,9 @@ pub enum KeySource {
     /// `LINK_KEY_SECRET_ARN`: read the secret at cold start, and again every
     /// `refresh_every` (`LINK_KEY_REFRESH_SECONDS`).
     SecretsManager {
+        /// The secret's ARN (or name).
         secret_id: String,
+        /// How often a warm function reads it again.
         refresh_every: Duration,
     },
     /// `LINK_KEY`: the key itself, for local use only.

@@ -39,7 +39,10 @@ const RETRY_AFTER_AT_MOST: Duration = Duration::from_secs(30);
 /// should get its page well within the function's timeout.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The keys, as the function's requests get them.
+/// The link keys a warm function holds, read again from the secret on an
+/// interval as the module docs describe. Give it to
+/// [`ApprovalHttp::with_key_store`](crate::ApprovalHttp::with_key_store) or
+/// [`ApprovalNotifier::with_key_store`](crate::ApprovalNotifier::with_key_store).
 #[derive(Debug)]
 pub struct KeyStore {
     source: Source,

@@ -40,43 +40,79 @@ pub(crate) struct ApprovalRequest {
 /// token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
+    /// Not a JSON object whose fields have the expected types.
     #[error("the approval request is not a JSON object of the expected shape: {reason}")]
-    Shape { reason: String },
+    Shape {
+        /// The kind and position of the problem; never a value.
+        reason: String,
+    },
+    /// No `taskToken`.
     #[error("taskToken is missing")]
     MissingToken,
+    /// `taskToken` is not a usable task token.
     #[error("taskToken is invalid: {0}")]
     InvalidToken(#[from] TokenError),
+    /// `to` is missing or empty.
     #[error("to is missing or empty: name 1 to {MAX_RECIPIENTS} approvers")]
     NoRecipients,
+    /// `to` has more than 50 addresses.
     #[error("to has {count} addresses; the limit is {MAX_RECIPIENTS}")]
-    TooManyRecipients { count: usize },
+    TooManyRecipients {
+        /// The addresses given.
+        count: usize,
+    },
+    /// An entry of `to` is not an email address.
     #[error("to[{index}] is not an email address: {reason}")]
-    InvalidAddress { index: usize, reason: AddressError },
+    InvalidAddress {
+        /// Its position in `to`, from 0.
+        index: usize,
+        /// What is wrong with it.
+        reason: AddressError,
+    },
+    /// `subject` is missing or blank.
     #[error("subject is missing or blank")]
     MissingSubject,
+    /// `subject` is longer than 200 characters.
     #[error("subject is {chars} characters; the limit is {MAX_SUBJECT_CHARS}")]
-    SubjectTooLong { chars: usize },
+    SubjectTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// `subject` has a line break or another control character.
     #[error("subject has a line break or control character")]
     SubjectHasControlCharacter,
+    /// `summary` is longer than 4,000 characters.
     #[error("summary is {chars} characters; the limit is {MAX_SUMMARY_CHARS}")]
-    SummaryTooLong { chars: usize },
+    SummaryTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// `expiresInSeconds` is not from 1 to 2,592,000 (30 days).
     #[error(
         "expiresInSeconds is {seconds}; it must be from 1 to {MAX_EXPIRES_IN_SECONDS} (30 days)"
     )]
-    ExpiryOutOfRange { seconds: u64 },
+    ExpiryOutOfRange {
+        /// The value given.
+        seconds: u64,
+    },
 }
 
 /// Why a string is not an email address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
+    /// Longer than 254 characters.
     #[error("it is longer than {MAX_ADDRESS_CHARS} characters")]
     TooLong,
+    /// Has whitespace or a control character.
     #[error("it has whitespace or a control character")]
     Whitespace,
+    /// Has no @, or more than one.
     #[error("it must have exactly one @")]
     NotOneAt,
+    /// Nothing comes before the @.
     #[error("nothing comes before the @")]
     EmptyLocalPart,
+    /// The domain has no dot, or an empty label.
     #[error("the domain after the @ has no dot, or an empty label")]
     BadDomain,
 }

@@ -13,7 +13,10 @@ pub(crate) const APPROVAL_BASE_URL_VAR: &str = "APPROVAL_BASE_URL";
 /// What `approval-notifier` needs besides its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifierSettings {
+    /// The verified SES identity the email comes from (`SENDER_EMAIL`).
     pub sender_email: String,
+    /// Where the links point (`APPROVAL_BASE_URL`): the `approval-http`
+    /// function's URL, https (plain http only to this machine).
     pub base_url: String,
 }
 

@@ -52,6 +52,8 @@ impl ApprovalHttp {
         Self::with_key_store(KeyStore::fixed(keys), client)
     }
 
+    /// With keys from `keys`, for example read again from the secret on an
+    /// interval.
     pub fn with_key_store(keys: KeyStore, client: CallbackClient) -> Self {
         Self {
             keys: Arc::new(keys),
