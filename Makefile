@@ -9,13 +9,18 @@ export SAM_CLI_TELEMETRY := 0
 
 ## make test: the template's lint, format check, clippy with -D warnings, the
 ## library crates' docs with -D warnings (every public item documented), the
-## crates.io package of the library (packed, never published), then every test.
+## crates.io packages of both library crates (packed, never published), then
+## every test. The approval crate packs without a Cargo.lock (its users ignore
+## one anyway): writing it would resolve the core from a registry, and
+## `publish = false` keeps the core out of every registry, even the temporary
+## one cargo packs a workspace with.
 test: venv localstack toolchain browser lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --workspace --exclude sfn-callback-tests --all-features
 	cargo build --workspace --bins
 	cargo package -p sfn-callback --allow-dirty --no-verify --offline
+	cargo package -p sfn-callback-approval --allow-dirty --no-verify --offline --exclude-lockfile
 	cargo test --workspace
 
 ## make demo: queue-driven callbacks end to end against a local Step Functions.

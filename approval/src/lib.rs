@@ -20,7 +20,7 @@
 //! | [`link`] | the link keys (material, the secret, the settings, the store a warm function holds) and sealing |
 //! | [`notify`] | the request, the email, sending it through SES: the `approval-notifier` handler |
 //! | [`web`] | the decision form, the pages and the `approval-http` router |
-//! | [`text`], [`html`] | requester text as plain text, and HTML escaping, for the email and the pages |
+//! | `text`, `html` (internal) | requester text as plain text, and HTML escaping, for the email and the pages |
 //!
 //! ```
 //! use sfn_callback::TaskToken;
@@ -44,11 +44,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod clock;
-pub mod html;
+mod html;
 pub mod link;
 pub mod notify;
-pub mod text;
+mod text;
 pub mod web;
 
 pub use clock::{now_unix, rfc3339};

@@ -36,7 +36,7 @@ const LINE_BREAKS: [char; 7] = [
 ];
 
 /// Whether `c` is a Unicode format character (category Cf).
-pub fn is_format_character(c: char) -> bool {
+pub(crate) fn is_format_character(c: char) -> bool {
     FORMAT_CHARACTERS
         .binary_search_by(|&(first, last)| {
             if last < c {
@@ -51,14 +51,14 @@ pub fn is_format_character(c: char) -> bool {
 }
 
 /// `text` without its format characters.
-pub fn without_format_characters(text: &str) -> String {
+pub(crate) fn without_format_characters(text: &str) -> String {
     text.chars().filter(|&c| !is_format_character(c)).collect()
 }
 
 /// `text` quoted line by line with `> `, as mail quotes what someone else
 /// wrote; every kind of line break starts a new quoted line, so no line of it
 /// can stand unquoted. Ends with a line break.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 16);
     let text = text.replace("\r\n", "\n");
     for line in text.split(LINE_BREAKS) {

@@ -21,9 +21,10 @@ const LENIENT: GeneralPurposeConfig =
 const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
-/// The name a sealed link gives its key: the first 4 bytes of the key's SHA-256.
+/// The name a sealed link gives its key: the first 4 bytes of the key's
+/// SHA-256, displayed as 8 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyId(pub [u8; 4]);
+pub struct KeyId(pub(crate) [u8; 4]);
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,6 +46,7 @@ pub struct LinkKey {
 }
 
 impl LinkKey {
+    /// The key with these 32 bytes.
     pub fn new(bytes: [u8; KEY_BYTES]) -> Self {
         let digest = Sha256::digest(bytes);
         let id = KeyId([digest[0], digest[1], digest[2], digest[3]]);
@@ -58,7 +60,7 @@ impl LinkKey {
     }
 
     /// A key from base64 text (standard or URL-safe alphabet, padding optional).
-    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_base64(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let decoded = STANDARD_LENIENT
             .decode(text)
@@ -71,6 +73,7 @@ impl LinkKey {
         Ok(Self::new(bytes))
     }
 
+    /// The key's id: what a sealed link names, and all that logs show of it.
     pub fn id(&self) -> KeyId {
         self.id
     }
@@ -98,11 +101,15 @@ impl fmt::Debug for LinkKey {
 /// through a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkKeys {
+    /// Seals new links, and opens the links that name it.
     pub current: LinkKey,
+    /// The key before the last rotation: opens the links sealed with it,
+    /// seals nothing.
     pub previous: Option<LinkKey>,
 }
 
 impl LinkKeys {
+    /// The current key and, after a rotation, the previous one.
     pub fn new(current: LinkKey, previous: Option<LinkKey>) -> Self {
         Self { current, previous }
     }
@@ -113,7 +120,7 @@ impl LinkKeys {
     }
 
     /// The key a sealed link names, if we hold it.
-    pub fn by_id(&self, id: KeyId) -> Option<&LinkKey> {
+    pub(crate) fn by_id(&self, id: KeyId) -> Option<&LinkKey> {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .find(|key| key.id == id)
@@ -123,23 +130,39 @@ impl LinkKeys {
 /// Why a key could not be read. Never quotes key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The key text is not base64.
     #[error("is not base64")]
     NotBase64,
+    /// The key text decodes to anything but [`KEY_BYTES`] bytes.
     #[error("decodes to {bytes} bytes; a link key is {KEY_BYTES} bytes")]
-    WrongLength { bytes: usize },
+    WrongLength {
+        /// The bytes it decodes to.
+        bytes: usize,
+    },
+    /// The secret is not the expected JSON object.
     #[error(
         r#"is not JSON of the form {{"current": "<base64 of 32 bytes>", "previous": "<optional base64>"}}"#
     )]
     SecretShape,
+    /// A field of the secret holds no usable key.
     #[error("field \"{field}\" {reason}")]
     Field {
+        /// `current` or `previous`.
         field: &'static str,
+        /// What is wrong with its key.
         reason: Box<KeyError>,
     },
+    /// Secrets Manager did not give the secret.
     #[error("could not be read from Secrets Manager ({code})")]
-    SecretsManager { code: String },
+    SecretsManager {
+        /// Its error code (`ResourceNotFoundException`, ...), or `timed out`
+        /// or `no answer`.
+        code: String,
+    },
+    /// The secret is binary: a `SecretString` is needed.
     #[error("has no SecretString (a binary secret is not supported)")]
     NotAString,
+    /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Rng,
 }

@@ -3,21 +3,21 @@
 //! | module | job |
 //! |---|---|
 //! | [`key`] | key material: a key, its id, the current and previous keys |
-//! | [`secret`] | the Secrets Manager secret: its JSON value and reading it |
+//! | `secret` (internal) | the Secrets Manager secret: its JSON value ([`LinkKeys::to_secret_json`]) and reading it |
 //! | [`source`] | where the keys come from, from the environment |
 //! | [`store`] | the keys a warm function holds, read again on an interval |
 //! | [`seal`](mod@seal) | sealing and opening links |
 
 pub mod key;
 pub mod seal;
-pub mod secret;
+mod secret;
 pub mod source;
 pub mod store;
 
 pub use key::{KeyError, KeyId, LinkKey, LinkKeys};
+pub(crate) use seal::MAX_SEALED_CHARS;
 pub use seal::{
-    Action, LinkData, MAX_SEALED_CHARS, OpenError, SEAL_BUDGET_CHARS, SealError, SealedLink, open,
-    seal, seal_with,
+    Action, LinkData, OpenError, SEAL_BUDGET_CHARS, SealError, SealedLink, open, seal, seal_with,
 };
 pub use source::{KeySettingError, KeySource};
 pub use store::{KeyStore, KeysUnavailable};

@@ -39,7 +39,7 @@ const COMPRESSION_LEVEL: u8 = 9;
 const MAX_PLAINTEXT_BYTES: usize = 64 * 1024;
 /// Longer text is refused before any decoding work: far more than any link
 /// [`seal`] makes (2,263 characters for a 2,048-character random token).
-pub const MAX_SEALED_CHARS: usize = 16 * 1024;
+pub(crate) const MAX_SEALED_CHARS: usize = 16 * 1024;
 
 /// Sealed text longer than this drops the optional summary, then the subject.
 /// With a base URL it keeps a link under 2,000 characters, which every mail
@@ -50,16 +50,18 @@ pub const SEAL_BUDGET_CHARS: usize = 1_800;
 /// What the approver is asked to do; a link carries the one its button offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Action {
-    /// Serialized as one letter: every byte of a link counts.
+    // Serialized as one letter: every byte of a link counts.
+    /// Approve: the task succeeds (SendTaskSuccess).
     #[serde(rename = "a")]
     Approve,
+    /// Reject: the task fails with `ApprovalRejected` (SendTaskFailure).
     #[serde(rename = "r")]
     Reject,
 }
 
 impl Action {
     /// The form value: `approve` or `reject`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Approve => "approve",
             Self::Reject => "reject",
@@ -67,7 +69,7 @@ impl Action {
     }
 
     /// Reads a form value: `approve` or `reject`.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         match value {
             "approve" => Some(Self::Approve),
             "reject" => Some(Self::Reject),
@@ -79,13 +81,17 @@ impl Action {
 /// What a link carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkData {
+    /// The task the decision completes; sealed, so no one reads it from the link.
     pub token: TaskToken,
     /// The button the link belongs to; the page highlights it.
     pub action: Action,
     /// Unix seconds; the link works while the clock is before this.
     pub expires_at: u64,
-    /// Shown on the confirmation page; dropped first when the link is too long.
+    /// Shown on the confirmation page; dropped after the summary when the
+    /// link is too long.
     pub subject: Option<String>,
+    /// Shown on the confirmation page under the subject; dropped first when
+    /// the link is too long.
     pub summary: Option<String>,
 }
 
@@ -106,6 +112,7 @@ impl SealedLink {
         self.0.len()
     }
 
+    /// Whether the text is empty (a sealed link never is).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -120,10 +127,16 @@ impl fmt::Debug for SealedLink {
 /// Why a link could not be sealed. None of these should happen in practice.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
+    /// The operating system's random number generator gave no nonce.
     #[error("the operating system's random number generator failed")]
     Rng,
+    /// The link data could not be serialized.
     #[error("the link data could not be encoded: {reason}")]
-    Encode { reason: String },
+    Encode {
+        /// The serializer's message.
+        reason: String,
+    },
+    /// The cipher refused to encrypt.
     #[error("encryption failed")]
     Encrypt,
 }
@@ -140,7 +153,10 @@ pub enum OpenError {
     Tampered,
     /// Authentic, but too late.
     #[error("the link expired at unix time {at}")]
-    Expired { at: u64 },
+    Expired {
+        /// When it expired, in unix seconds.
+        at: u64,
+    },
 }
 
 /// The JSON inside the seal, with one-letter names to keep links short.

@@ -17,7 +17,7 @@ struct SecretValue {
 impl LinkKeys {
     /// Reads the Secrets Manager value `{"current": "<base64 of 32 bytes>",
     /// "previous": "<optional base64>"}`. An empty `previous` counts as none.
-    pub fn from_secret_json(text: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_secret_json(text: &str) -> Result<Self, KeyError> {
         // serde's message could quote a key, so only the shape is reported.
         let value: SecretValue = serde_json::from_str(text).map_err(|_| KeyError::SecretShape)?;
         let current = LinkKey::from_base64(&value.current).map_err(|err| KeyError::Field {
@@ -46,7 +46,7 @@ impl LinkKeys {
 }
 
 /// Reads and parses the keys secret.
-pub async fn read_secret(
+pub(crate) async fn read_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> Result<LinkKeys, KeyError> {

@@ -13,23 +13,28 @@ use super::secret::read_secret;
 use super::store::{DEFAULT_REFRESH, KeyStore, REFRESH_SECONDS_VAR};
 
 /// The Secrets Manager secret that holds the keys (the way to run in AWS).
-pub const SECRET_ARN_VAR: &str = "LINK_KEY_SECRET_ARN";
+pub(crate) const SECRET_ARN_VAR: &str = "LINK_KEY_SECRET_ARN";
 /// The key itself, as base64 (for local use only).
-pub const INLINE_KEY_VAR: &str = "LINK_KEY";
+pub(crate) const INLINE_KEY_VAR: &str = "LINK_KEY";
 
 /// A key setting that cannot be used, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeySettingError {
+    /// Neither `LINK_KEY_SECRET_ARN` nor `LINK_KEY` is set.
     #[error(
         "no link key: set {SECRET_ARN_VAR} to the Secrets Manager secret that holds the keys \
          (or, for local use only, {INLINE_KEY_VAR} to a base64 key)"
     )]
     Missing,
+    /// The variable is set, but no usable keys come of it.
     #[error("environment variable {variable}: the link key {reason}")]
     Unusable {
+        /// The environment variable.
         variable: &'static str,
+        /// Why its key, or the secret it names, is unusable.
         reason: KeyError,
     },
+    /// `LINK_KEY_REFRESH_SECONDS` is not a number of seconds from 1 to 86,400.
     #[error(transparent)]
     Setting(#[from] ConfigError),
 }
@@ -40,7 +45,9 @@ pub enum KeySource {
     /// `LINK_KEY_SECRET_ARN`: read the secret at cold start, and again every
     /// `refresh_every` (`LINK_KEY_REFRESH_SECONDS`).
     SecretsManager {
+        /// The secret's ARN (or name).
         secret_id: String,
+        /// How often a warm function reads it again.
         refresh_every: Duration,
     },
     /// `LINK_KEY`: the key itself, for local use only.
@@ -71,7 +78,9 @@ impl KeySource {
     }
 
     /// Reads the key settings through `lookup`. The secret wins when both are set.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, KeySettingError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, KeySettingError> {
         let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
         if let Some(secret_id) = set(SECRET_ARN_VAR) {
             if set(INLINE_KEY_VAR).is_some() {
@@ -117,7 +126,10 @@ impl KeySource {
     /// The keys for a function that stays warm: as given, or read from
     /// Secrets Manager now and again whenever they are older than the refresh
     /// interval. Fails if the first read fails.
-    pub async fn into_store(self, sdk_config: &SdkConfig) -> Result<KeyStore, KeySettingError> {
+    pub(crate) async fn into_store(
+        self,
+        sdk_config: &SdkConfig,
+    ) -> Result<KeyStore, KeySettingError> {
         match self {
             Self::Inline(keys) => Ok(KeyStore::fixed(keys)),
             Self::SecretsManager {

@@ -27,9 +27,9 @@ use super::key::{KeyError, LinkKeys};
 use super::secret::read_secret;
 
 /// Seconds between reads of the link-key secret.
-pub const REFRESH_SECONDS_VAR: &str = "LINK_KEY_REFRESH_SECONDS";
+pub(crate) const REFRESH_SECONDS_VAR: &str = "LINK_KEY_REFRESH_SECONDS";
 /// The refresh interval when `LINK_KEY_REFRESH_SECONDS` is not set.
-pub const DEFAULT_REFRESH: Duration = Duration::from_mins(5);
+pub(crate) const DEFAULT_REFRESH: Duration = Duration::from_mins(5);
 /// How long past the refresh interval the last good keys stay in use while
 /// the secret cannot be read.
 pub const STALE_GRACE: Duration = Duration::from_mins(15);
@@ -39,7 +39,10 @@ const RETRY_AFTER_AT_MOST: Duration = Duration::from_secs(30);
 /// should get its page well within the function's timeout.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The keys, as the function's requests get them.
+/// The link keys a warm function holds, read again from the secret on an
+/// interval as the module docs describe. Give it to
+/// [`ApprovalHttp::with_key_store`](crate::ApprovalHttp::with_key_store) or
+/// [`ApprovalNotifier::with_key_store`](crate::ApprovalNotifier::with_key_store).
 #[derive(Debug)]
 pub struct KeyStore {
     source: Source,
@@ -75,14 +78,14 @@ struct State {
      they are trusted for at most {limit_seconds} s"
 )]
 pub struct KeysUnavailable {
-    pub age_seconds: u64,
-    pub limit_seconds: u64,
-    pub reason: KeyError,
+    pub(crate) age_seconds: u64,
+    pub(crate) limit_seconds: u64,
+    pub(crate) reason: KeyError,
 }
 
 impl KeyStore {
     /// Keys that never change: `LINK_KEY`, or a test's.
-    pub fn fixed(keys: LinkKeys) -> Self {
+    pub(crate) fn fixed(keys: LinkKeys) -> Self {
         Self {
             source: Source::Fixed(Arc::new(keys)),
         }
@@ -113,13 +116,13 @@ impl KeyStore {
     }
 
     /// The keys to seal and open links with now.
-    pub async fn keys(&self) -> Result<Arc<LinkKeys>, KeysUnavailable> {
+    pub(crate) async fn keys(&self) -> Result<Arc<LinkKeys>, KeysUnavailable> {
         self.keys_at(SystemTime::now()).await
     }
 
     /// The keys to use at `now`, read again from the secret if they are due.
     /// Concurrent callers wait for one read rather than each making one.
-    pub async fn keys_at(&self, now: SystemTime) -> Result<Arc<LinkKeys>, KeysUnavailable> {
+    pub(crate) async fn keys_at(&self, now: SystemTime) -> Result<Arc<LinkKeys>, KeysUnavailable> {
         let (client, secret_id, refresh_every, state) = match &self.source {
             Source::Fixed(keys) => return Ok(Arc::clone(keys)),
             Source::Secret {

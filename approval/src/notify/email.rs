@@ -15,17 +15,17 @@ use crate::text::{quote, without_format_characters};
 
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+pub(crate) struct Email {
+    pub(crate) subject: String,
+    pub(crate) html: String,
+    pub(crate) text: String,
 }
 
 /// The full URLs behind the two buttons.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ButtonLinks {
-    pub approve: String,
-    pub reject: String,
+pub(crate) struct ButtonLinks {
+    pub(crate) approve: String,
+    pub(crate) reject: String,
 }
 
 impl std::fmt::Debug for ButtonLinks {
@@ -36,13 +36,13 @@ impl std::fmt::Debug for ButtonLinks {
 }
 
 /// The link for one button: the base URL with `l=<sealed>` added to its query.
-pub fn link_url(base_url: &str, sealed: &SealedLink) -> String {
+pub(crate) fn link_url(base_url: &str, sealed: &SealedLink) -> String {
     let separator = if base_url.contains('?') { '&' } else { '?' };
     format!("{base_url}{separator}l={}", sealed.expose())
 }
 
 /// Renders the email for `request` with links that work until `expires_at`.
-pub fn render(request: &ApprovalRequest, links: &ButtonLinks, expires_at: u64) -> Email {
+pub(crate) fn render(request: &ApprovalRequest, links: &ButtonLinks, expires_at: u64) -> Email {
     let rows = detail_rows(request.details.as_ref());
     let expires = rfc3339(expires_at);
     Email {
@@ -54,7 +54,7 @@ pub fn render(request: &ApprovalRequest, links: &ButtonLinks, expires_at: u64) -
 
 /// The details as (key, value) rows: an object's fields, with nested values as
 /// compact JSON; anything else as one row.
-pub fn detail_rows(details: Option<&Value>) -> Vec<(String, String)> {
+pub(crate) fn detail_rows(details: Option<&Value>) -> Vec<(String, String)> {
     match details {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(fields)) => fields

@@ -10,26 +10,51 @@ use sfn_callback::{CallbackError, Classify, ErrorClass};
 use super::request::RequestError;
 use crate::link::{KeysUnavailable, SealError};
 
-/// Why an approval email was not sent.
+/// Why an approval email was not sent. Each variant is permanent (the same
+/// request will fail again) or transient (a retry may send it), and a direct
+/// invoke fails with the Lambda `errorType` named here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotifyError {
+    /// The request is invalid. Permanent: `InvalidApprovalRequest`.
     #[error("invalid approval request: {0}")]
     InvalidRequest(#[from] RequestError),
+    /// An SQS or SNS event without its trigger's shape. Permanent:
+    /// `InvalidApprovalRequest`.
     #[error("the {trigger} event could not be read: {reason}")]
     InvalidEvent {
+        /// `SQS` or `SNS`.
         trigger: &'static str,
+        /// Where the shape is wrong; never the event's text.
         reason: String,
     },
+    /// The links could not be sealed. Transient: `ApprovalEmailUnavailable`.
     #[error("the approval links could not be sealed: {0}")]
     Seal(#[from] SealError),
+    /// The link keys are too old to trust and cannot be read again.
+    /// Transient: `ApprovalEmailUnavailable`.
     #[error("the approval links could not be sealed: {0}")]
     KeysUnavailable(#[from] KeysUnavailable),
+    /// The email could not be put together for SES. Permanent:
+    /// `ApprovalEmailRefused`.
     #[error("the email could not be built: {reason}")]
-    EmailNotBuilt { reason: String },
+    EmailNotBuilt {
+        /// What went wrong.
+        reason: String,
+    },
+    /// SES refused the email (an unverified sender, a rejected address, ...).
+    /// Permanent: `ApprovalEmailRefused`.
     #[error("SES refused the email ({code})")]
-    EmailRefused { code: String },
+    EmailRefused {
+        /// SES's error code.
+        code: String,
+    },
+    /// SES throttled, failed or did not answer. Transient:
+    /// `ApprovalEmailUnavailable`.
     #[error("SES is busy or could not be reached ({reason})")]
-    EmailUnavailable { reason: String },
+    EmailUnavailable {
+        /// SES's error code, or what became of the call.
+        reason: String,
+    },
 }
 
 /// Retry (transient) or give up (permanent).
@@ -50,7 +75,7 @@ impl Classify for NotifyError {
 
 impl NotifyError {
     /// The Lambda `errorType`, which a state machine's `Catch` or `Retry` names.
-    pub fn error_type(&self) -> &'static str {
+    pub(crate) fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::InvalidEvent { .. } => "InvalidApprovalRequest",
             Self::EmailNotBuilt { .. } | Self::EmailRefused { .. } => "ApprovalEmailRefused",
@@ -74,7 +99,7 @@ impl From<NotifyError> for Diagnostic {
 /// record itself (no body, or not run by the batch driver), as the core
 /// classifies it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotSent {
+pub(crate) enum NotSent {
     #[error(transparent)]
     Notify(#[from] NotifyError),
     #[error(transparent)]

@@ -4,23 +4,23 @@
 //! | module | job |
 //! |---|---|
 //! | [`request`] | the approval request and its validation |
-//! | [`email`] | the email, HTML and text |
-//! | [`ses`] | sending it through SES v2, and what a failed send means |
+//! | `email` (internal) | the email, HTML and text |
+//! | `ses` (internal) | sending it through SES v2, and what a failed send means |
 //! | [`error`] | why an email was not sent, classified |
 //! | [`trigger`] | the invocation's shape (direct, SQS, SNS) and the answer to each |
 //! | [`settings`] | the notifier's settings |
 //! | [`notifier`] | the handler |
 
-pub mod email;
+mod email;
 pub mod error;
 pub mod notifier;
 pub mod request;
-pub mod ses;
+mod ses;
 pub mod settings;
 pub mod trigger;
 
-pub use error::{NotSent, NotifyError};
-pub use notifier::{ApprovalNotifier, Sent};
-pub use request::{ApprovalRequest, RequestError};
+pub use error::NotifyError;
+pub use notifier::ApprovalNotifier;
+pub use request::RequestError;
 pub use settings::NotifierSettings;
 pub use trigger::{NotifierResponse, Trigger, detect};

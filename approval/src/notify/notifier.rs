@@ -34,11 +34,11 @@ use crate::{now_unix, rfc3339};
 
 /// An email that went out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// SES's id for the message.
-    pub message_id: Option<String>,
+    pub(crate) message_id: Option<String>,
     /// Unix seconds; the links work until then.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
 }
 
 /// What the function builds once at cold start and borrows on every invocation.
@@ -57,23 +57,15 @@ struct Parts {
 }
 
 impl ApprovalNotifier {
+    /// A notifier with keys that never change, sending at most 10 emails of
+    /// one SQS batch at once.
     pub fn new(ses: aws_sdk_sesv2::Client, keys: LinkKeys, settings: NotifierSettings) -> Self {
-        Self::with_max_concurrency(ses, keys, settings, 10)
+        Self::with_key_store(ses, KeyStore::fixed(keys), settings, 10)
     }
 
-    /// As [`ApprovalNotifier::new`], sending at most `max_concurrency` emails
-    /// of one SQS batch at once.
-    pub fn with_max_concurrency(
-        ses: aws_sdk_sesv2::Client,
-        keys: LinkKeys,
-        settings: NotifierSettings,
-        max_concurrency: usize,
-    ) -> Self {
-        Self::with_key_store(ses, KeyStore::fixed(keys), settings, max_concurrency)
-    }
-
-    /// As [`ApprovalNotifier::with_max_concurrency`], with keys from `keys`
-    /// (for example read again from the secret on an interval).
+    /// A notifier with keys from `keys` (for example read again from the
+    /// secret on an interval), sending at most `max_concurrency` emails of one
+    /// SQS batch at once.
     pub fn with_key_store(
         ses: aws_sdk_sesv2::Client,
         keys: KeyStore,
@@ -148,7 +140,7 @@ impl ApprovalNotifier {
 
     /// Sends one email per record; the response lists the records to retry or
     /// dead-letter.
-    pub async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
+    pub(crate) async fn handle_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
         let notifier = self.clone();
         let handler = move |record: SqsMessage| {
             let notifier = notifier.clone();
@@ -178,7 +170,7 @@ impl ApprovalNotifier {
     }
 
     /// Seals the links and sends the email for a valid request.
-    pub async fn send(&self, request: &ApprovalRequest) -> Result<Sent, NotifyError> {
+    pub(crate) async fn send(&self, request: &ApprovalRequest) -> Result<Sent, NotifyError> {
         let expires_at = now_unix().saturating_add(request.expires_in_seconds);
         let result = match self.prepare(request, expires_at).await {
             Ok(email) => {
@@ -210,7 +202,7 @@ impl ApprovalNotifier {
 
     /// The email for `request`, its links sealed with the current key to
     /// expire at `expires_at`.
-    pub async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         request: &ApprovalRequest,
         expires_at: u64,

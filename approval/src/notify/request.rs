@@ -12,78 +12,114 @@ use sfn_callback::token::{TaskToken, TokenError};
 use crate::text::without_format_characters;
 
 /// Recipients per request.
-pub const MAX_RECIPIENTS: usize = 50;
+pub(crate) const MAX_RECIPIENTS: usize = 50;
 /// Characters in the subject.
-pub const MAX_SUBJECT_CHARS: usize = 200;
+pub(crate) const MAX_SUBJECT_CHARS: usize = 200;
 /// Characters in the summary: a paragraph, not a document (`details` is for data).
-pub const MAX_SUMMARY_CHARS: usize = 4_000;
+pub(crate) const MAX_SUMMARY_CHARS: usize = 4_000;
 /// Characters in one email address (RFC 5321's path limit).
-pub const MAX_ADDRESS_CHARS: usize = 254;
+pub(crate) const MAX_ADDRESS_CHARS: usize = 254;
 /// How long links work when the request does not say: 24 hours.
-pub const DEFAULT_EXPIRES_IN_SECONDS: u64 = 86_400;
+pub(crate) const DEFAULT_EXPIRES_IN_SECONDS: u64 = 86_400;
 /// The longest a link may work: 30 days.
-pub const MAX_EXPIRES_IN_SECONDS: u64 = 30 * 86_400;
+pub(crate) const MAX_EXPIRES_IN_SECONDS: u64 = 30 * 86_400;
 
 /// A valid approval request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalRequest {
-    pub token: TaskToken,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub summary: Option<String>,
+pub(crate) struct ApprovalRequest {
+    pub(crate) token: TaskToken,
+    pub(crate) to: Vec<String>,
+    pub(crate) subject: String,
+    pub(crate) summary: Option<String>,
     /// Any JSON, shown to the approver as a table.
-    pub details: Option<Value>,
-    pub expires_in_seconds: u64,
+    pub(crate) details: Option<Value>,
+    pub(crate) expires_in_seconds: u64,
 }
 
 /// Why a request cannot be sent. Messages name the field and never quote the
 /// token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
+    /// Not a JSON object whose fields have the expected types.
     #[error("the approval request is not a JSON object of the expected shape: {reason}")]
-    Shape { reason: String },
+    Shape {
+        /// The kind and position of the problem; never a value.
+        reason: String,
+    },
+    /// No `taskToken`.
     #[error("taskToken is missing")]
     MissingToken,
+    /// `taskToken` is not a usable task token.
     #[error("taskToken is invalid: {0}")]
     InvalidToken(#[from] TokenError),
+    /// `to` is missing or empty.
     #[error("to is missing or empty: name 1 to {MAX_RECIPIENTS} approvers")]
     NoRecipients,
+    /// `to` has more than 50 addresses.
     #[error("to has {count} addresses; the limit is {MAX_RECIPIENTS}")]
-    TooManyRecipients { count: usize },
+    TooManyRecipients {
+        /// The addresses given.
+        count: usize,
+    },
+    /// An entry of `to` is not an email address.
     #[error("to[{index}] is not an email address: {reason}")]
-    InvalidAddress { index: usize, reason: AddressError },
+    InvalidAddress {
+        /// Its position in `to`, from 0.
+        index: usize,
+        /// What is wrong with it.
+        reason: AddressError,
+    },
+    /// `subject` is missing or blank.
     #[error("subject is missing or blank")]
     MissingSubject,
+    /// `subject` is longer than 200 characters.
     #[error("subject is {chars} characters; the limit is {MAX_SUBJECT_CHARS}")]
-    SubjectTooLong { chars: usize },
+    SubjectTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// `subject` has a line break or another control character.
     #[error("subject has a line break or control character")]
     SubjectHasControlCharacter,
+    /// `summary` is longer than 4,000 characters.
     #[error("summary is {chars} characters; the limit is {MAX_SUMMARY_CHARS}")]
-    SummaryTooLong { chars: usize },
+    SummaryTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// `expiresInSeconds` is not from 1 to 2,592,000 (30 days).
     #[error(
         "expiresInSeconds is {seconds}; it must be from 1 to {MAX_EXPIRES_IN_SECONDS} (30 days)"
     )]
-    ExpiryOutOfRange { seconds: u64 },
+    ExpiryOutOfRange {
+        /// The value given.
+        seconds: u64,
+    },
 }
 
 /// Why a string is not an email address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
+    /// Longer than 254 characters.
     #[error("it is longer than {MAX_ADDRESS_CHARS} characters")]
     TooLong,
+    /// Has whitespace or a control character.
     #[error("it has whitespace or a control character")]
     Whitespace,
+    /// Has no @, or more than one.
     #[error("it must have exactly one @")]
     NotOneAt,
+    /// Nothing comes before the @.
     #[error("nothing comes before the @")]
     EmptyLocalPart,
+    /// The domain has no dot, or an empty label.
     #[error("the domain after the @ has no dot, or an empty label")]
     BadDomain,
 }
 
 /// Checks the syntax of one address: deliberately simple, because SES is the
 /// final judge; this catches typos and injection, not every RFC 5322 corner.
-pub fn check_address(address: &str) -> Result<(), AddressError> {
+pub(crate) fn check_address(address: &str) -> Result<(), AddressError> {
     if address.chars().count() > MAX_ADDRESS_CHARS {
         return Err(AddressError::TooLong);
     }
@@ -117,13 +153,13 @@ struct Raw {
 }
 
 /// Parses and validates request text.
-pub fn parse(text: &str) -> Result<ApprovalRequest, RequestError> {
+pub(crate) fn parse(text: &str) -> Result<ApprovalRequest, RequestError> {
     let raw: Raw = serde_json::from_str(text).map_err(|err| shape_error(&err))?;
     validate(raw)
 }
 
 /// Validates a request already parsed as JSON (a direct invoke payload).
-pub fn from_value(value: Value) -> Result<ApprovalRequest, RequestError> {
+pub(crate) fn from_value(value: Value) -> Result<ApprovalRequest, RequestError> {
     let raw: Raw = serde_json::from_value(value).map_err(|err| shape_error(&err))?;
     validate(raw)
 }
@@ -197,7 +233,7 @@ pub fn check_subject(subject: &str) -> Result<String, RequestError> {
 
 /// Checks a summary and returns it as it is shown and sealed: none when
 /// blank, and without format characters.
-pub fn check_summary(summary: Option<&str>) -> Result<Option<String>, RequestError> {
+pub(crate) fn check_summary(summary: Option<&str>) -> Result<Option<String>, RequestError> {
     let Some(summary) = summary
         .map(without_format_characters)
         .filter(|summary| !summary.trim().is_empty())

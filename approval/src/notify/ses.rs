@@ -11,7 +11,7 @@ use super::email::Email;
 use super::error::NotifyError;
 
 /// Sends `email` from `from` to every address in `to`; SES's message id.
-pub async fn send_email(
+pub(crate) async fn send_email(
     ses: &aws_sdk_sesv2::Client,
     from: &str,
     to: &[String],
@@ -53,7 +53,7 @@ pub async fn send_email(
 /// A failed SES call as the notifier's error: throttling, quotas, 5xx and no
 /// answer are transient; every other refusal is permanent. Only SES's error
 /// code is kept: its message could quote the email.
-pub fn not_sent<E: ProvideErrorMetadata>(err: &SdkError<E, Response>) -> NotifyError {
+pub(crate) fn not_sent<E: ProvideErrorMetadata>(err: &SdkError<E, Response>) -> NotifyError {
     match err {
         SdkError::ServiceError(_) => {
             let code = err.service_code().unwrap_or("Unknown").to_owned();

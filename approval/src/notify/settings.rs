@@ -6,25 +6,30 @@ use sfn_callback::config::ConfigError;
 use super::request::check_address;
 
 /// The verified SES identity the email comes from.
-pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";
+pub(crate) const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";
 /// Where the links point: the `approval-http` function's URL.
-pub const APPROVAL_BASE_URL_VAR: &str = "APPROVAL_BASE_URL";
+pub(crate) const APPROVAL_BASE_URL_VAR: &str = "APPROVAL_BASE_URL";
 
 /// What `approval-notifier` needs besides its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifierSettings {
+    /// The verified SES identity the email comes from (`SENDER_EMAIL`).
     pub sender_email: String,
+    /// Where the links point (`APPROVAL_BASE_URL`): the `approval-http`
+    /// function's URL, https (plain http only to this machine).
     pub base_url: String,
 }
 
 impl NotifierSettings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so tests need no real environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let sender_email = lookup(SENDER_EMAIL_VAR)
             .unwrap_or_default()
             .trim()
@@ -55,7 +60,7 @@ impl NotifierSettings {
 }
 
 /// An approval link must travel over TLS, except to this machine for local use.
-pub fn check_base_url(url: &str) -> Result<(), &'static str> {
+pub(crate) fn check_base_url(url: &str) -> Result<(), &'static str> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("it has whitespace");
     }

@@ -17,19 +17,28 @@ pub enum NotifierResponse {
     /// Direct invoke: `{"messageId": "...", "expiresAt": "<RFC 3339>"}`.
     #[serde(rename_all = "camelCase")]
     Sent {
+        /// SES's id for the message.
         message_id: Option<String>,
+        /// When the links stop working, as RFC 3339 in UTC.
         expires_at: String,
     },
     /// SNS: `{"emailsSent": 1}`.
     #[serde(rename_all = "camelCase")]
-    Published { emails_sent: usize },
+    Published {
+        /// Emails sent: one per record.
+        emails_sent: usize,
+    },
 }
 
 /// The shapes a notifier invocation can take.
 #[derive(Debug)]
 pub enum Trigger {
+    /// An SQS event: each record's body is a request, or an SNS notification
+    /// carrying one.
     Sqs(SqsEvent),
+    /// An SNS event: each record's message is a request.
     Sns(SnsEvent),
+    /// Anything else: the request itself.
     Direct(Value),
 }
 

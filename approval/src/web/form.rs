@@ -26,6 +26,7 @@ pub const MAX_BODY_BYTES: usize = "link=".len()
 pub struct DecisionForm {
     /// The sealed link from the hidden field, not yet opened.
     pub link: String,
+    /// The button the approver pressed.
     pub decision: Action,
     /// Trimmed; `None` when blank.
     pub comment: Option<String>,
@@ -45,18 +46,33 @@ impl fmt::Debug for DecisionForm {
 /// Why a form body is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
+    /// The body is longer than [`MAX_BODY_BYTES`].
     #[error("the form is {bytes} bytes; the limit is {MAX_BODY_BYTES}")]
-    TooLarge { bytes: usize },
+    TooLarge {
+        /// The body's length.
+        bytes: usize,
+    },
+    /// No `link` field, or a blank one.
     #[error("the form has no link")]
     MissingLink,
+    /// No `decision` field.
     #[error("the form has no decision")]
     MissingDecision,
+    /// `decision` is neither `approve` nor `reject`.
     #[error("the decision is neither approve nor reject")]
     UnknownDecision,
+    /// A field comes more than once.
     #[error("the form has more than one {field}")]
-    Repeated { field: &'static str },
+    Repeated {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// The comment is longer than [`MAX_COMMENT_CHARS`] characters.
     #[error("the comment is {chars} characters; the limit is {MAX_COMMENT_CHARS}")]
-    CommentTooLong { chars: usize },
+    CommentTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
 }
 
 /// Parses a form body. Unknown fields are ignored; a repeated field is refused,

@@ -3,11 +3,11 @@
 //! | module | job |
 //! |---|---|
 //! | [`form`] | the decision form a confirmation page posts |
-//! | [`page`] | the confirmation and result pages |
+//! | `page` (internal) | the confirmation and result pages |
 //! | [`router`] | the router: GET and HEAD show, POST decides |
 
 pub mod form;
-pub mod page;
+mod page;
 pub mod router;
 
 pub use router::ApprovalHttp;

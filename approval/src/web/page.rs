@@ -15,9 +15,9 @@ use crate::text::without_format_characters;
 
 /// An HTML page and the status it is sent with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub status: u16,
-    pub html: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) html: String,
 }
 
 impl Page {
@@ -58,7 +58,7 @@ fn layout(title: &str, body: &str) -> String {
 /// The page a link opens: names the request and asks the approver to confirm.
 /// The button the link came from comes first and stands out; the other is
 /// still there, in case the wrong button was clicked.
-pub fn confirmation(link: &LinkData, sealed: &str) -> Page {
+pub(crate) fn confirmation(link: &LinkData, sealed: &str) -> Page {
     let mut body = String::with_capacity(2048);
     let heading = match link.action {
         Action::Approve => "Approve this request?",
@@ -112,7 +112,7 @@ fn button(action: Action, class: &str) -> String {
 }
 
 /// 200: the approval reached the workflow.
-pub fn approved() -> Page {
+pub(crate) fn approved() -> Page {
     Page::new(
         200,
         "Approved",
@@ -122,7 +122,7 @@ pub fn approved() -> Page {
 }
 
 /// 200: the rejection reached the workflow.
-pub fn rejected() -> Page {
+pub(crate) fn rejected() -> Page {
     Page::new(
         200,
         "Rejected",
@@ -132,7 +132,7 @@ pub fn rejected() -> Page {
 }
 
 /// 400: a link that is not ours, or was changed.
-pub fn invalid_link() -> Page {
+pub(crate) fn invalid_link() -> Page {
     Page::new(
         400,
         "This link does not work",
@@ -142,7 +142,7 @@ pub fn invalid_link() -> Page {
 }
 
 /// 400: a form that cannot be read, with what was wrong (no request data).
-pub fn bad_form(reason: &str) -> Page {
+pub(crate) fn bad_form(reason: &str) -> Page {
     Page::new(
         400,
         "Your decision could not be read",
@@ -155,7 +155,7 @@ pub fn bad_form(reason: &str) -> Page {
 }
 
 /// 410: an authentic link, past its expiry.
-pub fn expired(expired_at: u64) -> Page {
+pub(crate) fn expired(expired_at: u64) -> Page {
     Page::new(
         410,
         "This link has expired",
@@ -170,7 +170,7 @@ pub fn expired(expired_at: u64) -> Page {
 
 /// 409: somebody decided already, or the request ended another way. Not an
 /// error for the approver: the workflow simply no longer waits.
-pub fn already_decided() -> Page {
+pub(crate) fn already_decided() -> Page {
     Page::new(
         409,
         "Already decided",
@@ -181,7 +181,7 @@ pub fn already_decided() -> Page {
 }
 
 /// 503: AWS was busy; the link still works.
-pub fn try_again_later() -> Page {
+pub(crate) fn try_again_later() -> Page {
     Page::new(
         503,
         "Please try again in a minute",
@@ -192,7 +192,7 @@ pub fn try_again_later() -> Page {
 }
 
 /// 405: a method other than GET, HEAD or POST.
-pub fn method_not_allowed() -> Page {
+pub(crate) fn method_not_allowed() -> Page {
     Page::new(
         405,
         "Not allowed",
@@ -202,7 +202,7 @@ pub fn method_not_allowed() -> Page {
 }
 
 /// 413: a form body over the limit.
-pub fn body_too_large() -> Page {
+pub(crate) fn body_too_large() -> Page {
     Page::new(
         413,
         "Too much text",
@@ -212,7 +212,7 @@ pub fn body_too_large() -> Page {
 }
 
 /// 500: something on our side; details are in the log only.
-pub fn server_error() -> Page {
+pub(crate) fn server_error() -> Page {
     Page::new(
         500,
         "Something went wrong",

@@ -28,11 +28,11 @@ use crate::link::{self, Action, KeySource, KeyStore, KeysUnavailable, LinkKeys, 
 use crate::{now_unix, rfc3339};
 
 /// The query parameter that carries the sealed link.
-pub const LINK_PARAMETER: &str = "l";
+pub(crate) const LINK_PARAMETER: &str = "l";
 /// The error a rejection fails the task with, for the state machine's `Catch`.
-pub const REJECTED_ERROR: &str = "ApprovalRejected";
+pub(crate) const REJECTED_ERROR: &str = "ApprovalRejected";
 /// The cause of a rejection without a comment.
-pub const DEFAULT_REJECT_CAUSE: &str = "Rejected by approver";
+pub(crate) const DEFAULT_REJECT_CAUSE: &str = "Rejected by approver";
 
 /// Scripts, frames, plugins, other origins: none. Inline style only, and the
 /// form may post only to this page.
@@ -52,6 +52,8 @@ impl ApprovalHttp {
         Self::with_key_store(KeyStore::fixed(keys), client)
     }
 
+    /// With keys from `keys`, for example read again from the secret on an
+    /// interval.
     pub fn with_key_store(keys: KeyStore, client: CallbackClient) -> Self {
         Self {
             keys: Arc::new(keys),
@@ -160,7 +162,7 @@ impl ApprovalHttp {
 ///
 /// - Approve: SendTaskSuccess `{"decision": "approved", "comment": ..., "decidedAt": "<RFC 3339>"}`.
 /// - Reject: SendTaskFailure `ApprovalRejected`, the comment as the cause.
-pub fn completion(
+pub(crate) fn completion(
     decision: Action,
     comment: Option<String>,
     now: u64,
@@ -179,7 +181,7 @@ pub fn completion(
 }
 
 /// The page for a decision's outcome, read from the one classification.
-pub fn result_page(decision: Action, outcome: &Outcome) -> Page {
+pub(crate) fn result_page(decision: Action, outcome: &Outcome) -> Page {
     match outcome {
         Ok(Done::Completed | Done::FailedWithoutDetails) => match decision {
             Action::Approve => page::approved(),
@@ -259,7 +261,7 @@ fn respond(page: Page, head: bool) -> Response<Body> {
 }
 
 /// Sent with every response.
-pub const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
+pub(crate) const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
     (header::CONTENT_TYPE, "text/html; charset=utf-8"),
     (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     (header::X_FRAME_OPTIONS, "DENY"),
