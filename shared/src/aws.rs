@@ -1,28 +1,15 @@
-//! The AWS SDK set-up the functions share: the SDK config and its HTTP client,
-//! built so that Init does only the work a function needs before it asks for
-//! its first event. `make bench` showed two things the SDK's defaults do at
-//! Init that Lambda does not need done there:
+//! The AWS SDK set-up the functions share: the SDK config and its HTTPS client,
+//! built so that Init does only what a function needs before it asks for its
+//! first event, and the first call little more than the call. Why each piece is
+//! here, and what it saved, is told (with the numbers) in the README's
+//! "Performance, measured".
 //!
-//! - **The OS trust store.** The SDK's default HTTPS client reads and parses
-//!   every root certificate of the OS (`/etc/ssl/certs`, `/etc/pki/tls/certs`:
-//!   hundreds of PEM files) when a service client is *built*, so that the first
-//!   request does not pay for it; it was most of our Init time. [`https_client`]
-//!   is that same client (same TLS stack, certificates and settings) except that
-//!   it reads the trust store when the first connection is made. The first call
-//!   pays for it instead of Init, and an invocation that makes no call (an
-//!   invalid message, a confirmation page) never does. Reading it on a background
-//!   thread during Init was tried and was slower: on two cores (and on Lambda's
-//!   fractions of one) it competes with Init for the CPU.
-//! - **The provider chains.** Both default chains (region, credentials) look at
-//!   the environment first, and Lambda always sets the region and the function
-//!   role's credentials there; building the rest of each chain (IMDS, ECS, web
-//!   identity with its STS client, SSO, profiles) is work whose result is never
-//!   used. [`sdk_config`] takes them from the environment when they are there,
-//!   and otherwise loads the chains as usual.
-//! - **The endpoint rules' partition table.** Building a service client parses
-//!   the SDK's table of partitions (every region, with a regex per partition),
-//!   about 0.2 ms per service crate. [`ClientOnFirstUse`] builds the client on
-//!   its first use instead; an invocation that makes no call never builds it.
+//! - [`sdk_config`]: region and credentials from the environment, where Lambda
+//!   sets them, without building the default provider chains.
+//! - [`https_client`]: the SDK's default HTTPS client, trusting Mozilla's root
+//!   certificates compiled into the binary rather than reading the OS trust
+//!   store; its connector is built on the first request.
+//! - [`ClientOnFirstUse`]: a service client built on its first use.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -31,6 +18,7 @@
 //! # }
 //! ```
 
+use std::ffi::OsStr;
 use std::sync::{Arc, OnceLock};
 
 use aws_config::environment::{
@@ -40,7 +28,7 @@ use aws_config::meta::region::ProvideRegion;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sfn::config::ProvideCredentials;
 use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder, Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -50,6 +38,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 /// The SDK config from the standard AWS environment (region, credentials,
 /// `AWS_ENDPOINT_URL`, profiles), with [`https_client`] as its HTTP client, so
@@ -121,13 +111,16 @@ impl<C: std::fmt::Debug> std::fmt::Debug for ClientOnFirstUse<C> {
     }
 }
 
-/// The SDK's default HTTPS client (hyper 1.x, rustls with aws-lc, the OS trust
-/// store, proxy settings from the environment), which reads the trust store on
-/// the first connection rather than when a service client is built.
+/// The SDK's default HTTPS client (hyper 1.x, rustls with aws-lc, proxy
+/// settings from the environment) with one change of trust: Mozilla's root
+/// certificates, compiled in, instead of the OS trust store, unless
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` names other roots (see [`Roots`]). Its
+/// connector, and with it the root store, is built on the first request rather
+/// than when a service client is built.
 pub fn https_client() -> SharedHttpClient {
     TrustStoreOnFirstUse::new(
         Builder::new().build_with_connector_fn(|settings, components| {
-            default_connector(settings, components)
+            default_connector(settings, components, Roots::from_env())
         }),
     )
     .into_shared()
@@ -135,14 +128,25 @@ pub fn https_client() -> SharedHttpClient {
 
 /// The connector `aws-smithy-runtime` builds for its default HTTPS client with
 /// the latest behavior version (`client::http::default_https_client`), with the
-/// same public builders. Building one reads the OS trust store (once per process)
-/// and parses it into the connector's root store.
+/// same public builders, trusting `roots`.
 fn default_connector(
     settings: Option<&HttpConnectorSettings>,
     components: Option<&RuntimeComponents>,
+    roots: Roots,
 ) -> Connector {
     let mut connector =
         ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    match TlsContext::builder()
+        .with_trust_store(roots.trust_store())
+        .build()
+    {
+        Ok(context) => {
+            connector.set_tls_context(context);
+        }
+        // It cannot fail today; if it ever does, the SDK's default roots are
+        // still a verifying trust store, only slower to load.
+        Err(error) => tracing::warn!(%error, "TLS settings refused; using the SDK's default roots"),
+    }
     connector.set_connector_settings(settings.cloned());
     if let Some(components) = components {
         connector.set_sleep_impl(components.sleep_impl());
@@ -151,10 +155,68 @@ fn default_connector(
     connector.build()
 }
 
+/// The root certificates the HTTPS client trusts to verify a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// Mozilla's, compiled into the binary (`webpki-root-certs`): nothing is
+    /// read from disk, and every AWS endpoint's certificate chains to one.
+    CompiledIn,
+    /// What `SSL_CERT_FILE` and `SSL_CERT_DIR` name, read as the SDK's default
+    /// client reads them: by OpenSSL's convention they replace the default
+    /// roots (a private CA, or a TLS-inspecting proxy's with the public ones).
+    Named,
+}
+
+impl Roots {
+    /// [`Named`](Self::Named) when `SSL_CERT_FILE` or `SSL_CERT_DIR` is set
+    /// and not empty, else [`CompiledIn`](Self::CompiledIn).
+    pub fn from_env() -> Self {
+        Self::from_variables(
+            std::env::var_os("SSL_CERT_FILE").as_deref(),
+            std::env::var_os("SSL_CERT_DIR").as_deref(),
+        )
+    }
+
+    /// The choice for these values of `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+    pub fn from_variables(cert_file: Option<&OsStr>, cert_dir: Option<&OsStr>) -> Self {
+        let named = |value: Option<&OsStr>| value.is_some_and(|value| !value.is_empty());
+        if named(cert_file) || named(cert_dir) {
+            Self::Named
+        } else {
+            Self::CompiledIn
+        }
+    }
+
+    fn trust_store(self) -> TrustStore {
+        match self {
+            Self::CompiledIn => TrustStore::empty().with_pem_certificate(mozilla_roots_pem()),
+            Self::Named => TrustStore::default(),
+        }
+    }
+}
+
+/// Mozilla's root certificates as one PEM bundle, the only form in which the
+/// SDK's TLS settings take roots. Encoding them costs a fraction of what reading
+/// and decoding the OS's files did.
+fn mozilla_roots_pem() -> String {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+    const END: &str = "\n-----END CERTIFICATE-----\n";
+    let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+    let base64_bytes: usize = roots.iter().map(|der| der.len().div_ceil(3) * 4).sum();
+    let mut pem = String::with_capacity(base64_bytes + roots.len() * (BEGIN.len() + END.len()));
+    for der in roots {
+        pem.push_str(BEGIN);
+        STANDARD.encode_string(der, &mut pem);
+        pem.push_str(END);
+    }
+    pem
+}
+
 /// An HTTP client that passes everything to `inner` except the hook the SDK
 /// runs when a service client is built (`validate_base_client_config`), where
-/// the default client builds a throwaway connector just to read the OS trust
-/// store early. The connector is then built, and cached, on the first request.
+/// the default client builds a throwaway connector just to load its root
+/// certificates early. The connector is then built, and cached, on the first
+/// request.
 #[derive(Debug)]
 pub struct TrustStoreOnFirstUse {
     inner: SharedHttpClient,
@@ -314,5 +376,37 @@ mod tests {
     #[test]
     fn the_default_https_client_needs_no_runtime_to_build() {
         let _client = sfn_client(https_client());
+    }
+
+    #[test]
+    fn without_ssl_cert_variables_the_compiled_in_roots_are_trusted() {
+        assert_eq!(Roots::from_variables(None, None), Roots::CompiledIn);
+        let empty = OsStr::new("");
+        assert_eq!(
+            Roots::from_variables(Some(empty), Some(empty)),
+            Roots::CompiledIn
+        );
+    }
+
+    #[test]
+    fn ssl_cert_file_or_dir_names_the_roots_instead() {
+        let path = OsStr::new("/etc/pki/private-ca.pem");
+        assert_eq!(Roots::from_variables(Some(path), None), Roots::Named);
+        assert_eq!(Roots::from_variables(None, Some(path)), Roots::Named);
+    }
+
+    #[test]
+    fn the_compiled_in_bundle_holds_every_mozilla_root() {
+        let pem = mozilla_roots_pem();
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        assert!(roots > 100, "only {roots} roots");
+        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----\n").count(), roots);
+        assert_eq!(pem.matches("\n-----END CERTIFICATE-----\n").count(), roots);
+    }
+
+    #[test]
+    fn every_compiled_in_root_is_accepted_as_a_trust_anchor() {
+        // The SDK panics while building the connector if a root does not parse.
+        let _connector = default_connector(None, None, Roots::CompiledIn);
     }
 }
