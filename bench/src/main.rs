@@ -55,7 +55,7 @@ impl Runs {
     const FULL: Self = Self {
         cold_rounds: 41,
         cold_python_rounds: 9,
-        first_rounds: 21,
+        first_rounds: 41,
         latency: 21,
         latency_python: 7,
         rss: 7,
