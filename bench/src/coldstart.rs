@@ -100,7 +100,8 @@ pub fn mib(bytes: u64) -> f64 {
 
 /// The end-to-end view of a cold start: from exec to the answer of a first
 /// one-record batch, against a peer that answers at once. Whatever a function
-/// leaves out of Init (here, reading the OS trust store) shows up here.
+/// leaves out of Init (here, building the HTTPS client and its root store)
+/// shows up here.
 #[derive(Debug, Default)]
 pub struct FirstInvocations {
     /// Milliseconds from exec to the first answer, per subject.

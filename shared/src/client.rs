@@ -111,8 +111,9 @@ impl CallbackClient {
 
     /// Builds the client from a loaded SDK config, with our retry and timeout
     /// settings and [`ThrottlingClassifier`]. Without an HTTP client in
-    /// `sdk_config`, it uses [`crate::aws::https_client`] (the SDK's default,
-    /// reading the OS trust store on the first call rather than now).
+    /// `sdk_config`, it uses [`crate::aws::https_client`] (the SDK's default
+    /// client, with its root certificates loaded on the first call rather than
+    /// now: compiled-in roots in Lambda, the OS trust store elsewhere).
     pub fn from_sdk_config(sdk_config: &SdkConfig, settings: RetrySettings) -> Self {
         let mut builder = SfnConfigBuilder::from(sdk_config);
         if sdk_config.http_client().is_none() {

@@ -34,8 +34,6 @@ compile_error!(
      Keep `panic = \"unwind\"` in the release profile."
 );
 
-// One constructor in `aws` is still undocumented; that module is being reworked.
-#[allow(missing_docs)]
 pub mod aws;
 pub mod batch;
 pub mod client;

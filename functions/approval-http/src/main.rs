@@ -7,7 +7,9 @@ use std::convert::Infallible;
 use lambda_http::{Error, Request, service_fn};
 use sfn_callback_approval::ApprovalHttp;
 
-#[tokio::main]
+// One thread: the work is I/O, and a small function has less than one vCPU;
+// no hand-offs between threads shortens Init and the first call.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     sfn_callback::logging::init();
     let app = ApprovalHttp::from_env().await?;

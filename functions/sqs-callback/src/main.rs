@@ -4,7 +4,9 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sfn_callback::SqsCallback;
 
-#[tokio::main]
+// One thread: the work is I/O, and a small function has less than one vCPU;
+// no hand-offs between threads shortens Init and the first call.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     sfn_callback::logging::init();
     let function = SqsCallback::from_env().await?;
