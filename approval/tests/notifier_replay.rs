@@ -72,6 +72,15 @@ fn refused(status: u16, code: &str) -> ReplayEvent {
     )
 }
 
+/// The error a direct request ends in when SES answers with this refusal.
+async fn refusal_error(status: u16, code: &str) -> NotifyError {
+    let replay = StaticReplayClient::new(vec![refused(status, code)]);
+    notifier(&replay)
+        .handle(invoke(request_json()))
+        .await
+        .unwrap_err()
+}
+
 fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
     let config = aws_sdk_sesv2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -355,12 +364,7 @@ async fn link_keys_too_old_to_trust_are_a_transient_failure_and_send_nothing() {
 
 #[tokio::test]
 async fn ses_throttling_is_transient() {
-    let replay = StaticReplayClient::new(vec![refused(429, "TooManyRequestsException")]);
-
-    let err = notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap_err();
+    let err = refusal_error(429, "TooManyRequestsException").await;
 
     assert_eq!(err.class(), Class::Transient);
     assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
@@ -368,24 +372,14 @@ async fn ses_throttling_is_transient() {
 
 #[tokio::test]
 async fn ses_server_error_is_transient() {
-    let replay = StaticReplayClient::new(vec![refused(500, "InternalFailure")]);
-
-    let err = notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap_err();
+    let err = refusal_error(500, "InternalFailure").await;
 
     assert_eq!(err.class(), Class::Transient);
 }
 
 #[tokio::test]
 async fn ses_sending_quota_exceeded_is_transient() {
-    let replay = StaticReplayClient::new(vec![refused(400, "LimitExceededException")]);
-
-    let err = notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap_err();
+    let err = refusal_error(400, "LimitExceededException").await;
 
     assert_eq!(err.class(), Class::Transient);
     assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
@@ -393,12 +387,7 @@ async fn ses_sending_quota_exceeded_is_transient() {
 
 #[tokio::test]
 async fn ses_message_rejected_is_permanent() {
-    let replay = StaticReplayClient::new(vec![refused(400, "MessageRejected")]);
-
-    let err = notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap_err();
+    let err = refusal_error(400, "MessageRejected").await;
 
     assert_eq!(
         err,

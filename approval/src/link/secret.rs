@@ -115,28 +115,11 @@ mod tests {
     }
 
     fn secrets_manager(status: u16, body: &str) -> aws_sdk_secretsmanager::Client {
-        use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-        use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_http_client::test_util::StaticReplayClient;
 
-        let replay = StaticReplayClient::new(vec![ReplayEvent::new(
-            http::Request::builder()
-                .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-                .body(SdkBody::empty())
-                .unwrap(),
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.1")
-                .body(SdkBody::from(body.to_owned()))
-                .unwrap(),
-        )]);
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(replay)
-            .build();
-        aws_sdk_secretsmanager::Client::from_conf(config)
+        use crate::link::test_secrets_manager::{answer, client};
+
+        client(&StaticReplayClient::new(vec![answer(status, body)]))
     }
 
     #[tokio::test]

@@ -200,13 +200,11 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_secretsmanager::config::retry::RetryConfig;
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-    use aws_smithy_types::body::SdkBody;
     use sfn_callback::token::TaskToken;
 
     use super::*;
+    use crate::link::test_secrets_manager::{answer, client};
     use crate::link::{self, Action, LinkData, LinkKey, OpenError};
 
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:links-AbCdEf";
@@ -234,32 +232,11 @@ mod tests {
         )
     }
 
-    fn answer(status: u16, body: &str) -> ReplayEvent {
-        ReplayEvent::new(
-            http::Request::builder()
-                .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-                .body(SdkBody::empty())
-                .unwrap(),
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.1")
-                .body(SdkBody::from(body.to_owned()))
-                .unwrap(),
-        )
-    }
-
     /// A store read at [`start`] with `first`, whose later reads get `answers`.
     fn store(first: LinkKeys, answers: Vec<ReplayEvent>) -> (KeyStore, StaticReplayClient) {
         let replay = StaticReplayClient::new(answers);
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .retry_config(RetryConfig::disabled())
-            .http_client(replay.clone())
-            .build();
-        let client = aws_sdk_secretsmanager::Client::from_conf(config);
-        let store = KeyStore::from_secret(client, SECRET.to_owned(), first, start(), REFRESH);
+        let store =
+            KeyStore::from_secret(client(&replay), SECRET.to_owned(), first, start(), REFRESH);
         (store, replay)
     }
 
