@@ -81,6 +81,12 @@ async fn refusal_error(status: u16, code: &str) -> NotifyError {
         .unwrap_err()
 }
 
+/// The error is retried, and Lambda reports it as the email being unavailable.
+fn assert_transient_and_unavailable(err: NotifyError) {
+    assert_eq!(err.class(), Class::Transient);
+    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+}
+
 fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
     let config = aws_sdk_sesv2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -159,6 +165,13 @@ fn sns_event(message: &str) -> Value {
     }]})
 }
 
+/// The one email SES was asked to send for a direct request of `payload`.
+async fn sent_email(payload: Value) -> Value {
+    let replay = StaticReplayClient::new(vec![sent_ok()]);
+    notifier(&replay).handle(invoke(payload)).await.unwrap();
+    sent_bodies(&replay).remove(0)
+}
+
 /// The sealed link behind a button, from the sent email's HTML.
 fn link_in(html: &str, label: &str) -> String {
     let end = html.find(&format!(">{label}</a>")).unwrap();
@@ -190,15 +203,8 @@ async fn direct_invoke_sends_one_email_from_the_sender_to_every_approver() {
 
 #[tokio::test]
 async fn email_has_html_and_text_parts_with_both_links() {
-    let replay = StaticReplayClient::new(vec![sent_ok()]);
-
-    notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap();
-
-    let sent = sent_bodies(&replay);
-    let body = &sent[0]["Content"]["Simple"]["Body"];
+    let email = sent_email(request_json()).await;
+    let body = &email["Content"]["Simple"]["Body"];
     let html = body["Html"]["Data"].as_str().unwrap();
     let text = body["Text"]["Data"].as_str().unwrap();
     for label in ["Approve", "Reject"] {
@@ -209,15 +215,8 @@ async fn email_has_html_and_text_parts_with_both_links() {
 
 #[tokio::test]
 async fn each_button_carries_the_token_sealed_with_its_action() {
-    let replay = StaticReplayClient::new(vec![sent_ok()]);
-
-    notifier(&replay)
-        .handle(invoke(request_json()))
-        .await
-        .unwrap();
-
-    let sent = sent_bodies(&replay);
-    let html = sent[0]["Content"]["Simple"]["Body"]["Html"]["Data"]
+    let email = sent_email(request_json()).await;
+    let html = email["Content"]["Simple"]["Body"]["Html"]["Data"]
         .as_str()
         .unwrap();
     assert!(!html.contains(TOKEN));
@@ -233,15 +232,12 @@ async fn each_button_carries_the_token_sealed_with_its_action() {
 
 #[tokio::test]
 async fn format_characters_reach_neither_the_email_nor_the_sealed_links() {
-    let replay = StaticReplayClient::new(vec![sent_ok()]);
     let mut payload = request_json();
     payload["subject"] = json!("Approve \u{202E}deploy 42\u{200B}");
     payload["summary"] = json!("Release\u{2067} 1.4.2\u{FEFF}");
 
-    notifier(&replay).handle(invoke(payload)).await.unwrap();
-
-    let sent = sent_bodies(&replay);
-    let content = &sent[0]["Content"]["Simple"];
+    let email = sent_email(payload).await;
+    let content = &email["Content"]["Simple"];
     let html = content["Body"]["Html"]["Data"].as_str().unwrap();
     let mut shown = vec![
         content["Subject"]["Data"].as_str().unwrap().to_owned(),
@@ -357,17 +353,13 @@ async fn link_keys_too_old_to_trust_are_a_transient_failure_and_send_nothing() {
     let err = notifier.handle(invoke(request_json())).await.unwrap_err();
 
     assert!(matches!(err, NotifyError::KeysUnavailable(_)), "{err:?}");
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+    assert_transient_and_unavailable(err);
     assert_eq!(ses.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn ses_throttling_is_transient() {
-    let err = refusal_error(429, "TooManyRequestsException").await;
-
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+    assert_transient_and_unavailable(refusal_error(429, "TooManyRequestsException").await);
 }
 
 #[tokio::test]
@@ -379,10 +371,7 @@ async fn ses_server_error_is_transient() {
 
 #[tokio::test]
 async fn ses_sending_quota_exceeded_is_transient() {
-    let err = refusal_error(400, "LimitExceededException").await;
-
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
+    assert_transient_and_unavailable(refusal_error(400, "LimitExceededException").await);
 }
 
 #[tokio::test]

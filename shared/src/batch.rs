@@ -359,10 +359,14 @@ mod tests {
         assert!(tried.contains(&"ok-a3".to_owned()), "tried: {tried:?}");
     }
 
-    #[tokio::test]
-    async fn fair_queue_groups_on_a_standard_queue_run_concurrently() {
-        // One group, ten records: they pass the barrier only if run at once.
-        let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    /// Runs `records` (as many as ten) with a handler that waits until all of
+    /// them are in flight: the run ends only if they all run at once, and
+    /// panics with `hung` after 10 s otherwise.
+    async fn run_behind_a_barrier(
+        records: Vec<SqsMessage>,
+        hung: &str,
+    ) -> Vec<RecordReport<CallbackError>> {
+        let barrier = Arc::new(tokio::sync::Barrier::new(records.len()));
         let handler = move |_record: SqsMessage| {
             let barrier = Arc::clone(&barrier);
             async move {
@@ -370,13 +374,19 @@ mod tests {
                 Handled::<CallbackError>::new(None, Ok(Done::Completed))
             }
         };
+        tokio::time::timeout(Duration::from_secs(10), run_records(records, 10, handler))
+            .await
+            .expect(hung)
+    }
+
+    #[tokio::test]
+    async fn fair_queue_groups_on_a_standard_queue_run_concurrently() {
+        // One group, ten records: they pass the barrier only if run at once.
         let records: Vec<_> = (0..10)
             .map(|i| record_of(STANDARD_QUEUE, &i.to_string(), Some("tenant-a")))
             .collect();
         let reports =
-            tokio::time::timeout(Duration::from_secs(10), run_records(records, 10, handler))
-                .await
-                .expect("a fair queue's group was run one by one");
+            run_behind_a_barrier(records, "a fair queue's group was run one by one").await;
         assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
     }
 
@@ -430,19 +440,8 @@ mod tests {
     #[tokio::test]
     async fn standard_queue_records_run_concurrently() {
         // All ten must be in flight at once to pass the barrier; run one by one, they would hang.
-        let barrier = Arc::new(tokio::sync::Barrier::new(10));
-        let handler = move |_record: SqsMessage| {
-            let barrier = Arc::clone(&barrier);
-            async move {
-                barrier.wait().await;
-                Handled::<CallbackError>::new(None, Ok(Done::Completed))
-            }
-        };
         let records: Vec<_> = (0..10).map(|i| record(&i.to_string(), None)).collect();
-        let reports =
-            tokio::time::timeout(Duration::from_secs(10), run_records(records, 10, handler))
-                .await
-                .expect("records did not run concurrently");
+        let reports = run_behind_a_barrier(records, "records did not run concurrently").await;
         assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
     }
 }

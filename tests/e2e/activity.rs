@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
+use sfn_callback_tests::activity_pattern::ActivityPattern;
 use sfn_callback_tests::localstack::LocalStack;
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, sha256_hex, statemachine};
 
@@ -38,26 +39,12 @@ impl World {
     async fn start() -> Result<Self> {
         let peer = LocalStack::start()?;
         let sfn = aws_sdk_sfn::Client::new(&peer.sdk_config().await);
-        let activity = sfn
-            .create_activity()
-            .name("checksum")
-            .send()
-            .await
-            .map_err(|err| {
-                format!(
-                    "create activity: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(err)
-                )
-            })?
-            .activity_arn()
-            .to_owned();
-        let definition = statemachine::definition("activity", &[("ActivityArn", &activity)])?;
-        let state_machine = statemachine::create(&sfn, "activity", &definition).await?;
+        let pattern = ActivityPattern::create(&sfn, "activity").await?;
         Ok(Self {
             peer,
             sfn,
-            activity,
-            state_machine,
+            activity: pattern.activity,
+            state_machine: pattern.state_machine,
         })
     }
 

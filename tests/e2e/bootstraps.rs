@@ -76,6 +76,18 @@ fn a_file_that_is_not_a_binary_fails_the_run_naming_its_function() -> Result<()>
     Ok(())
 }
 
+/// What proving `bootstrap` alone fails with; an error saying `passed` when it passes.
+async fn failure_of(bootstrap: Bootstrap, passed: &str) -> Result<String> {
+    let results = prove_all(&[bootstrap], &[]).await?;
+    Ok(results
+        .into_iter()
+        .next()
+        .ok_or("no result")?
+        .err()
+        .ok_or(passed)?
+        .to_string())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrap_that_never_asks_for_an_event_fails() -> Result<()> {
     let silent = executable_file("never-polls", b"#!/bin/sh\nexec sleep 60\n")?;
@@ -84,15 +96,7 @@ async fn a_bootstrap_that_never_asks_for_an_event_fails() -> Result<()> {
         path: silent,
     };
 
-    let results = prove_all(&[bootstrap], &[]).await?;
-
-    let err = results
-        .into_iter()
-        .next()
-        .ok_or("no result")?
-        .err()
-        .ok_or("a bootstrap that never polls passed")?
-        .to_string();
+    let err = failure_of(bootstrap, "a bootstrap that never polls passed").await?;
     assert!(
         err.starts_with("sqs-worker") && err.contains("did not ask for an event"),
         "{err}"
@@ -109,15 +113,7 @@ async fn a_bootstrap_that_does_not_complete_the_callback_fails() -> Result<()> {
         path: built_binary("sns-callback")?,
     };
 
-    let results = prove_all(&[bootstrap], &[]).await?;
-
-    let err = results
-        .into_iter()
-        .next()
-        .ok_or("no result")?
-        .err()
-        .ok_or("sns-callback passed as sqs-callback")?
-        .to_string();
+    let err = failure_of(bootstrap, "sns-callback passed as sqs-callback").await?;
     assert!(
         err.starts_with("sqs-callback") && err.contains("did not complete a callback"),
         "{err}"

@@ -2,6 +2,8 @@
 //! usable with `cargo lambda invoke --data-file` and `sam local invoke -e`).
 //! Record ids say what each record should come to: `ok-…` parses, `bad-…` does not.
 
+use std::fmt::Debug;
+
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use sfn_callback::batch::{Handled, run_records};
@@ -22,6 +24,19 @@ fn validate(record: &SqsMessage) -> Outcome {
     Ok(Done::Completed)
 }
 
+/// An `ok-…` record parses and a `bad-…` one does not.
+fn assert_outcome_as_id_says<T: Debug, E: Debug>(
+    name: &str,
+    id: &str,
+    outcome: &std::result::Result<T, E>,
+) {
+    assert_eq!(
+        outcome.is_ok(),
+        id.starts_with("ok-"),
+        "{name} {id}: {outcome:?}"
+    );
+}
+
 #[test]
 fn every_sqs_fixture_record_validates_as_its_id_says() -> Result<()> {
     for name in [
@@ -33,12 +48,7 @@ fn every_sqs_fixture_record_validates_as_its_id_says() -> Result<()> {
     ] {
         for record in sqs_fixture(name)?.records {
             let id = record.message_id.clone().unwrap_or_default();
-            let outcome = validate(&record);
-            assert_eq!(
-                outcome.is_ok(),
-                id.starts_with("ok-"),
-                "{name} {id}: {outcome:?}"
-            );
+            assert_outcome_as_id_says(name, &id, &validate(&record));
         }
     }
     Ok(())
@@ -50,12 +60,7 @@ fn every_sns_fixture_record_validates_as_its_id_says() -> Result<()> {
         let event: SnsEvent = serde_json::from_value(fixture(&format!("sns/{name}"))?)?;
         for record in event.records {
             let id = record.sns.message_id;
-            let outcome = message::parse(&record.sns.message);
-            assert_eq!(
-                outcome.is_ok(),
-                id.starts_with("ok-"),
-                "{name} {id}: {outcome:?}"
-            );
+            assert_outcome_as_id_says(name, &id, &message::parse(&record.sns.message));
         }
     }
     Ok(())
