@@ -4,7 +4,7 @@
 
 use aws_sdk_sfn::Client;
 
-use crate::{Result, statemachine};
+use crate::{Result, aws_error, statemachine};
 
 #[derive(Debug)]
 pub struct ActivityPattern {
@@ -20,12 +20,7 @@ impl ActivityPattern {
             .name(format!("{name}-work"))
             .send()
             .await
-            .map_err(|err| {
-                format!(
-                    "create activity: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(err)
-                )
-            })?
+            .map_err(|err| aws_error("create activity", err))?
             .activity_arn()
             .to_owned();
         let definition = statemachine::definition("activity", &[("ActivityArn", &activity)])?;

@@ -15,9 +15,9 @@ use aws_sdk_sqs::types::{
 };
 use serde_json::{Value, json};
 
-use crate::Result;
 use crate::instance_kill::{InstanceKiller, KillTally};
 use crate::runtime_api::{Answer, Lambda};
+use crate::{Result, aws_error};
 
 /// A queue with its dead-letter queue.
 #[derive(Debug, Clone)]
@@ -65,12 +65,10 @@ pub async fn create_queue(
     for (key, value) in attributes {
         request = request.attributes(key.clone(), value);
     }
-    let created = request.send().await.map_err(|err| {
-        format!(
-            "create queue {name}: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(err)
-        )
-    })?;
+    let created = request
+        .send()
+        .await
+        .map_err(|err| aws_error(&format!("create queue {name}"), err))?;
     created
         .queue_url()
         .map(str::to_owned)

@@ -691,13 +691,8 @@ mod tests {
 
     use super::*;
 
-    /// A stand-in for moto: answers every request 200 `{}` and records its body.
-    /// It serves as long as the returned server lives.
-    async fn upstream() -> (LoopbackServer, Arc<Mutex<Vec<String>>>) {
-        upstream_answering_after(Duration::ZERO).await
-    }
-
-    /// The stand-in for moto, taking `delay` to answer each request it recorded.
+    /// A stand-in for moto: answers every request 200 `{}` after `delay` and
+    /// records its body. It serves as long as the returned server lives.
     async fn upstream_answering_after(
         delay: Duration,
     ) -> (LoopbackServer, Arc<Mutex<Vec<String>>>) {
@@ -724,6 +719,22 @@ mod tests {
         (server, seen)
     }
 
+    /// A proxy with `plan` in front of an upstream answering at once; both serve while the
+    /// returned server and proxy live.
+    async fn proxied(plan: FaultPlan) -> (LoopbackServer, Arc<Mutex<Vec<String>>>, FaultProxy) {
+        proxied_after(Duration::ZERO, plan).await
+    }
+
+    /// A proxy with `plan` in front of an upstream taking `delay` to answer.
+    async fn proxied_after(
+        delay: Duration,
+        plan: FaultPlan,
+    ) -> (LoopbackServer, Arc<Mutex<Vec<String>>>, FaultProxy) {
+        let (moto, seen) = upstream_answering_after(delay).await;
+        let proxy = FaultProxy::start(&moto.endpoint(), plan).await.unwrap();
+        (moto, seen, proxy)
+    }
+
     /// Sends one raw HTTP/1.1 request and returns everything the proxy wrote back.
     async fn call(proxy: &FaultProxy, target: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(proxy.server.addr()).await.unwrap();
@@ -745,10 +756,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_other_than_send_task_pass_through_untouched() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Reset))
-            .await
-            .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Reset)).await;
 
         let answer = call(&proxy, "AWSStepFunctions.DescribeExecution", "{\"a\":1}").await;
 
@@ -760,10 +768,7 @@ mod tests {
 
     #[tokio::test]
     async fn throttling_is_an_aws_json_400_and_is_not_forwarded() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Throttle))
-            .await
-            .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Throttle)).await;
 
         let answer = call(&proxy, SUCCESS, BODY).await;
 
@@ -779,10 +784,7 @@ mod tests {
 
     #[tokio::test]
     async fn server_errors_answer_500_and_503_without_forwarding() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Status500))
-            .await
-            .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Status500)).await;
         let first = call(&proxy, SUCCESS, BODY).await;
         proxy.set_faults(Faults::Always(Fault::Status503));
         let second = call(&proxy, SUCCESS, BODY).await;
@@ -794,10 +796,7 @@ mod tests {
 
     #[tokio::test]
     async fn reset_closes_the_connection_without_an_answer_or_a_forward() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::Reset))
-            .await
-            .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Reset)).await;
 
         let answer = call(&proxy, SUCCESS, BODY).await;
 
@@ -808,10 +807,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_response_takes_effect_but_answers_nothing() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::always(Fault::DropResponse))
-            .await
-            .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::DropResponse)).await;
 
         let answer = call(&proxy, SUCCESS, BODY).await;
 
@@ -821,14 +817,8 @@ mod tests {
 
     #[tokio::test]
     async fn delay_forwards_then_holds_the_answer() {
-        let (moto, seen) = upstream().await;
         let hold = Duration::from_millis(300);
-        let proxy = FaultProxy::start(
-            &moto.endpoint(),
-            FaultPlan::always(Fault::Delay).hold_for(hold),
-        )
-        .await
-        .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Delay).hold_for(hold)).await;
         let started = Instant::now();
 
         let answer = call(&proxy, SUCCESS, BODY).await;
@@ -840,13 +830,7 @@ mod tests {
 
     #[tokio::test]
     async fn completion_on_an_accepted_token_is_answered_task_timed_out_like_aws() {
-        let (moto, seen) = upstream().await;
-        let proxy = FaultProxy::start(
-            &moto.endpoint(),
-            FaultPlan::none().answer_closed_tasks_like_aws(),
-        )
-        .await
-        .unwrap();
+        let (_moto, seen, proxy) = proxied(FaultPlan::none().answer_closed_tasks_like_aws()).await;
 
         let first = call(&proxy, SUCCESS, BODY).await;
         let second = call(
@@ -871,13 +855,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_whose_client_hangs_up_mid_forward_still_closes_its_task() {
-        let (moto, seen) = upstream_answering_after(Duration::from_millis(300)).await;
-        let proxy = FaultProxy::start(
-            &moto.endpoint(),
+        let (_moto, seen, proxy) = proxied_after(
+            Duration::from_millis(300),
             FaultPlan::none().answer_closed_tasks_like_aws(),
         )
-        .await
-        .unwrap();
+        .await;
         let effects = proxy.effects().watch(["tok-1".to_owned()]);
 
         // The caller dies (a killed function) while moto is still working on its call.
@@ -910,13 +892,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_watch_counts_accepted_calls_on_its_tokens_only() {
-        let (moto, _) = upstream().await;
-        let proxy = FaultProxy::start(
-            &moto.endpoint(),
-            FaultPlan::none().answer_closed_tasks_like_aws(),
-        )
-        .await
-        .unwrap();
+        let (_moto, _, proxy) = proxied(FaultPlan::none().answer_closed_tasks_like_aws()).await;
         let before = call(&proxy, SUCCESS, r#"{"taskToken":"tok-0","output":"{}"}"#).await;
         let watch = proxy
             .effects()

@@ -35,6 +35,12 @@ use sha2::{Digest, Sha256};
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A failed AWS call as a harness error: what was called, then the SDK error
+/// with its whole chain of causes (its own `Display` says only "service error").
+pub fn aws_error<E: std::error::Error>(call: &str, err: E) -> Error {
+    format!("{call}: {}", aws_sdk_sfn::error::DisplayErrorContext(err)).into()
+}
+
 /// The repository root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::{Result, event_source, workspace_root};
+use crate::{Result, aws_error, event_source, workspace_root};
 
 /// A role ARN the local peer accepts.
 pub const LOCAL_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sfn-callback-local";
@@ -45,12 +45,7 @@ pub async fn create(sfn: &Client, name: &str, definition: &str) -> Result<String
         .role_arn(LOCAL_ROLE_ARN)
         .send()
         .await
-        .map_err(|err| {
-            format!(
-                "create state machine {name}: {}",
-                aws_sdk_sfn::error::DisplayErrorContext(err)
-            )
-        })?;
+        .map_err(|err| aws_error(&format!("create state machine {name}"), err))?;
     Ok(created.state_machine_arn().to_owned())
 }
 
@@ -69,12 +64,7 @@ pub async fn start(
         .input(input.to_string())
         .send()
         .await
-        .map_err(|err| {
-            format!(
-                "start execution {name}: {}",
-                aws_sdk_sfn::error::DisplayErrorContext(err)
-            )
-        })?;
+        .map_err(|err| aws_error(&format!("start execution {name}"), err))?;
     Ok(started.execution_arn().to_owned())
 }
 
