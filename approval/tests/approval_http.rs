@@ -110,6 +110,15 @@ fn app_that_must_not_call() -> (ApprovalHttp, StaticReplayClient) {
     app(vec![accepted()])
 }
 
+/// The answer to `request` from an app that must not call Step Functions,
+/// checking that it made no call.
+async fn answer_without_a_call(request: Request) -> Response<Body> {
+    let (app, replay) = app_that_must_not_call();
+    let response = app.handle(request).await;
+    assert_eq!(replay.actual_requests().count(), 0);
+    response
+}
+
 fn request(method: Method, query_link: Option<&str>, body: Body) -> Request {
     let uri = match query_link {
         Some(link) => format!("{BASE_URL}?l={link}"),
@@ -178,9 +187,7 @@ fn assert_security_headers(headers: &HeaderMap) {
 
 #[tokio::test]
 async fn get_shows_the_confirmation_page_and_makes_no_step_functions_call() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app.handle(get(&sealed(Action::Approve))).await;
+    let response = answer_without_a_call(get(&sealed(Action::Approve))).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let page = text(&response);
@@ -188,25 +195,20 @@ async fn get_shows_the_confirmation_page_and_makes_no_step_functions_call() {
     assert!(page.contains("Approve deploy 42"));
     assert!(page.contains("Release 1.4.2 to production"));
     assert!(page.contains("<form method=\"post\">"));
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn head_answers_like_get_without_a_body_and_makes_no_step_functions_call() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app
-        .handle(request(
-            Method::HEAD,
-            Some(&sealed(Action::Approve)),
-            Body::Empty,
-        ))
-        .await;
+    let response = answer_without_a_call(request(
+        Method::HEAD,
+        Some(&sealed(Action::Approve)),
+        Body::Empty,
+    ))
+    .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.body().is_empty());
     assert_security_headers(response.headers());
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
@@ -223,12 +225,9 @@ async fn confirmation_page_carries_the_link_in_its_form_and_never_the_token() {
 
 #[tokio::test]
 async fn get_without_a_link_is_400() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app.handle(request(Method::GET, None, Body::Empty)).await;
+    let response = answer_without_a_call(request(Method::GET, None, Body::Empty)).await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 // --- Deciding -----------------------------------------------------------------
@@ -457,48 +456,37 @@ async fn other_permanent_refusal_is_500_without_details() {
 
 #[tokio::test]
 async fn lambda_deadline_already_passed_is_503_and_sends_nothing() {
-    let (app, replay) = app_that_must_not_call();
     let mut context = Context::default();
     context.deadline = 1;
     let request = post(&sealed(Action::Approve), "approve", None).with_lambda_context(context);
 
-    let response = app.handle(request).await;
+    let response = answer_without_a_call(request).await;
 
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 // --- Links that do not open never reach Step Functions ---------------------------
 
 #[tokio::test]
 async fn forged_link_is_400_on_get_and_makes_no_call() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app.handle(get(&forged_link())).await;
+    let response = answer_without_a_call(get(&forged_link())).await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn forged_link_is_400_on_post_and_makes_no_call() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app.handle(post(&forged_link(), "approve", None)).await;
+    let response = answer_without_a_call(post(&forged_link(), "approve", None)).await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn tampered_link_is_400_on_post_and_makes_no_call() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app.handle(post(&tampered_link(), "approve", None)).await;
+    let response = answer_without_a_call(post(&tampered_link(), "approve", None)).await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(text(&response).contains("This link does not work"));
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
@@ -523,53 +511,43 @@ async fn expired_link_shows_the_expiry_page_and_sends_nothing() {
 
 #[tokio::test]
 async fn put_is_405_with_the_allowed_methods() {
-    let (app, replay) = app_that_must_not_call();
-
-    let response = app
-        .handle(request(
-            Method::PUT,
-            Some(&sealed(Action::Approve)),
-            Body::Empty,
-        ))
-        .await;
+    let response = answer_without_a_call(request(
+        Method::PUT,
+        Some(&sealed(Action::Approve)),
+        Body::Empty,
+    ))
+    .await;
 
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "GET, HEAD, POST");
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn body_over_the_limit_is_413_and_makes_no_call() {
-    let (app, replay) = app_that_must_not_call();
     let link = sealed(Action::Approve);
     let body = format!(
         "link={link}&decision=approve&comment={}",
         "x".repeat(MAX_BODY_BYTES)
     );
 
-    let response = app
-        .handle(request(Method::POST, Some(&link), Body::Text(body)))
-        .await;
+    let response =
+        answer_without_a_call(request(Method::POST, Some(&link), Body::Text(body))).await;
 
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 #[tokio::test]
 async fn form_without_a_decision_is_400_and_makes_no_call() {
-    let (app, replay) = app_that_must_not_call();
     let link = sealed(Action::Approve);
 
-    let response = app
-        .handle(request(
-            Method::POST,
-            Some(&link),
-            Body::Text(format!("link={link}")),
-        ))
-        .await;
+    let response = answer_without_a_call(request(
+        Method::POST,
+        Some(&link),
+        Body::Text(format!("link={link}")),
+    ))
+    .await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(replay.actual_requests().count(), 0);
 }
 
 // --- Every response ---------------------------------------------------------------

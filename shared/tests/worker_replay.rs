@@ -57,6 +57,21 @@ async fn work_on_a_task<H: TaskHandler>(
     guarded("the work neither ended nor was cancelled", work).await
 }
 
+/// A handler whose work ends with `output` only once `count` heartbeats were sent.
+fn ending_after_heartbeats(sfn: &ScriptedSfn, count: usize, output: Value) -> impl TaskHandler {
+    let watcher = sfn.clone();
+    move |_input: Value| {
+        let watcher = watcher.clone();
+        let output = output.clone();
+        async move {
+            while watcher.count(HEARTBEAT) < count {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(output)
+        }
+    }
+}
+
 /// A client whose heartbeats are refused with `code`; every other call is accepted.
 fn heartbeats_refused(sfn: &ScriptedSfn, code: &'static str) -> CallbackClient {
     sfn.client_fn(move |operation, _| {
@@ -133,17 +148,8 @@ async fn heartbeat_answered_invalid_token_cancels_the_guarded_work_as_gone() {
 async fn transient_heartbeat_errors_never_abort_the_work() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client(&[(HEARTBEAT, 503, r#"{"__type":"ServiceUnavailable"}"#)]);
-    let watcher = sfn.clone();
     // The work ends only after it has lived through failing heartbeats.
-    let handler = move |_input: Value| {
-        let watcher = watcher.clone();
-        async move {
-            while watcher.count(HEARTBEAT) < 4 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            Ok(json!({"survived": true}))
-        }
-    };
+    let handler = ending_after_heartbeats(&sfn, 4, json!({"survived": true}));
 
     let outcome = work_on_a_task(&client, &handler, 10).await;
 
@@ -179,16 +185,7 @@ async fn heartbeats_stop_as_soon_as_the_work_ends() {
 async fn heartbeats_are_sent_while_the_work_runs() {
     let sfn = ScriptedSfn::default();
     let client = sfn.client(&[]);
-    let watcher = sfn.clone();
-    let handler = move |_input: Value| {
-        let watcher = watcher.clone();
-        async move {
-            while watcher.count(HEARTBEAT) < 3 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            Ok(json!({}))
-        }
-    };
+    let handler = ending_after_heartbeats(&sfn, 3, json!({}));
 
     let outcome = work_on_a_task(&client, &handler, 10).await;
 

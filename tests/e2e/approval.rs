@@ -130,10 +130,7 @@ async fn get_and_head_alone_decide_nothing() -> Result<()> {
     }
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 
@@ -159,10 +156,7 @@ async fn tampered_link_gets_400_and_reaches_no_step_functions() -> Result<()> {
     .await?;
 
     assert_eq!((page.status, posted.status), (400, 400));
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 
@@ -214,10 +208,7 @@ async fn link_keeps_working_through_one_rotation_and_stops_once_its_key_leaves_t
 
     assert_eq!(after_one.status, 200, "{}", after_one.body);
     assert_eq!((shown.status, posted.status), (400, 400), "{}", shown.body);
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 

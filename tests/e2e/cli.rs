@@ -162,10 +162,7 @@ async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
     )?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 
@@ -202,10 +199,7 @@ async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
     )?;
 
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 

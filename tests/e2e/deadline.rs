@@ -85,10 +85,7 @@ async fn throttling_until_the_deadline_hands_every_record_back_before_the_deadli
         proxy.counts()
     );
     for execution in &executions {
-        assert_eq!(
-            statemachine::status(&world.sfn, execution).await?,
-            ExecutionStatus::Running
-        );
+        statemachine::assert_status(&world.sfn, execution, ExecutionStatus::Running).await?;
     }
 
     // Throttling ends; the records come back after the visibility timeout and complete.
@@ -198,10 +195,7 @@ async fn an_instance_killed_after_its_completion_took_effect_is_replaced_and_the
         }
     );
     assert_ne!(lambda.pid(), first_process, "a fresh process took over");
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Succeeded
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Succeeded).await?;
 
     // Nothing was deleted: the record comes back after the visibility timeout.
     proxy.set_faults(Faults::None);

@@ -77,10 +77,7 @@ async fn heartbeat_is_accepted_and_the_task_keeps_waiting_for_its_result() -> Re
         .await?;
 
     assert!(failed.is_empty(), "heartbeat accepted: {failed:?}");
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     let failed = world
         .callback(
             &mut lambda,

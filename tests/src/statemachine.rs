@@ -241,6 +241,23 @@ pub async fn status(sfn: &Client, execution_arn: &str) -> Result<ExecutionStatus
         .clone())
 }
 
+/// Checks that the execution's status right now is `expected`.
+///
+/// # Panics
+/// When it is not: the test fails.
+pub async fn assert_status(
+    sfn: &Client,
+    execution_arn: &str,
+    expected: ExecutionStatus,
+) -> Result<()> {
+    assert_eq!(
+        status(sfn, execution_arn).await?,
+        expected,
+        "{execution_arn}"
+    );
+    Ok(())
+}
+
 /// The whole event history of an execution.
 pub async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>> {
     let mut events = Vec::new();
