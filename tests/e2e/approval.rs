@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
-use sfn_callback_tests::approval::{
-    APPROVER, ApprovalWorld, fetch, input_value, link_labelled, post_form,
-};
+use sfn_callback_tests::approval::{APPROVER, ApprovalWorld, fetch, link_labelled, post_form};
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -38,7 +36,7 @@ async fn approve_link_then_confirm_succeeds_the_execution_with_the_decision() ->
     let page = fetch("GET", approve.clone()).await?;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Approve deploy 42"));
-    let link = input_value(&page.body, "link")?;
+    let link = page.form_link()?;
     let decided = post_form(approve, link, "approve", "ship it").await?;
 
     assert_eq!(decided.status, 200, "{}", decided.body);
@@ -58,19 +56,12 @@ async fn approve_link_then_confirm_succeeds_the_execution_with_the_decision() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_fails_the_execution_with_approval_rejected_seen_by_catch() -> Result<()> {
     let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world
-        .request_approval("reject", "Approve deploy 43")
+    let (execution, reject) = world
+        .request_link("reject", "Approve deploy 43", "Reject")
         .await?;
-    let reject = link_labelled(&email.html, "Reject")?;
 
     let page = fetch("GET", reject.clone()).await?;
-    let decided = post_form(
-        reject,
-        input_value(&page.body, "link")?,
-        "reject",
-        "not on a Friday",
-    )
-    .await?;
+    let decided = post_form(reject, page.form_link()?, "reject", "not on a Friday").await?;
 
     assert_eq!(decided.status, 200, "{}", decided.body);
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
@@ -89,9 +80,10 @@ async fn reject_fails_the_execution_with_approval_rejected_seen_by_catch() -> Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_decision_gets_409_and_changes_nothing() -> Result<()> {
     let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world.request_approval("twice", "Approve deploy 44").await?;
-    let approve = link_labelled(&email.html, "Approve")?;
-    let link = input_value(&fetch("GET", approve.clone()).await?.body, "link")?;
+    let (execution, approve) = world
+        .request_link("twice", "Approve deploy 44", "Approve")
+        .await?;
+    let link = fetch("GET", approve.clone()).await?.form_link()?;
     assert_eq!(
         post_form(approve.clone(), link.clone(), "approve", "")
             .await?
@@ -117,10 +109,9 @@ async fn second_decision_gets_409_and_changes_nothing() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_and_head_alone_decide_nothing() -> Result<()> {
     let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world
-        .request_approval("scanned", "Approve deploy 45")
+    let (execution, approve) = world
+        .request_link("scanned", "Approve deploy 45", "Approve")
         .await?;
-    let approve = link_labelled(&email.html, "Approve")?;
 
     // What a mail scanner does: fetch every link, more than once.
     for method in ["HEAD", "GET", "GET"] {
@@ -137,10 +128,9 @@ async fn get_and_head_alone_decide_nothing() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_link_gets_400_and_reaches_no_step_functions() -> Result<()> {
     let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world
-        .request_approval("tampered", "Approve deploy 46")
+    let (execution, approve) = world
+        .request_link("tampered", "Approve deploy 46", "Approve")
         .await?;
-    let approve = link_labelled(&email.html, "Approve")?;
     let mut tampered = approve.clone().into_bytes();
     let last = tampered.len() - 3;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -169,7 +159,7 @@ async fn pages_and_logs_never_show_the_token() -> Result<()> {
     let token = world.task_token(&execution).await?;
     let approve = link_labelled(&email.html, "Approve")?;
     let page = fetch("GET", approve.clone()).await?;
-    let decided = post_form(approve, input_value(&page.body, "link")?, "approve", "").await?;
+    let decided = post_form(approve, page.form_link()?, "approve", "").await?;
 
     for text in [
         &email.html,
@@ -190,11 +180,10 @@ async fn pages_and_logs_never_show_the_token() -> Result<()> {
 async fn link_keeps_working_through_one_rotation_and_stops_once_its_key_leaves_the_secret()
 -> Result<()> {
     let mut world = world_refreshing_keys().await?;
-    let (execution, email) = world
-        .request_approval("rotated", "Approve deploy 48")
+    let (execution, approve) = world
+        .request_link("rotated", "Approve deploy 48", "Approve")
         .await?;
-    let approve = link_labelled(&email.html, "Approve")?;
-    let link = input_value(&fetch("GET", approve.clone()).await?.body, "link")?;
+    let link = fetch("GET", approve.clone()).await?.form_link()?;
 
     // Its key becomes `previous`: still held, so the link still opens.
     world.rotate_link_key().await?;
@@ -224,10 +213,9 @@ async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_insta
     world.rotate_link_key().await?;
     world.rotate_link_key().await?;
     tokio::time::sleep(PAST_KEY_REFRESH).await;
-    let (execution, email) = world
-        .request_approval("after-rotations", "Approve deploy 50")
+    let (execution, approve) = world
+        .request_link("after-rotations", "Approve deploy 50", "Approve")
         .await?;
-    let approve = link_labelled(&email.html, "Approve")?;
     let query = approve.split_once('?').ok_or("a link without a query")?.1;
     let scaled_out = world.start_http_instance().await?;
     let on_new_instance = format!("{}?{query}", scaled_out.url());
@@ -237,7 +225,7 @@ async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_insta
     assert_eq!((on_warm.status, page.status), (200, 200), "{}", page.body);
     let decided = post_form(
         on_new_instance,
-        input_value(&page.body, "link")?,
+        page.form_link()?,
         "approve",
         "after two rotations",
     )
@@ -252,10 +240,9 @@ async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_insta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_key_secret_keeps_the_last_good_keys_in_use_and_is_logged() -> Result<()> {
     let mut world = world_refreshing_keys().await?;
-    let (_, first) = world
-        .request_approval("before", "Approve deploy 53")
+    let (_, approve) = world
+        .request_link("before", "Approve deploy 53", "Approve")
         .await?;
-    let approve = link_labelled(&first.html, "Approve")?;
 
     world.delete_link_key_secret().await?;
     tokio::time::sleep(PAST_KEY_REFRESH).await;

@@ -186,6 +186,18 @@ impl ApprovalWorld {
         Ok((execution, email))
     }
 
+    /// Requests an approval as [`Self::request_approval`] does; returns the
+    /// execution ARN and the URL behind the email's button `label`.
+    pub async fn request_link(
+        &mut self,
+        name: &str,
+        subject: &str,
+        label: &str,
+    ) -> Result<(String, String)> {
+        let (execution, email) = self.request_approval(name, subject).await?;
+        Ok((execution, link_labelled(&email.html, label)?))
+    }
+
     /// The email moto kept with this subject.
     pub fn email(&self, subject: &str) -> Result<Email> {
         let data = self.mail.data()?;
@@ -309,6 +321,11 @@ impl Page {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The sealed link the page's confirmation form carries.
+    pub fn form_link(&self) -> Result<String> {
+        input_value(&self.body, "link")
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use sfn_callback_tests::approval::{ApprovalWorld, fetch, input_value, link_labelled, post_form};
+use sfn_callback_tests::approval::{ApprovalWorld, fetch, link_labelled, post_form};
 use sfn_callback_tests::{Result, artifacts_dir, statemachine};
 
 /// How long a person gets to click.
@@ -64,7 +64,7 @@ async fn decide(approve: &str) -> Result<()> {
     println!("  GET  -> {} (confirmation page)", page.status);
     let decided = post_form(
         approve.to_owned(),
-        input_value(&page.body, "link")?,
+        page.form_link()?,
         "approve",
         "approved in the demo",
     )
