@@ -65,10 +65,7 @@ async fn reject_fails_the_execution_with_approval_rejected_seen_by_catch() -> Re
 
     assert_eq!(decided.status, 200, "{}", decided.body);
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
-    assert_eq!(
-        (described.status(), described.error()),
-        (&ExecutionStatus::Failed, Some("ApprovalRejected"))
-    );
+    statemachine::assert_failed_with(&described, "ApprovalRejected");
     let history = statemachine::history(&world.sfn, &execution).await?;
     assert!(
         statemachine::entered_states(&history).contains(&"Rejected".to_owned()),

@@ -8,7 +8,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use fantoccini::Locator;
 use sfn_callback_tests::approval::ApprovalWorld;
 use sfn_callback_tests::browser::Browser;
-use sfn_callback_tests::{Result, artifacts_dir, statemachine};
+use sfn_callback_tests::{Result, statemachine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approver_clicks_approve_in_the_email_then_confirms_and_the_execution_succeeds()
@@ -17,8 +17,7 @@ async fn approver_clicks_approve_in_the_email_then_confirms_and_the_execution_su
     let (execution, email) = world
         .request_approval("browser", "Approve deploy 99")
         .await?;
-    let email_file = artifacts_dir()?.join("approval-email.html");
-    std::fs::write(&email_file, &email.html)?;
+    let email_file = email.save_html("approval-email.html")?;
     let browser = Browser::start().await?;
     let page = &browser.client;
 

@@ -85,10 +85,7 @@ async fn sns_callback_completes_from_the_notification_sns_delivered() -> Result<
 
     assert_eq!(answer, Answer::Response(Value::Null));
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
-    assert_eq!(
-        (described.status(), described.error()),
-        (&ExecutionStatus::Failed, Some("Rejected"))
-    );
+    statemachine::assert_failed_with(&described, "Rejected");
     Ok(())
 }
 

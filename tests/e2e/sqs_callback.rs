@@ -124,10 +124,7 @@ async fn mixed_batch_reports_exactly_the_garbage_tokenless_and_wrong_token_recor
     let good = statemachine::wait_finished(&world.sfn, &good, FINISH_LIMIT).await?;
     assert_eq!(good.status(), &ExecutionStatus::Succeeded);
     let failing = statemachine::wait_finished(&world.sfn, &failing, FINISH_LIMIT).await?;
-    assert_eq!(
-        (failing.status(), failing.error()),
-        (&ExecutionStatus::Failed, Some("Nope"))
-    );
+    statemachine::assert_failed_with(&failing, "Nope");
     Ok(())
 }
 

@@ -51,10 +51,7 @@ async fn failing_work_fails_the_execution_with_the_workers_error() -> Result<()>
         failed.is_empty(),
         "the record is done: the task was failed on purpose: {failed:?}"
     );
-    assert_eq!(
-        (described.status(), described.error()),
-        (&ExecutionStatus::Failed, Some("Checksum.NoData"))
-    );
+    statemachine::assert_failed_with(&described, "Checksum.NoData");
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use sfn_callback_approval::link::{LinkKey, LinkKeys};
 use crate::function_url::FunctionUrl;
 use crate::peer::LocalAws;
 use crate::runtime_api::Lambda;
-use crate::{Result, statemachine};
+use crate::{Result, artifacts_dir, statemachine};
 
 pub const SENDER: &str = "approvals@example.com";
 pub const APPROVER: &str = "approver@example.com";
@@ -54,6 +54,16 @@ pub struct Email {
     pub subject: String,
     pub html: String,
     pub destinations: Value,
+}
+
+impl Email {
+    /// Writes the HTML to `file_name` in the artifacts folder, for a browser
+    /// to open; returns its path.
+    pub fn save_html(&self, file_name: &str) -> Result<std::path::PathBuf> {
+        let file = artifacts_dir()?.join(file_name);
+        std::fs::write(&file, &self.html)?;
+        Ok(file)
+    }
 }
 
 impl ApprovalWorld {

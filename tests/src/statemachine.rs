@@ -258,6 +258,18 @@ pub async fn assert_status(
     Ok(())
 }
 
+/// Checks that a finished execution failed with the error `error`.
+///
+/// # Panics
+/// When it did not: the test fails.
+#[track_caller]
+pub fn assert_failed_with(described: &DescribeExecutionOutput, error: &str) {
+    assert_eq!(
+        (described.status(), described.error()),
+        (&ExecutionStatus::Failed, Some(error))
+    );
+}
+
 /// The whole event history of an execution.
 pub async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>> {
     let mut events = Vec::new();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use sfn_callback_tests::approval::{ApprovalWorld, fetch, link_labelled, post_form};
-use sfn_callback_tests::{Result, artifacts_dir, statemachine};
+use sfn_callback_tests::{Result, statemachine};
 
 /// How long a person gets to click.
 const HUMAN_WAIT: Duration = Duration::from_mins(5);
@@ -20,8 +20,7 @@ pub async fn run() -> Result<()> {
     let (execution, email) = world
         .request_approval("demo-approval", "Approve deploy 42")
         .await?;
-    let email_file = artifacts_dir()?.join("demo-approval-email.html");
-    std::fs::write(&email_file, &email.html)?;
+    let email_file = email.save_html("demo-approval-email.html")?;
     let approve = link_labelled(&email.html, "Approve")?;
     println!(
         "The email went out through SES. Open it in a browser: file://{}",
