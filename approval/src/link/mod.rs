@@ -29,39 +29,6 @@ pub(crate) mod test_keys {
     pub const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 }
 
-/// A Secrets Manager double for the tests of the key modules: replayed
-/// answers and a client that reads them without retrying.
+/// A Secrets Manager double for the tests of the key modules.
 #[cfg(test)]
-pub(crate) mod test_secrets_manager {
-    use aws_sdk_secretsmanager::config::retry::RetryConfig;
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-    use aws_smithy_types::body::SdkBody;
-
-    /// A replayed Secrets Manager answer: `status` with the JSON `body`.
-    pub fn answer(status: u16, body: &str) -> ReplayEvent {
-        ReplayEvent::new(
-            http::Request::builder()
-                .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-                .body(SdkBody::empty())
-                .unwrap(),
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.1")
-                .body(SdkBody::from(body.to_owned()))
-                .unwrap(),
-        )
-    }
-
-    /// A client whose calls get the answers of `replay`, in order.
-    pub fn client(replay: &StaticReplayClient) -> aws_sdk_secretsmanager::Client {
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .retry_config(RetryConfig::disabled())
-            .http_client(replay.clone())
-            .build();
-        aws_sdk_secretsmanager::Client::from_conf(config)
-    }
-}
+pub(crate) mod test_secrets_manager;

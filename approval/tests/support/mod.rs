@@ -11,10 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_secretsmanager::config::retry::RetryConfig;
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
+use aws_smithy_http_client::test_util::StaticReplayClient;
 use sfn_callback_approval::link::store::STALE_GRACE;
 use sfn_callback_approval::link::{KeyStore, LinkKeys};
 
@@ -23,41 +20,24 @@ use sfn_callback_approval::link::{KeyStore, LinkKeys};
 #[path = "../../../shared/tests/support/mod.rs"]
 pub mod sfn;
 
+/// The Secrets Manager double of the key modules' unit tests.
+#[path = "../../src/link/test_secrets_manager.rs"]
+pub mod secrets_manager;
+
 /// `keys`, read from the secret longer ago than the refresh interval and the
 /// grace together, with Secrets Manager failing every read since: a request
 /// gets `KeysUnavailable`.
 pub fn untrusted_key_store(keys: LinkKeys) -> KeyStore {
     let failing = (0..4)
         .map(|_| {
-            ReplayEvent::new(
-                http::Request::builder()
-                    .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-                    .body(SdkBody::empty())
-                    .unwrap(),
-                http::Response::builder()
-                    .status(500)
-                    .header("content-type", "application/x-amz-json-1.1")
-                    .body(SdkBody::from(
-                        r#"{"__type": "InternalServiceError", "message": "replayed"}"#,
-                    ))
-                    .unwrap(),
+            secrets_manager::answer(
+                500,
+                r#"{"__type": "InternalServiceError", "message": "replayed"}"#,
             )
         })
         .collect();
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(StaticReplayClient::new(failing))
-        .build();
+    let client = secrets_manager::client(&StaticReplayClient::new(failing));
     let refresh = Duration::from_mins(5);
     let read_at = SystemTime::now() - refresh - STALE_GRACE - Duration::from_mins(1);
-    KeyStore::from_secret(
-        aws_sdk_secretsmanager::Client::from_conf(config),
-        "links".to_owned(),
-        keys,
-        read_at,
-        refresh,
-    )
+    KeyStore::from_secret(client, "links".to_owned(), keys, read_at, refresh)
 }
