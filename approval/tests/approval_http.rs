@@ -110,6 +110,19 @@ fn app_that_must_not_call() -> (ApprovalHttp, StaticReplayClient) {
     app(vec![accepted()])
 }
 
+/// The answer to the confirmation form posting `decision` on a link sealed
+/// with `action`, when Step Functions refuses the first call with `code`;
+/// and the calls the app made.
+async fn decided_after_refusal(
+    code: &str,
+    action: Action,
+    decision: &str,
+) -> (Response<Body>, StaticReplayClient) {
+    let (app, replay) = app(vec![refused(code), accepted()]);
+    let response = app.handle(post(&sealed(action), decision, None)).await;
+    (response, replay)
+}
+
 /// The answer to `request` from an app that must not call Step Functions,
 /// checking that it made no call.
 async fn answer_without_a_call(request: Request) -> Response<Body> {
@@ -357,11 +370,8 @@ async fn form_from_the_confirmation_page_completes_the_task() {
 
 #[tokio::test]
 async fn task_timed_out_is_409_already_decided() {
-    let (app, replay) = app(vec![refused("TaskTimedOut"), accepted()]);
-
-    let response = app
-        .handle(post(&sealed(Action::Approve), "approve", None))
-        .await;
+    let (response, replay) =
+        decided_after_refusal("TaskTimedOut", Action::Approve, "approve").await;
 
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert!(text(&response).contains("already settled"));
@@ -370,22 +380,14 @@ async fn task_timed_out_is_409_already_decided() {
 
 #[tokio::test]
 async fn invalid_token_on_an_authentic_link_is_409_already_decided() {
-    let (app, _) = app(vec![refused("InvalidToken"), accepted()]);
-
-    let response = app
-        .handle(post(&sealed(Action::Approve), "approve", None))
-        .await;
+    let (response, _) = decided_after_refusal("InvalidToken", Action::Approve, "approve").await;
 
     assert_eq!(response.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
 async fn task_does_not_exist_is_409_already_decided() {
-    let (app, _) = app(vec![refused("TaskDoesNotExist"), accepted()]);
-
-    let response = app
-        .handle(post(&sealed(Action::Reject), "reject", None))
-        .await;
+    let (response, _) = decided_after_refusal("TaskDoesNotExist", Action::Reject, "reject").await;
 
     assert_eq!(response.status(), StatusCode::CONFLICT);
 }
