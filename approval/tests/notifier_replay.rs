@@ -10,8 +10,6 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use aws_sdk_sesv2::config::retry::RetryConfig;
-use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -88,14 +86,7 @@ fn assert_transient_and_unavailable(err: NotifyError) {
 }
 
 fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
-    let config = aws_sdk_sesv2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(replay.clone())
-        .build();
-    aws_sdk_sesv2::Client::from_conf(config)
+    aws_sdk_sesv2::Client::new(&support::sfn::replay_sdk_config(replay.clone()))
 }
 
 fn settings() -> NotifierSettings {

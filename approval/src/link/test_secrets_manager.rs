@@ -2,10 +2,9 @@
 //! without retrying. Shared by the key modules' unit tests and the crate's
 //! integration tests (their support module includes this file).
 
-use aws_sdk_secretsmanager::config::retry::RetryConfig;
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
+use sfn_callback_test_support::replay_sdk_config;
 
 /// A replayed Secrets Manager answer: `status` with the JSON `body`.
 pub fn answer(status: u16, body: &str) -> ReplayEvent {
@@ -24,12 +23,5 @@ pub fn answer(status: u16, body: &str) -> ReplayEvent {
 
 /// A client whose calls get the answers of `replay`, in order.
 pub fn client(replay: &StaticReplayClient) -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(replay.clone())
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
+    aws_sdk_secretsmanager::Client::new(&replay_sdk_config(replay.clone()))
 }

@@ -2,7 +2,7 @@
 //! Functions double (one place for both crates), and link keys that can no
 //! longer be trusted.
 
-#![allow(dead_code, reason = "each test file uses its own part")]
+#![allow(dead_code, unused_imports, reason = "each test file uses its own part")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,8 +17,7 @@ use sfn_callback_approval::link::{KeyStore, LinkKeys};
 
 /// The core's replay support: the Step Functions double, its answers and what
 /// it was sent.
-#[path = "../../../shared/tests/support/mod.rs"]
-pub mod sfn;
+pub use sfn_callback_test_support as sfn;
 
 /// The Secrets Manager double of the key modules' unit tests.
 #[path = "../../src/link/test_secrets_manager.rs"]
