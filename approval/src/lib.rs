@@ -50,6 +50,7 @@ mod clock;
 mod html;
 pub mod link;
 pub mod notify;
+pub mod record;
 mod text;
 pub mod web;
 

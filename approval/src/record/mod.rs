@@ -1,0 +1,22 @@
+//! Recorded mode: approvals kept in a DynamoDB table (`APPROVAL_TABLE`), so
+//! that every approver gets links of their own, a quorum can be required, a
+//! request can be withdrawn, and every view and vote is on record.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`id`] | request ids and link ids |
+//! | [`allowed`] | who may approve (`APPROVERS_ALLOWED`) |
+//! | [`settings`] | the recorded mode's settings |
+//! | [`schema`] | the table's keys: the one description of its layout |
+//! | [`table`] | the table and its client |
+
+pub mod allowed;
+pub mod id;
+pub mod schema;
+pub mod settings;
+pub mod table;
+
+pub use allowed::ApproversAllowed;
+pub use id::{LinkId, MalformedId, RequestId};
+pub use settings::RecordedSettings;
+pub use table::ApprovalTable;
