@@ -25,7 +25,8 @@ SEND_TASK_BY_BINARY = {
     "sqs-worker": SEND_TASK,
     # The approver's decision: success or ApprovalRejected.
     "approval-http": SUCCESS_FAILURE,
-    # approval-notifier only sends email: it completes nothing.
+    # A request naming an approver that is not allowed fails its own task.
+    "approval-notifier": {"states:SendTaskFailure"},
 }
 # The activity worker runs outside the stack; its managed policy may poll the
 # template's activities and complete their tasks, and nothing more.
@@ -33,6 +34,11 @@ GET_ACTIVITY_TASK = "states:GetActivityTask"
 ACTIVITY_WORKER_ACTIONS = {GET_ACTIVITY_TASK} | SEND_TASK
 LINK_KEY_READERS = {"approval-notifier", "approval-http"}
 EMAIL_SENDERS = {"approval-notifier"}
+# The approval table's item actions, by function: each gets only what it uses.
+TABLE_ACTIONS_BY_BINARY = {
+    "approval-notifier": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "approval-http": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+}
 SQS_VISIBILITY_FACTOR = 6
 MIN_MAX_RECEIVE_COUNT = 3
 LAMBDA_DEFAULT_TIMEOUT = 3
@@ -626,4 +632,66 @@ def state_machine_permissions(cfn: Template, root: Path) -> list[str]:
             problems.append(f"{lid}: may not {action} on {named}, which its definition calls")
         for action, named in sorted(granted - needed, key=str):
             problems.append(f"{lid}: may {action} on {named}, which its definition never calls")
+    return problems
+
+
+def approval_tables(cfn: Template) -> dict[str, dict[str, Any]]:
+    return resources(cfn, "AWS::DynamoDB::Table")
+
+
+def approval_table_settings(cfn: Template) -> list[str]:
+    """The approval table: on demand, point-in-time recovery, encrypted, TTL on
+    `ttl`, and kept when the stack goes (it is the record of who decided)."""
+    problems = []
+    tables = approval_tables(cfn)
+    if len(tables) != 1:
+        problems.append(f"expected one approval table, found {sorted(tables)}")
+    for lid, table in sorted(tables.items()):
+        p = props(table)
+        if p.get("BillingMode") != "PAY_PER_REQUEST":
+            problems.append(f"{lid}: BillingMode {p.get('BillingMode')!r}, not on demand")
+        if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
+            problems.append(f"{lid}: no point-in-time recovery")
+        if p.get("SSESpecification", {}).get("SSEEnabled") is not True:
+            problems.append(f"{lid}: server-side encryption not enabled")
+        ttl = p.get("TimeToLiveSpecification", {})
+        if ttl.get("Enabled") is not True or ttl.get("AttributeName") != "ttl":
+            problems.append(f"{lid}: TTL not enabled on ttl")
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+            if table.get(policy) != "Retain":
+                problems.append(f"{lid}: {policy} {table.get(policy)!r}, not Retain")
+    for name in sorted(TABLE_ACTIONS_BY_BINARY):
+        function = functions(cfn).get(function_named(cfn, name) or "", {})
+        told = props(function).get("Environment", {}).get("Variables", {}).get("APPROVAL_TABLE")
+        if target(told) not in tables:
+            problems.append(f"{name}: APPROVAL_TABLE is {json.dumps(told)}, not the approval table")
+        if "APPROVERS_ALLOWED" not in props(function).get("Environment", {}).get("Variables", {}):
+            problems.append(f"{name}: no APPROVERS_ALLOWED")
+    return problems
+
+
+def approval_table_grants(cfn: Template) -> list[str]:
+    """Each approval function may call exactly the table actions it uses, on
+    the approval table alone; nothing else anywhere may touch DynamoDB."""
+    problems = []
+    named = principals(cfn)
+    roles = set(named.values())
+    tables = approval_tables(cfn)
+    for name, role in sorted(named.items()):
+        granted = set()
+        for statement in role_statements(cfn, role):
+            actions = {a for a in as_list(statement.get("Action", [])) if str(a).startswith("dynamodb:")}
+            if not actions:
+                continue
+            granted |= actions
+            for resource in as_list(statement.get("Resource")):
+                if not (isinstance(resource, dict) and resource.get("Fn::GetAtt", [None, None])[1] == "Arn" and target(resource) in tables):
+                    problems.append(f"{name}: {sorted(actions)} on {json.dumps(resource)}, not the approval table")
+        expected = TABLE_ACTIONS_BY_BINARY.get(name, set())
+        if granted != expected:
+            problems.append(f"{name}: table actions {sorted(granted)}, expected {sorted(expected)}")
+    for lid, statement in policy_statements_anywhere(cfn):
+        actions = as_list(statement.get("Action", []))
+        if lid not in roles and any(str(a).startswith("dynamodb:") for a in actions):
+            problems.append(f"{lid}: grants dynamodb outside the approval functions' roles")
     return problems

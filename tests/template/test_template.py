@@ -88,6 +88,23 @@ def test_only_the_two_approval_functions_may_read_the_link_key_secret(cfn):
     assert checks.link_key_readers(cfn) == []
 
 
+def test_the_approval_table_is_on_demand_recoverable_encrypted_expiring_and_kept(cfn):
+    assert checks.approval_table_settings(cfn) == []
+    assert cfn["Outputs"]["ApprovalTableName"]["Value"] == {"Ref": next(iter(checks.approval_tables(cfn)))}
+
+
+def test_each_approval_function_may_use_only_its_own_item_actions_on_the_approval_table(cfn):
+    assert checks.approval_table_grants(cfn) == []
+
+
+def test_approvers_allowed_accepts_addresses_and_domains_and_refuses_what_could_break_out(sam):
+    pattern = sam["Parameters"]["ApproversAllowed"]["AllowedPattern"]
+    for good in ["a@example.com", "@example.com", "a.b+c@example.com,@ops.example.org"]:
+        assert re.fullmatch(pattern, good), good
+    for bad in ["", "example.com", "a@example.com,", "a@example.com, b@example.com", "@example", "a'@example.com"]:
+        assert not re.fullmatch(pattern, bad), bad
+
+
 def test_every_function_is_an_arm64_bootstrap_on_provided_al2023_that_logs_json(cfn):
     assert checks.function_runtime(cfn) == []
 
@@ -321,6 +338,44 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], Callable[[dict], list[str]], 
         ),
         checks.link_key_readers,
         "sqs-callback: may call ['secretsmanager:GetSecretValue']",
+    ),
+    (
+        "approval-table-without-point-in-time-recovery",
+        lambda sam: sam["Resources"]["ApprovalTable"]["Properties"].pop("PointInTimeRecoverySpecification"),
+        checks.approval_table_settings,
+        "ApprovalTable: no point-in-time recovery",
+    ),
+    (
+        "approval-table-without-ttl",
+        lambda sam: sam["Resources"]["ApprovalTable"]["Properties"]["TimeToLiveSpecification"].update(Enabled=False),
+        checks.approval_table_settings,
+        "ApprovalTable: TTL not enabled on ttl",
+    ),
+    (
+        "approval-table-deleted-with-the-stack",
+        lambda sam: sam["Resources"]["ApprovalTable"].pop("DeletionPolicy"),
+        checks.approval_table_settings,
+        "ApprovalTable: DeletionPolicy None, not Retain",
+    ),
+    (
+        "notifier-may-scan-the-table",
+        lambda sam: statement(sam, "ApprovalNotifierFunction", "RecordApprovalRequests")["Action"].append("dynamodb:Scan"),
+        checks.approval_table_grants,
+        "approval-notifier: table actions",
+    ),
+    (
+        "approval-http-on-every-table",
+        lambda sam: statement(sam, "ApprovalHttpFunction", "RecordVotes").update(Resource="*"),
+        checks.approval_table_grants,
+        "approval-http: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] on \"*\"",
+    ),
+    (
+        "sqs-callback-reads-the-approval-table",
+        lambda sam: sam["Resources"]["SqsCallbackFunction"]["Properties"]["Policies"].append(
+            {"Statement": [statement(sam, "ApprovalHttpFunction", "RecordVotes")]}
+        ),
+        checks.approval_table_grants,
+        "sqs-callback: table actions",
     ),
     (
         "public-url-without-reserved-concurrency",
