@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use tokio::sync::Semaphore;
 
-use crate::outcome::{CallbackError, Class, Classify, Outcome, class_of};
+use crate::outcome::{CallbackError, Class, Classify, Outcome, OutcomeClass};
 use crate::respond::sqs_batch_response;
 use crate::token::Fingerprint;
 
@@ -29,16 +29,27 @@ impl<E> Handled<E> {
     pub fn new(token: Option<Fingerprint>, outcome: Outcome<E>) -> Self {
         Self { token, outcome }
     }
+
+    /// How the record ended.
+    pub fn outcome(&self) -> &Outcome<E> {
+        &self.outcome
+    }
 }
 
-/// The result of one record, as logged.
+impl<E: Classify> Handled<E> {
+    /// Done, transient or permanent.
+    pub fn class(&self) -> Class {
+        self.outcome.class()
+    }
+}
+
+/// The result of one SQS record, as logged.
 #[derive(Debug)]
 pub struct RecordReport<E = CallbackError> {
     /// The SQS message id of the record.
     pub message_id: String,
-    pub(crate) token: Option<Fingerprint>,
-    /// How the record ended.
-    pub outcome: Outcome<E>,
+    /// What its handler reported.
+    pub handled: Handled<E>,
 }
 
 /// A record the driver did not get an outcome for from the handler.
@@ -118,8 +129,7 @@ where
                     index,
                     RecordReport {
                         message_id,
-                        token: None,
-                        outcome: Err(NotRun::Panicked.into()),
+                        handled: Handled::new(None, Err(NotRun::Panicked.into())),
                     },
                 )
             })),
@@ -182,7 +192,7 @@ where
     let mut reports = Vec::with_capacity(lane.len());
     for (index, record) in lane {
         let message_id = message_id(&record);
-        let result = if blocked {
+        let handled = if blocked {
             Handled::new(None, Err(NotRun::BlockedByGroup.into()))
         } else {
             // Each record is its own task, so a panic surfaces as a JoinError here.
@@ -190,13 +200,12 @@ where
                 .await
                 .unwrap_or_else(|_| Handled::new(None, Err(NotRun::Panicked.into())))
         };
-        blocked = class_of(&result.outcome) != Class::Done;
+        blocked = handled.class() != Class::Done;
         reports.push((
             index,
             RecordReport {
                 message_id,
-                token: result.token,
-                outcome: result.outcome,
+                handled,
             },
         ));
     }
@@ -302,7 +311,7 @@ mod tests {
         let reports = run_records(records, 10, scripted).await;
         let outcomes: Vec<_> = reports
             .iter()
-            .map(|r| (r.message_id.as_str(), r.outcome.clone()))
+            .map(|r| (r.message_id.as_str(), r.handled.outcome.clone()))
             .collect();
         assert_eq!(
             outcomes,
@@ -326,8 +335,8 @@ mod tests {
         let (reports, tried) = tried_ids(records).await;
         let failed: Vec<_> = reports
             .iter()
-            .filter(|r| r.outcome.is_err())
-            .map(|r| (r.message_id.as_str(), r.outcome.clone()))
+            .filter(|r| r.handled.outcome.is_err())
+            .map(|r| (r.message_id.as_str(), r.handled.outcome.clone()))
             .collect();
         assert_eq!(
             failed,
@@ -352,7 +361,7 @@ mod tests {
         let (reports, tried) = tried_ids(records).await;
         let failed: Vec<_> = reports
             .iter()
-            .filter(|r| r.outcome.is_err())
+            .filter(|r| r.handled.outcome.is_err())
             .map(|r| r.message_id.as_str())
             .collect();
         assert_eq!(failed, ["bad-a2"]);
@@ -387,7 +396,11 @@ mod tests {
             .collect();
         let reports =
             run_behind_a_barrier(records, "a fair queue's group was run one by one").await;
-        assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
+        assert!(
+            reports
+                .iter()
+                .all(|r| r.handled.outcome == Ok(Done::Completed))
+        );
     }
 
     #[tokio::test]
@@ -442,6 +455,10 @@ mod tests {
         // All ten must be in flight at once to pass the barrier; run one by one, they would hang.
         let records: Vec<_> = (0..10).map(|i| record(&i.to_string(), None)).collect();
         let reports = run_behind_a_barrier(records, "records did not run concurrently").await;
-        assert!(reports.iter().all(|r| r.outcome == Ok(Done::Completed)));
+        assert!(
+            reports
+                .iter()
+                .all(|r| r.handled.outcome == Ok(Done::Completed))
+        );
     }
 }

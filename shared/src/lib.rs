@@ -56,6 +56,6 @@ pub use handlers::sns_callback::SnsCallback;
 pub use handlers::sns_worker::SnsWorker;
 pub use handlers::sqs_callback::SqsCallback;
 pub use handlers::sqs_worker::SqsWorker;
-pub use outcome::{CallbackError, Class, Classify, Done, ErrorClass, Outcome};
+pub use outcome::{CallbackError, Class, Classify, Done, ErrorClass, Outcome, OutcomeClass};
 pub use token::TaskToken;
 pub use worker::TaskFailure;

@@ -221,11 +221,19 @@ impl<E: ProvideErrorMetadata> Classify for SdkError<E, Response> {
 /// error that implements [`Classify`]).
 pub type Outcome<E = CallbackError> = Result<Done, E>;
 
-/// The class of any outcome.
-pub fn class_of<E: Classify>(outcome: &Outcome<E>) -> Class {
-    match outcome {
-        Ok(_) => Class::Done,
-        Err(err) => err.class().into(),
+/// The class of an outcome: [`Class::Done`] when it is `Ok`, its error's class
+/// otherwise.
+pub trait OutcomeClass {
+    /// Done, transient or permanent.
+    fn class(&self) -> Class;
+}
+
+impl<E: Classify> OutcomeClass for Outcome<E> {
+    fn class(&self) -> Class {
+        match self {
+            Ok(_) => Class::Done,
+            Err(err) => err.class().into(),
+        }
     }
 }
 
@@ -365,7 +373,7 @@ mod tests {
             "AccessDeniedException",
         ] {
             let outcome = classify_code(code.into(), 400);
-            assert_eq!(class_of(&outcome), Class::Permanent, "{code}");
+            assert_eq!(outcome.class(), Class::Permanent, "{code}");
         }
     }
 
@@ -379,7 +387,7 @@ mod tests {
             ("Whatever", 429),
         ] {
             let outcome = classify_code(code.into(), status);
-            assert_eq!(class_of(&outcome), Class::Transient, "{code}");
+            assert_eq!(outcome.class(), Class::Transient, "{code}");
         }
     }
 
@@ -444,7 +452,7 @@ mod tests {
     #[test]
     fn activity_worker_limit_is_transient() {
         let outcome = classify_code("ActivityWorkerLimitExceeded".into(), 400);
-        assert_eq!(class_of(&outcome), Class::Transient);
+        assert_eq!(outcome.class(), Class::Transient);
     }
 
     #[test]

@@ -7,9 +7,8 @@ use std::fmt::Display;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::Diagnostic;
 
-use crate::batch::RecordReport;
-use crate::outcome::{CallbackError, Class, Classify, Done, ErrorClass, Outcome, class_of};
-use crate::token::Fingerprint;
+use crate::batch::{Handled, RecordReport};
+use crate::outcome::{CallbackError, Class, Classify, Done, ErrorClass};
 
 /// Lambda `errorType` of a failure that may pass on retry.
 pub const TRANSIENT_ERROR_TYPE: &str = "sfn_callback.Transient";
@@ -44,10 +43,13 @@ impl<E: Display> From<InvocationError<E>> for Diagnostic {
 /// What an invocation returns: Ok when every record is done; otherwise one
 /// error for the invocation.
 pub(crate) fn invocation_result<E: Classify>(
-    outcomes: Vec<Outcome<E>>,
+    records: Vec<Handled<E>>,
 ) -> Result<(), InvocationError<E>> {
-    let total = outcomes.len();
-    let failures: Vec<E> = outcomes.into_iter().filter_map(Result::err).collect();
+    let total = records.len();
+    let failures: Vec<E> = records
+        .into_iter()
+        .filter_map(|record| record.outcome.err())
+        .collect();
     let failed = failures.len();
     let class = if failures
         .iter()
@@ -74,12 +76,8 @@ pub(crate) fn sqs_batch_response<E: Classify + Display>(
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for report in reports {
-        log_outcome(
-            RecordId::Message(&report.message_id),
-            report.token,
-            &report.outcome,
-        );
-        if class_of(&report.outcome) != Class::Done {
+        report.handled.log(RecordId::Message(&report.message_id));
+        if report.handled.class() != Class::Done {
             // An empty id makes Lambda retry the whole batch: nothing is lost.
             response.add_failure(report.message_id.clone());
         }
@@ -96,38 +94,36 @@ pub(crate) enum RecordId<'a> {
     Poller(usize),
 }
 
-/// The one log line per record: its id, token fingerprint, outcome and the
-/// service's error code. Never a body, never a token.
-pub(crate) fn log_outcome<E: Classify + Display>(
-    id: RecordId<'_>,
-    token: Option<Fingerprint>,
-    outcome: &Outcome<E>,
-) {
-    let (message_id, poller) = match id {
-        RecordId::Message(message_id) => (Some(message_id), None),
-        RecordId::Poller(poller) => (None, Some(poller)),
-    };
-    let token = token.map(tracing::field::display);
-    match outcome {
-        Ok(Done::Completed) => {
-            tracing::info!(
+impl<E: Classify + Display> Handled<E> {
+    /// The one log line per record: its id, token fingerprint, outcome and the
+    /// service's error code. Never a body, never a token.
+    pub(crate) fn log(&self, id: RecordId<'_>) {
+        let (message_id, poller) = match id {
+            RecordId::Message(message_id) => (Some(message_id), None),
+            RecordId::Poller(poller) => (None, Some(poller)),
+        };
+        let token = self.token.map(tracing::field::display);
+        match &self.outcome {
+            Ok(Done::Completed) => {
+                tracing::info!(
+                    message_id,
+                    poller,
+                    token,
+                    outcome = "completed",
+                    "callback done"
+                );
+            }
+            Ok(done) => tracing::warn!(message_id, poller, token, outcome = ?done, "callback done"),
+            Err(err) => tracing::warn!(
                 message_id,
                 poller,
                 token,
-                outcome = "completed",
-                "callback done"
-            );
+                outcome = ?err.class(),
+                sfn_error = err.service_code(),
+                error = %err,
+                "callback not done"
+            ),
         }
-        Ok(done) => tracing::warn!(message_id, poller, token, outcome = ?done, "callback done"),
-        Err(err) => tracing::warn!(
-            message_id,
-            poller,
-            token,
-            outcome = ?err.class(),
-            sfn_error = err.service_code(),
-            error = %err,
-            "callback not done"
-        ),
     }
 }
 
@@ -135,23 +131,34 @@ pub(crate) fn log_outcome<E: Classify + Display>(
 mod tests {
     use super::*;
     use crate::message::MessageError;
+    use crate::outcome::Outcome;
+
+    fn records(outcomes: Vec<Outcome>) -> Vec<Handled> {
+        outcomes
+            .into_iter()
+            .map(|outcome| Handled::new(None, outcome))
+            .collect()
+    }
 
     #[test]
     fn all_done_is_ok() {
         assert_eq!(
-            invocation_result::<CallbackError>(vec![Ok(Done::Completed), Ok(Done::AlreadyClosed)]),
+            invocation_result::<CallbackError>(records(vec![
+                Ok(Done::Completed),
+                Ok(Done::AlreadyClosed)
+            ])),
             Ok(())
         );
     }
 
     #[test]
     fn any_transient_failure_makes_the_event_transient() {
-        let err = invocation_result(vec![
+        let err = invocation_result(records(vec![
             Err(CallbackError::InvalidMessage(MessageError::MissingToken)),
             Err(CallbackError::Unavailable {
                 code: "ThrottlingException".into(),
             }),
-        ])
+        ]))
         .unwrap_err();
         assert_eq!(
             (err.class, err.failed, err.total),
@@ -162,9 +169,9 @@ mod tests {
 
     #[test]
     fn permanent_failure_has_the_permanent_error_type() {
-        let err = invocation_result(vec![Err(CallbackError::Refused {
+        let err = invocation_result(records(vec![Err(CallbackError::Refused {
             code: "InvalidToken".into(),
-        })])
+        })]))
         .unwrap_err();
         let diagnostic = Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, PERMANENT_ERROR_TYPE);

@@ -21,7 +21,7 @@ use aws_sdk_sfn::config::{
 };
 use aws_smithy_http_client::test_util::{NeverClient, ReplayEvent, StaticReplayClient};
 use serde_json::{Value, json};
-use sfn_callback::outcome::class_of;
+use sfn_callback::outcome::OutcomeClass;
 use sfn_callback::{
     CallbackClient, CallbackError, Class, Classify, Completion, Deadline, Done, Outcome,
     RetrySettings,
@@ -420,7 +420,7 @@ async fn deadline_already_passed_is_out_of_time_and_sends_nothing() {
     .await;
 
     assert_eq!(outcome, Err(CallbackError::OutOfTime));
-    assert_eq!(class_of(&outcome), Class::Transient);
+    assert_eq!(outcome.class(), Class::Transient);
     assert_eq!(replay.actual_requests().count(), 0);
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sfn_callback::config::WorkerSettings;
 use sfn_callback::heartbeat::{Guarded, with_heartbeats};
 use sfn_callback::message::{TaskMessage, parse_task_message};
-use sfn_callback::outcome::class_of;
+use sfn_callback::outcome::OutcomeClass;
 use sfn_callback::worker::{TaskFailure, TaskHandler, work_on};
 use sfn_callback::{CallbackClient, Class, Classify, Deadline, Done, Outcome, RetrySettings};
 use support::{
@@ -269,7 +269,7 @@ async fn work_with_heartbeats_refused(code: &'static str) -> (Outcome, usize, Sc
 async fn assert_refused_heartbeat_cancels_the_work_as_permanent(code: &'static str) {
     let (outcome, dropped, sfn) = work_with_heartbeats_refused(code).await;
 
-    assert_eq!(class_of(&outcome), Class::Permanent, "{outcome:?}");
+    assert_eq!(outcome.class(), Class::Permanent, "{outcome:?}");
     assert_eq!(dropped, 1, "the work was cancelled");
     assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
 }
@@ -311,7 +311,7 @@ async fn work_is_stopped_one_attempt_timeout_before_the_deadline_margin() {
     .await;
 
     let stopped_after = started.elapsed();
-    assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
+    assert_eq!(outcome.class(), Class::Transient, "{outcome:?}");
     assert!(
         stopped_after < Duration::from_millis(1500),
         "the work ran {stopped_after:?}, into the time the completion needs"
@@ -332,7 +332,7 @@ async fn work_that_outlives_the_lambda_deadline_is_handed_back_for_redelivery() 
     )
     .await;
 
-    assert_eq!(class_of(&outcome), Class::Transient, "{outcome:?}");
+    assert_eq!(outcome.class(), Class::Transient, "{outcome:?}");
     assert_eq!(sfn.count(SUCCESS) + sfn.count(FAILURE), 0);
 }
 

@@ -84,8 +84,8 @@ async fn fifo_fixture_blocks_the_rest_of_a_group_after_its_failure() -> Result<(
     let outcomes: Vec<(String, bool, bool)> = reports
         .iter()
         .map(|r| {
-            let blocked = r.outcome == Err(CallbackError::BlockedByGroup);
-            (r.message_id.clone(), r.outcome.is_ok(), blocked)
+            let blocked = *r.handled.outcome() == Err(CallbackError::BlockedByGroup);
+            (r.message_id.clone(), r.handled.outcome().is_ok(), blocked)
         })
         .collect();
     assert_eq!(

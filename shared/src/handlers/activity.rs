@@ -25,12 +25,13 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::batch::Handled;
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::Completion;
 use crate::config::ActivitySettings;
 use crate::heartbeat::{Guarded, with_heartbeats};
 use crate::outcome::{CallbackError, Classify, Done, ErrorClass, Outcome};
-use crate::respond::{RecordId, log_outcome};
+use crate::respond::RecordId;
 use crate::token::TaskToken;
 use crate::worker::{INVALID_INPUT_ERROR, TaskFailure, TaskHandler};
 
@@ -183,11 +184,12 @@ impl<H: TaskHandler> ActivityWorker<H> {
             } else {
                 self.work(task, &stop, &mut report).await
             };
-            match &outcome {
+            let handled = Handled::new(Some(token.fingerprint()), outcome);
+            match handled.outcome() {
                 Ok(_) => report.completed += 1,
                 Err(_) => report.not_completed += 1,
             }
-            log_outcome(RecordId::Poller(index), Some(token.fingerprint()), &outcome);
+            handled.log(RecordId::Poller(index));
         }
         report
     }

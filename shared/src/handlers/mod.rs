@@ -12,7 +12,7 @@ use aws_lambda_events::event::sns::SnsRecord;
 use crate::batch::Handled;
 use crate::client::{CallbackClient, Deadline};
 use crate::message;
-use crate::respond::{InvocationError, RecordId, invocation_result, log_outcome};
+use crate::respond::{InvocationError, RecordId, invocation_result};
 
 /// Parses callback text and completes its token: the work of both callback
 /// adapters, whatever carried the text.
@@ -41,15 +41,11 @@ pub(crate) async fn handle_sns_records(
     records: &[SnsRecord],
     handle: impl AsyncFn(&str) -> Handled,
 ) -> Result<(), InvocationError> {
-    let mut outcomes = Vec::with_capacity(records.len());
+    let mut handled_records = Vec::with_capacity(records.len());
     for record in records {
         let handled = handle(&record.sns.message).await;
-        log_outcome(
-            RecordId::Message(&record.sns.message_id),
-            handled.token,
-            &handled.outcome,
-        );
-        outcomes.push(handled.outcome);
+        handled.log(RecordId::Message(&record.sns.message_id));
+        handled_records.push(handled);
     }
-    invocation_result(outcomes)
+    invocation_result(handled_records)
 }
