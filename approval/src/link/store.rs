@@ -141,7 +141,10 @@ impl KeyStore {
                     code: "timed out".to_owned(),
                 })
             });
-            state.reread(read, now, refresh_every);
+            match read {
+                Ok(keys) => state.keys_read(keys, now, refresh_every),
+                Err(err) => state.read_failed(err, now, refresh_every),
+            }
         }
         let age = now.duration_since(state.read_at).unwrap_or_default();
         let limit = refresh_every + STALE_GRACE;
@@ -159,42 +162,36 @@ impl KeyStore {
 }
 
 impl State {
-    /// Takes in the result of reading the secret at `now`.
-    fn reread(
-        &mut self,
-        read: Result<LinkKeys, KeyError>,
-        now: SystemTime,
-        refresh_every: Duration,
-    ) {
-        match read {
-            Ok(keys) => {
-                if keys == *self.keys {
-                    tracing::debug!(current = %keys.current.id(), "link keys read again, unchanged");
-                } else {
-                    tracing::info!(
-                        current = %keys.current.id(),
-                        previous = keys.previous.as_ref().map(|key| tracing::field::display(key.id())),
-                        "link keys changed"
-                    );
-                }
-                self.keys = Arc::new(keys);
-                self.read_at = now;
-                self.next_read = now + refresh_every;
-                self.failure = None;
-            }
-            Err(err) => {
-                let age = now.duration_since(self.read_at).unwrap_or_default();
-                let trusted_for = (refresh_every + STALE_GRACE).saturating_sub(age);
-                tracing::warn!(
-                    error = %err,
-                    age_seconds = age.as_secs(),
-                    trusted_for_seconds = trusted_for.as_secs(),
-                    "link keys could not be read again; the last good keys stay in use until they are too old"
-                );
-                self.next_read = now + refresh_every.min(RETRY_AFTER_AT_MOST);
-                self.failure = Some(err);
-            }
+    /// Keeps the keys just read from the secret at `now`.
+    fn keys_read(&mut self, keys: LinkKeys, now: SystemTime, refresh_every: Duration) {
+        if keys == *self.keys {
+            tracing::debug!(current = %keys.current.id(), "link keys read again, unchanged");
+        } else {
+            tracing::info!(
+                current = %keys.current.id(),
+                previous = keys.previous.as_ref().map(|key| tracing::field::display(key.id())),
+                "link keys changed"
+            );
         }
+        self.keys = Arc::new(keys);
+        self.read_at = now;
+        self.next_read = now + refresh_every;
+        self.failure = None;
+    }
+
+    /// Keeps the last good keys after a failed read at `now`, and tries again
+    /// soon.
+    fn read_failed(&mut self, err: KeyError, now: SystemTime, refresh_every: Duration) {
+        let age = now.duration_since(self.read_at).unwrap_or_default();
+        let trusted_for = (refresh_every + STALE_GRACE).saturating_sub(age);
+        tracing::warn!(
+            error = %err,
+            age_seconds = age.as_secs(),
+            trusted_for_seconds = trusted_for.as_secs(),
+            "link keys could not be read again; the last good keys stay in use until they are too old"
+        );
+        self.next_read = now + refresh_every.min(RETRY_AFTER_AT_MOST);
+        self.failure = Some(err);
     }
 }
 
