@@ -9,14 +9,17 @@
 //! | [`settings`] | the recorded mode's settings |
 //! | [`schema`] | the table's keys: the one description of its layout |
 //! | [`table`] | the table and its client |
+//! | [`error`] | why a table operation failed, classified |
 
 pub mod allowed;
+pub mod error;
 pub mod id;
 pub mod schema;
 pub mod settings;
 pub mod table;
 
 pub use allowed::ApproversAllowed;
+pub use error::TableError;
 pub use id::{LinkId, MalformedId, RequestId};
 pub use settings::RecordedSettings;
 pub use table::ApprovalTable;
