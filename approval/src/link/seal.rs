@@ -223,7 +223,11 @@ pub fn seal_with(key: &LinkKey, data: &LinkData) -> Result<SealedLink, SealError
 /// Seals `token` with the current key, for the approval table: unreadable
 /// without the link key, and never a link (see the module docs).
 pub fn seal_token(keys: &LinkKeys, token: &TaskToken) -> Result<String, SealError> {
-    encrypt(&keys.current, STORED_TOKEN_VERSION, token.expose().as_bytes())
+    encrypt(
+        &keys.current,
+        STORED_TOKEN_VERSION,
+        token.expose().as_bytes(),
+    )
 }
 
 /// Opens a token sealed by [`seal_token`] with whichever of `keys` it names.

@@ -25,6 +25,19 @@ pub enum TableError {
         /// The class the core's one classification gave the SDK error.
         class: ErrorClass,
     },
+    /// The SDK refused to build the request: a bug here, not the table.
+    #[error("the DynamoDB {operation} request could not be built")]
+    NotBuilt {
+        /// The operation, e.g. `TransactWriteItems`.
+        operation: &'static str,
+    },
+    /// A write was cancelled by another write to the same items, and reading
+    /// them again did not explain it: a retry may pass.
+    #[error("DynamoDB {operation} met a concurrent write")]
+    Conflict {
+        /// The operation, e.g. `TransactWriteItems`.
+        operation: &'static str,
+    },
     /// An item in the table is not of the shape this code writes.
     #[error("the {item} item is malformed: {reason}")]
     Malformed {
@@ -74,14 +87,15 @@ impl Classify for TableError {
     fn class(&self) -> ErrorClass {
         match self {
             Self::Call { class, .. } => *class,
-            Self::Malformed { .. } => ErrorClass::Permanent,
+            Self::Conflict { .. } => ErrorClass::Transient,
+            Self::NotBuilt { .. } | Self::Malformed { .. } => ErrorClass::Permanent,
         }
     }
 
     fn service_code(&self) -> Option<&str> {
         match self {
             Self::Call { code, .. } => code.as_deref(),
-            Self::Malformed { .. } => None,
+            Self::NotBuilt { .. } | Self::Conflict { .. } | Self::Malformed { .. } => None,
         }
     }
 }
