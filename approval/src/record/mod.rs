@@ -9,14 +9,25 @@
 //! | [`settings`] | the recorded mode's settings |
 //! | [`schema`] | the table's keys: the one description of its layout |
 //! | [`table`] | the table and its client |
+//! | [`error`] | why a table operation failed, classified |
+//! | [`request`] | the request item: recording a request, reading it |
+//! | [`approver`] | an approver's item and links: writing them, marking the email sent |
+//! | `attributes` (internal) | reading and writing item attributes, never panicking |
 
 pub mod allowed;
+pub mod approver;
+mod attributes;
+pub mod error;
 pub mod id;
+pub mod request;
 pub mod schema;
 pub mod settings;
 pub mod table;
 
 pub use allowed::ApproversAllowed;
+pub use approver::{ApproverLinks, ApproverRecord};
+pub use error::TableError;
 pub use id::{LinkId, MalformedId, RequestId};
+pub use request::{CompletionState, Created, NewRequest, RequestStatus, StoredRequest};
 pub use settings::RecordedSettings;
 pub use table::ApprovalTable;
