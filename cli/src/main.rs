@@ -3,6 +3,7 @@
 //! The token is read from a file or stdin, never from argv, which `ps` and shell
 //! history would show.
 
+mod approvals;
 mod input;
 mod link;
 
@@ -12,7 +13,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sfn_callback::client::RefusedOutput;
 use sfn_callback::config::Config;
-use sfn_callback::{CallbackClient, Classify, Completion, Deadline, Done, ErrorClass, Outcome};
+use sfn_callback::{
+    CallbackClient, CallbackError, Classify, Completion, Deadline, Done, ErrorClass,
+};
 
 /// Exit codes, so scripts can tell what happened.
 mod exit {
@@ -78,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: LinkCommand,
     },
+    /// Recorded approvals (`APPROVAL_TABLE`): show a request with its votes
+    /// and ledger, revoke it, or list what waits.
+    Approvals {
+        #[command(subcommand)]
+        command: approvals::ApprovalsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,10 +118,12 @@ enum LinkCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Link { command } = cli.command {
-        return run_link(command).await;
-    }
-    let (token_file, completion) = match prepare(cli.command) {
+    let command = match cli.command {
+        Command::Link { command } => return run_link(command).await,
+        Command::Approvals { command } => return approvals::run(command).await,
+        command => command,
+    };
+    let (token_file, completion) = match prepare(command) {
         Ok(prepared) => prepared,
         Err(message) => {
             eprintln!("error: {message}");
@@ -140,7 +151,10 @@ async fn main() -> ExitCode {
     let outcome = client
         .complete_with(&token, completion, Deadline::NONE, RefusedOutput::Report)
         .await;
-    report(action, &token, &outcome)
+    ExitCode::from(match outcome {
+        Ok(done) => report_done(action, &token, done),
+        Err(err) => report_error(action, &token, &err),
+    })
 }
 
 /// Validates the command's arguments into a completion, before anything is sent.
@@ -162,7 +176,7 @@ fn prepare(command: Command) -> Result<(PathBuf, Completion), String> {
             Completion::failure(error, cause).map_err(|err| err.to_string())?,
         )),
         Command::Heartbeat { token_file } => Ok((token_file, Completion::Heartbeat)),
-        Command::Link { .. } => Err("not a completion".to_owned()),
+        Command::Link { .. } | Command::Approvals { .. } => Err("not a completion".to_owned()),
     }
 }
 
@@ -192,29 +206,28 @@ async fn run_link(command: LinkCommand) -> ExitCode {
     }
 }
 
-/// Prints the classified outcome and picks the exit code.
-fn report(action: &str, token: &sfn_callback::TaskToken, outcome: &Outcome) -> ExitCode {
-    match outcome {
-        Ok(Done::AlreadyClosed) => {
-            println!("done: {token} is already closed (TaskTimedOut); nothing was changed");
-            ExitCode::from(exit::ALREADY_CLOSED)
+/// Prints a completion that is done and picks the exit code.
+fn report_done(action: &str, token: &sfn_callback::TaskToken, done: Done) -> u8 {
+    if done == Done::AlreadyClosed {
+        println!("done: {token} is already closed (TaskTimedOut); nothing was changed");
+        exit::ALREADY_CLOSED
+    } else {
+        println!("done: {action} for {token} ({done:?})");
+        exit::DONE
+    }
+}
+
+/// Prints a completion that failed, by its class, and picks the exit code.
+fn report_error(action: &str, token: &sfn_callback::TaskToken, err: &CallbackError) -> u8 {
+    let code = err.service_code().unwrap_or("-");
+    match err.class() {
+        ErrorClass::Transient => {
+            println!("try again: {action} for {token}: {err} [{code}]");
+            exit::TRY_AGAIN
         }
-        Ok(done) => {
-            println!("done: {action} for {token} ({done:?})");
-            ExitCode::from(exit::DONE)
-        }
-        Err(err) => {
-            let code = err.service_code().unwrap_or("-");
-            match err.class() {
-                ErrorClass::Transient => {
-                    println!("try again: {action} for {token}: {err} [{code}]");
-                    ExitCode::from(exit::TRY_AGAIN)
-                }
-                ErrorClass::Permanent => {
-                    println!("refused: {action} for {token}: {err} [{code}]");
-                    ExitCode::from(exit::REFUSED)
-                }
-            }
+        ErrorClass::Permanent => {
+            println!("refused: {action} for {token}: {err} [{code}]");
+            exit::REFUSED
         }
     }
 }

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
+use sfn_callback::TaskToken;
+use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
+use sfn_callback_approval::record::{ApprovalTable, NewRequest, RequestId, RequestStatus};
+use sfn_callback_tests::approval::table_in;
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
 use sfn_callback_tests::worker_pattern::WorkerWorld;
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
@@ -213,12 +217,12 @@ async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
     Ok(())
 }
 
+/// The link key the CLI is given locally (`LINK_KEY`), base64.
+const LINK_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
 /// Runs `sfn-callback` with only `LINK_KEY` set (local use), feeding `stdin`.
 fn link_cli(args: &[&str], stdin: &str) -> Result<Output> {
-    let env = [
-        ("LINK_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let env = [("LINK_KEY", LINK_KEY), ("AWS_REGION", "us-east-1")];
     run_cli(args, env, stdin)
 }
 
@@ -301,5 +305,168 @@ fn link_open_refuses_a_changed_link_with_exit_2() -> Result<()> {
 
     assert_eq!(opened.status.code(), Some(2), "{}", text(&opened));
     assert!(text(&opened).contains("does not open"), "{}", text(&opened));
+    Ok(())
+}
+
+/// A stuck execution whose token is recorded as a pending approval request.
+struct Recorded {
+    execution: String,
+    id: RequestId,
+    token: String,
+    /// The CLI's environment: the peer, `APPROVAL_TABLE` and `LINK_KEY`.
+    env: Vec<(String, String)>,
+    table: ApprovalTable,
+}
+
+/// A stuck execution whose token is recorded as a pending approval request
+/// (2 approvers, quorum 2) in an approval table on the world's moto, sealed
+/// with [`LINK_KEY`].
+async fn recorded_request(world: &WorkerWorld, name: &str) -> Result<Recorded> {
+    let table = table_in(&world.peer).await?;
+    let (execution, token) = world.start_stuck(name, &json!({})).await?;
+    let task_token = TaskToken::new(token.clone())?;
+    let keys = LinkKeys::single(LinkKey::new(
+        <[u8; 32]>::try_from((0..32).collect::<Vec<u8>>()).map_err(|_| "32 bytes")?,
+    ));
+    let request = NewRequest {
+        id: RequestId::for_token(&task_token),
+        sealed_token: link::seal_token(&keys, &task_token)?,
+        token_fingerprint: task_token.fingerprint().to_string(),
+        subject: format!("Approve {name}"),
+        summary: Some("Release 42".to_owned()),
+        details: Some(json!({"build": 42})),
+        approvers: vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()],
+        quorum: 2,
+        requested_by: Some("carol@example.com".to_owned()),
+        created_at: sfn_callback_approval::now_unix(),
+        expires_at: sfn_callback_approval::now_unix() + 3_600,
+        retention_days: 1,
+    };
+    table.create_request(&request).await?;
+    let mut env = world.peer.function_env();
+    env.push(("APPROVAL_TABLE".to_owned(), table.name().to_owned()));
+    env.push(("LINK_KEY".to_owned(), LINK_KEY.to_owned()));
+    Ok(Recorded {
+        execution,
+        id: request.id,
+        token,
+        env,
+        table,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_list_and_show_print_a_pending_request_never_its_token() -> Result<()> {
+    let world = world().await?;
+    let Recorded { id, token, env, .. } = recorded_request(&world, "shown").await?;
+
+    let listed = run_cli(&["approvals", "list", "--pending"], env.clone(), "")?;
+    let lines = run_cli(
+        &["approvals", "list", "--pending", "--json"],
+        env.clone(),
+        "",
+    )?;
+    let shown = run_cli(
+        &["approvals", "show", id.as_str(), "--json"],
+        env.clone(),
+        "",
+    )?;
+    let text_shown = run_cli(&["approvals", "show", id.as_str()], env, "")?;
+
+    for output in [&listed, &lines, &shown, &text_shown] {
+        assert_eq!(output.status.code(), Some(0), "{}", text(output));
+        assert!(!text(output).contains(&token), "the token is never printed");
+    }
+    assert!(text(&listed).contains(id.as_str()), "{}", text(&listed));
+    assert!(text(&listed).contains("0 of 2"), "{}", text(&listed));
+    let line: serde_json::Value = serde_json::from_str(text(&lines).trim())?;
+    assert_eq!(line["requestId"], id.as_str());
+    assert_eq!(line["status"], "pending");
+    let history: serde_json::Value = serde_json::from_slice(&shown.stdout)?;
+    assert_eq!(history["request"]["quorum"], 2);
+    assert_eq!(history["request"]["requestedBy"], "carol@example.com");
+    assert_eq!(
+        history["request"]["approvers"],
+        json!(["alice@example.com", "bob@example.com"])
+    );
+    assert!(history["request"].get("sealedToken").is_none(), "{history}");
+    assert_eq!(history["votes"], json!([]));
+    assert!(
+        text(&text_shown).contains("pending (0 of 2 approvals)"),
+        "{}",
+        text(&text_shown)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_revoke_withdraws_the_request_and_leaves_the_task_waiting() -> Result<()> {
+    let world = world().await?;
+    let Recorded {
+        execution,
+        id,
+        env,
+        table,
+        ..
+    } = recorded_request(&world, "revoked").await?;
+
+    let revoked = run_cli(&["approvals", "revoke", id.as_str()], env.clone(), "")?;
+    let again = run_cli(&["approvals", "revoke", id.as_str()], env.clone(), "")?;
+    let pending = run_cli(&["approvals", "list", "--pending", "--json"], env, "")?;
+
+    assert_eq!(revoked.status.code(), Some(0), "{}", text(&revoked));
+    assert!(text(&revoked).contains("withdrawn"), "{}", text(&revoked));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        text(&again).contains("withdrawn already"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(String::from_utf8_lossy(&pending.stdout).trim(), "");
+    let request = table.request(&id).await?.ok_or("no request")?;
+    assert_eq!(request.status, RequestStatus::Withdrawn);
+    assert!(request.withdrawn_at.is_some());
+    assert_eq!(
+        statemachine::status(&world.sfn, &execution).await?,
+        ExecutionStatus::Running
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_revoke_with_fail_fails_the_task_with_approval_revoked() -> Result<()> {
+    let world = world().await?;
+    let Recorded {
+        execution, id, env, ..
+    } = recorded_request(&world, "revoked-failed").await?;
+
+    let output = run_cli(&["approvals", "revoke", id.as_str(), "--fail"], env, "")?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
+    assert_eq!(described.status(), &ExecutionStatus::Failed);
+    assert_eq!(
+        statemachine::caught_error(&statemachine::history(&world.sfn, &execution).await?)
+            .as_deref(),
+        Some("ApprovalRevoked")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_revoke_of_an_unknown_request_exits_2() -> Result<()> {
+    let world = world().await?;
+    let Recorded { env, .. } = recorded_request(&world, "unknown").await?;
+
+    let output = run_cli(
+        &["approvals", "revoke", "AAAAAAAAAAAAAAAAAAAAAA"],
+        env.clone(),
+        "",
+    )?;
+    let malformed = run_cli(&["approvals", "show", "not-an-id"], env, "")?;
+
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("no request"), "{}", text(&output));
+    assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed));
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! | [`error`] | why a table operation failed, classified |
 //! | [`request`] | the request item: recording a request, reading it |
 //! | [`approver`] | an approver's item and links: writing them, marking the email sent |
+//! | [`operator`] | the operator's view: a request's whole record, withdrawing it, listing requests |
 //! | `attributes` (internal) | reading and writing item attributes, never panicking |
 
 pub mod allowed;
@@ -19,6 +20,7 @@ pub mod approver;
 mod attributes;
 pub mod error;
 pub mod id;
+pub mod operator;
 pub mod request;
 pub mod schema;
 pub mod settings;
@@ -28,6 +30,7 @@ pub use allowed::ApproversAllowed;
 pub use approver::{ApproverLinks, ApproverRecord};
 pub use error::TableError;
 pub use id::{LinkId, MalformedId, RequestId};
+pub use operator::{RequestHistory, Withdrawal};
 pub use request::{CompletionState, Created, NewRequest, RequestStatus, StoredRequest};
 pub use settings::RecordedSettings;
 pub use table::ApprovalTable;

@@ -40,6 +40,15 @@ impl RecordedSettings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Only the table's name, from `APPROVAL_TABLE`: what an operator's
+    /// command needs.
+    pub fn table_from_env() -> Option<String> {
+        std::env::var(APPROVAL_TABLE_VAR)
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+    }
+
     /// Reads the settings through `lookup`, so tests need no real environment.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,

@@ -1,0 +1,455 @@
+//! `sfn-callback approvals show|revoke|list`: the operator's view of recorded
+//! approvals (`APPROVAL_TABLE`, or `--table`). Never prints a token, a sealed
+//! token or a link id: requests are named by their request id, tokens by
+//! their fingerprint.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+use sfn_callback::client::{CallbackClient, Deadline};
+use sfn_callback::completion::Completion;
+use sfn_callback::config::Config;
+use sfn_callback::{Classify, ErrorClass};
+use sfn_callback_approval::record::{
+    ApprovalTable, CompletionState, RecordedSettings, RequestHistory, RequestId, RequestStatus,
+    StoredRequest, TableError, Withdrawal,
+};
+use sfn_callback_approval::{link as link_seal, now_unix, rfc3339};
+
+use crate::{exit, link};
+
+/// The error a revoked request's task fails with.
+pub const REVOKED_ERROR: &str = "ApprovalRevoked";
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Print a request, its approvers, its votes and its ledger.
+    Show {
+        /// The request id, from the notifier's log line or `approvals list`.
+        request_id: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The approval table (default: `APPROVAL_TABLE`).
+        #[arg(long)]
+        table: Option<String>,
+    },
+    /// Withdraw every link of a pending request (they answer 410 "withdrawn").
+    Revoke {
+        /// The request id.
+        request_id: String,
+        /// Also fail the task with `ApprovalRevoked` (needs the link key:
+        /// `LINK_KEY_SECRET_ARN`, or `LINK_KEY` locally).
+        #[arg(long)]
+        fail: bool,
+        /// The approval table (default: `APPROVAL_TABLE`).
+        #[arg(long)]
+        table: Option<String>,
+    },
+    /// List recorded requests, oldest first.
+    List {
+        /// Only the requests that still wait for votes.
+        #[arg(long)]
+        pending: bool,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The approval table (default: `APPROVAL_TABLE`).
+        #[arg(long)]
+        table: Option<String>,
+    },
+}
+
+/// Runs one `approvals` command; the exit codes are the CLI's.
+pub async fn run(command: ApprovalsCommand) -> ExitCode {
+    let outcome = match command {
+        ApprovalsCommand::Show {
+            request_id,
+            json,
+            table,
+        } => show(table, &request_id, json).await,
+        ApprovalsCommand::Revoke {
+            request_id,
+            fail,
+            table,
+        } => revoke(table, &request_id, fail).await,
+        ApprovalsCommand::List {
+            pending,
+            json,
+            table,
+        } => list(table, pending, json).await,
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { message, code }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Why a command stopped, and its exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: exit::INVALID,
+        }
+    }
+}
+
+impl From<TableError> for Failure {
+    fn from(err: TableError) -> Self {
+        let code = match err.class() {
+            ErrorClass::Transient => exit::TRY_AGAIN,
+            ErrorClass::Permanent => exit::REFUSED,
+        };
+        Self {
+            message: err.to_string(),
+            code,
+        }
+    }
+}
+
+/// The table named by `--table`, else by `APPROVAL_TABLE`.
+async fn table(name: Option<String>) -> Result<ApprovalTable, Failure> {
+    let name = match name.filter(|name| !name.trim().is_empty()) {
+        Some(name) => name,
+        None => RecordedSettings::table_from_env().ok_or_else(|| {
+            Failure::invalid("no approval table: pass --table or set APPROVAL_TABLE")
+        })?,
+    };
+    let sdk_config = sfn_callback::aws::sdk_config().await;
+    Ok(ApprovalTable::from_sdk_config(&sdk_config, name))
+}
+
+fn request_id(text: &str) -> Result<RequestId, Failure> {
+    RequestId::parse(text.trim())
+        .map_err(|err| Failure::invalid(format!("{text:?} is not a request id ({err})")))
+}
+
+async fn show(table_name: Option<String>, id: &str, as_json: bool) -> Result<u8, Failure> {
+    let id = request_id(id)?;
+    let table = table(table_name).await?;
+    let Some(history) = table.history(&id).await? else {
+        return Err(Failure::invalid(format!(
+            "no request {id} in {} (never recorded, or expired and deleted)",
+            table.name()
+        )));
+    };
+    if as_json {
+        println!("{}", history_json(&history));
+    } else {
+        print!("{}", history_text(&history));
+    }
+    Ok(exit::DONE)
+}
+
+async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, Failure> {
+    let id = request_id(id)?;
+    let table = table(table_name).await?;
+    let request = match table.withdraw(&id, now_unix()).await? {
+        Withdrawal::Withdrawn(request) => {
+            println!("withdrawn: request {id}; its links now answer 410 \"withdrawn\"");
+            request
+        }
+        Withdrawal::NotPending(request) if request.status == RequestStatus::Withdrawn => {
+            println!("request {id} was withdrawn already");
+            request
+        }
+        Withdrawal::NotPending(request) => {
+            println!(
+                "not withdrawn: request {id} is {} already{}; nothing was changed",
+                request.status.as_str(),
+                decided_by(&request)
+            );
+            return Ok(exit::ALREADY_CLOSED);
+        }
+        Withdrawal::NotFound => {
+            return Err(Failure::invalid(format!(
+                "no request {id} in {}",
+                table.name()
+            )));
+        }
+    };
+    if !fail {
+        return Ok(exit::DONE);
+    }
+    fail_task(&request).await
+}
+
+/// Fails the withdrawn request's task with `ApprovalRevoked`.
+async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
+    let keys = link::keys().await.map_err(Failure::invalid)?;
+    let token = link_seal::open_token(&keys, &request.sealed_token).map_err(|err| {
+        Failure::invalid(format!(
+            "the request's token does not open with the configured link key: {err}"
+        ))
+    })?;
+    let cause = json!({
+        "requestId": request.id.as_str(),
+        "revokedAt": rfc3339(now_unix()),
+        "reason": "withdrawn by an operator (sfn-callback approvals revoke --fail)",
+    });
+    let completion = Completion::failure(Some(REVOKED_ERROR.to_owned()), Some(cause.to_string()))
+        .map_err(|err| Failure::invalid(err.to_string()))?;
+    let config = Config::from_env().map_err(|err| Failure::invalid(err.to_string()))?;
+    let client = CallbackClient::from_env(config.retry).await;
+    Ok(
+        match client.complete(&token, completion, Deadline::NONE).await {
+            Ok(done) => crate::report_done("fail", &token, done),
+            Err(err) => crate::report_error("fail", &token, &err),
+        },
+    )
+}
+
+async fn list(
+    table_name: Option<String>,
+    only_pending: bool,
+    as_json: bool,
+) -> Result<u8, Failure> {
+    let table = table(table_name).await?;
+    let requests = table.requests(only_pending).await?;
+    if as_json {
+        for request in &requests {
+            println!("{}", request_json(request));
+        }
+        return Ok(exit::DONE);
+    }
+    if requests.is_empty() {
+        println!("no {}requests", if only_pending { "pending " } else { "" });
+        return Ok(exit::DONE);
+    }
+    let rows: Vec<[String; 6]> = requests
+        .iter()
+        .map(|request| {
+            [
+                request.id.to_string(),
+                request.status.as_str().to_owned(),
+                format!("{} of {}", request.approvals, request.quorum),
+                rfc3339(request.created_at),
+                rfc3339(request.expires_at),
+                request.subject.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        aligned(
+            &[
+                "REQUEST",
+                "STATUS",
+                "APPROVALS",
+                "CREATED",
+                "EXPIRES",
+                "SUBJECT"
+            ],
+            &rows
+        )
+    );
+    Ok(exit::DONE)
+}
+
+/// Columns padded to their widest cell; the last one is not padded.
+fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|title| title.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == N {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ", width = widths[index]);
+            }
+        }
+        text.trim_end().to_owned() + "\n"
+    };
+    let mut text = line(header.to_vec());
+    for row in rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text
+}
+
+/// " by a, b", or nothing when nobody decided.
+fn decided_by(request: &StoredRequest) -> String {
+    if request.decided_by.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", request.decided_by.join(", "))
+    }
+}
+
+/// The request as the operator sees it: everything but the sealed token.
+fn request_json(request: &StoredRequest) -> Value {
+    let time = |at: Option<u64>| at.map(rfc3339);
+    json!({
+        "requestId": request.id.as_str(),
+        "status": request.status.as_str(),
+        "subject": request.subject,
+        "summary": request.summary,
+        "details": request.details,
+        "approvers": request.approvers,
+        "quorum": request.quorum,
+        "approvals": request.approvals,
+        "requestedBy": request.requested_by,
+        "token": request.token_fingerprint,
+        "createdAt": rfc3339(request.created_at),
+        "sentAt": time(request.sent_at),
+        "expiresAt": rfc3339(request.expires_at),
+        "decidedAt": time(request.decided_at),
+        "decidedBy": request.decided_by,
+        "completion": match request.completion {
+            None => None,
+            Some(CompletionState::Claimed { .. }) => Some("claimed"),
+            Some(CompletionState::Sent) => Some("sent"),
+        },
+        "withdrawnAt": time(request.withdrawn_at),
+    })
+}
+
+fn history_json(history: &RequestHistory) -> Value {
+    let approvers: Vec<Value> = history
+        .approvers
+        .iter()
+        .map(|approver| {
+            json!({
+                "approver": approver.address,
+                "emailedAt": approver.emailed_at.map(rfc3339),
+            })
+        })
+        .collect();
+    json!({
+        "request": request_json(&history.request),
+        "approvers": approvers,
+        "votes": history.votes,
+        "ledger": history.ledger,
+    })
+}
+
+fn history_text(history: &RequestHistory) -> String {
+    let request = &history.request;
+    let mut text = format!(
+        "request      {}\nstatus       {}{} ({} of {} approvals)\nsubject      {}\n",
+        request.id,
+        request.status.as_str(),
+        decided_by(request),
+        request.approvals,
+        request.quorum,
+        request.subject,
+    );
+    if let Some(requested_by) = &request.requested_by {
+        let _ = writeln!(text, "requested by {requested_by}");
+    }
+    let _ = writeln!(
+        text,
+        "token        {}\ncreated      {}\nexpires      {}",
+        request.token_fingerprint,
+        rfc3339(request.created_at),
+        rfc3339(request.expires_at)
+    );
+    text.push_str("approvers\n");
+    for approver in &history.approvers {
+        let emailed = approver.emailed_at.map_or_else(
+            || "not emailed".to_owned(),
+            |at| format!("emailed {}", rfc3339(at)),
+        );
+        let _ = writeln!(text, "  {}  {emailed}", approver.address);
+    }
+    text.push_str("votes\n");
+    if history.votes.is_empty() {
+        text.push_str("  none\n");
+    }
+    for vote in &history.votes {
+        let _ = writeln!(
+            text,
+            "  {}  {}  {}{}",
+            field(vote, "approver"),
+            field(vote, "decision"),
+            vote.get("decidedAt")
+                .and_then(Value::as_u64)
+                .map_or_else(|| field(vote, "decidedAt"), rfc3339),
+            vote.get("comment")
+                .and_then(Value::as_str)
+                .map(|comment| format!("  {comment:?}"))
+                .unwrap_or_default(),
+        );
+    }
+    text.push_str("ledger\n");
+    if history.ledger.is_empty() {
+        text.push_str("  none\n");
+    }
+    for record in &history.ledger {
+        let scanner = if record.get("suspectedScanner") == Some(&Value::Bool(true)) {
+            "  [suspected scanner]"
+        } else {
+            ""
+        };
+        let since = record
+            .get("secondsSinceSent")
+            .and_then(Value::as_u64)
+            .map(|seconds| format!("  {seconds} s after sending"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "  {}  {:<7}  {}  {}  from {} ({}){since}{scanner}",
+            field(record, "at"),
+            field(record, "action"),
+            field(record, "approver"),
+            field(record, "outcome"),
+            field(record, "sourceIp"),
+            field(record, "userAgent"),
+        );
+    }
+    text
+}
+
+/// A field of a JSON record as text; "-" when absent.
+fn field(record: &Value, name: &str) -> String {
+    match record.get(name) {
+        None | Some(Value::Null) => "-".to_owned(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_on_the_widest_cell() {
+        let text = aligned(
+            &["A", "B", "C"],
+            &[
+                ["x".to_owned(), "long cell".to_owned(), "end".to_owned()],
+                ["wide one".to_owned(), "b".to_owned(), "e".to_owned()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "A         B          C\nx         long cell  end\nwide one  b          e\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_reads_as_a_dash() {
+        let record = json!({"a": "text", "n": 5, "z": null});
+        assert_eq!(field(&record, "a"), "text");
+        assert_eq!(field(&record, "n"), "5");
+        assert_eq!(field(&record, "z"), "-");
+        assert_eq!(field(&record, "missing"), "-");
+    }
+}
