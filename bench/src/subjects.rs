@@ -26,7 +26,10 @@ pub const PYTHON: &str = "python-baseline";
 
 /// An inline link key for the approval functions (32 bytes, base64): they load
 /// and check it at init.
-const BENCH_LINK_KEY: &str = "c2ZuLWNhbGxiYWNrIGJlbmNoIGxpbmsga2V5IDMyQiE=";
+pub const BENCH_LINK_KEY: &str = "c2ZuLWNhbGxiYWNrIGJlbmNoIGxpbmsga2V5IDMyQiE=";
+
+/// The approval table the approval functions are given (recorded mode).
+pub const BENCH_APPROVAL_TABLE: &str = "sfn-callback-bench-approvals";
 
 /// Where the release binaries are: `SFN_BENCH_BIN_DIR`, else the folder of the
 /// running bench (`make bench` runs `target/release/sfn-callback-bench`).
@@ -78,10 +81,13 @@ impl Subject {
         match self {
             Self::Binary(name) => {
                 if name.starts_with("approval-") {
+                    // Recorded mode, as the template deploys them.
                     env.extend(pairs(&[
                         ("LINK_KEY", BENCH_LINK_KEY),
                         ("SENDER_EMAIL", "approvals@example.com"),
                         ("APPROVAL_BASE_URL", "http://127.0.0.1:1/"),
+                        ("APPROVAL_TABLE", BENCH_APPROVAL_TABLE),
+                        ("APPROVERS_ALLOWED", "@example.com"),
                     ]));
                 }
                 Lambda::start_program(name, &binary(name)?, &[], &env).await
