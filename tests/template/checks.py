@@ -36,7 +36,7 @@ LINK_KEY_READERS = {"approval-notifier", "approval-http"}
 EMAIL_SENDERS = {"approval-notifier"}
 # The approval table's item actions, by function: each gets only what it uses.
 TABLE_ACTIONS_BY_BINARY = {
-    "approval-notifier": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "approval-notifier": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     "approval-http": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 SQS_VISIBILITY_FACTOR = 6
