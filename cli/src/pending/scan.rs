@@ -1,0 +1,211 @@
+//! Reading the account: the state machines, their RUNNING executions (every
+//! page) and each execution's whole history, a bounded number at a time.
+//! Throttling is retried with backoff by the client (the core's standard
+//! retry with its throttling classifier).
+
+use std::sync::Arc;
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::progress::Progress;
+use crate::failure::Failure;
+
+/// A state machine to scan.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub arn: String,
+    pub name: String,
+}
+
+/// A RUNNING execution.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub arn: String,
+    pub name: String,
+    pub machine: Arc<Machine>,
+}
+
+/// How the scan reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    /// `maxResults` of every list and history page.
+    pub page_size: i32,
+    /// Histories read at once.
+    pub concurrency: usize,
+}
+
+/// The state machines named (by name or ARN), or every one in the account.
+pub async fn machines(
+    sfn: &Client,
+    named: &[String],
+    reading: Reading,
+    progress: &mut Progress,
+) -> Result<Vec<Machine>, Failure> {
+    let needs_list = named.is_empty() || named.iter().any(|name| !name.starts_with("arn:"));
+    let listed = if needs_list {
+        list_machines(sfn, reading, progress).await?
+    } else {
+        Vec::new()
+    };
+    if named.is_empty() {
+        return Ok(listed);
+    }
+    named
+        .iter()
+        .map(|wanted| {
+            if let Some(machine) = listed
+                .iter()
+                .find(|machine| &machine.name == wanted || &machine.arn == wanted)
+            {
+                return Ok(machine.clone());
+            }
+            if wanted.starts_with("arn:") {
+                let name = wanted.rsplit(':').next().unwrap_or(wanted).to_owned();
+                return Ok(Machine {
+                    arn: wanted.clone(),
+                    name,
+                });
+            }
+            Err(Failure::Invalid(format!(
+                "no state machine named {wanted} in this account and region"
+            )))
+        })
+        .collect()
+}
+
+async fn list_machines(
+    sfn: &Client,
+    reading: Reading,
+    progress: &mut Progress,
+) -> Result<Vec<Machine>, Failure> {
+    let mut machines = Vec::new();
+    let mut next = None;
+    loop {
+        let page = sfn
+            .list_state_machines()
+            .max_results(reading.page_size)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(|err| Failure::of("ListStateMachines", &err))?;
+        machines.extend(page.state_machines().iter().map(|item| Machine {
+            arn: item.state_machine_arn().to_owned(),
+            name: item.name().to_owned(),
+        }));
+        progress.page(&format!("{} state machines", machines.len()));
+        next = page.next_token().map(str::to_owned);
+        if next.is_none() {
+            return Ok(machines);
+        }
+    }
+}
+
+/// Every RUNNING execution of `machines`, every page.
+pub async fn running(
+    sfn: &Client,
+    machines: &[Machine],
+    reading: Reading,
+    progress: &mut Progress,
+) -> Result<Vec<Running>, Failure> {
+    let mut running = Vec::new();
+    for machine in machines {
+        let machine = Arc::new(machine.clone());
+        let mut next = None;
+        loop {
+            let page = sfn
+                .list_executions()
+                .state_machine_arn(&machine.arn)
+                .status_filter(ExecutionStatus::Running)
+                .max_results(reading.page_size)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|err| Failure::of(format!("ListExecutions of {}", machine.name), &err))?;
+            running.extend(
+                page.executions()
+                    .iter()
+                    // A peer that ignored the filter must not make a finished
+                    // execution look like it waits.
+                    .filter(|item| item.status() == &ExecutionStatus::Running)
+                    .map(|item| Running {
+                        arn: item.execution_arn().to_owned(),
+                        name: item.name().to_owned(),
+                        machine: Arc::clone(&machine),
+                    }),
+            );
+            progress.page(&format!("{} running executions", running.len()));
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// Each execution's whole history, at most `reading.concurrency` read at once,
+/// in the order of `executions`.
+pub async fn histories(
+    sfn: &Client,
+    executions: &[Running],
+    reading: Reading,
+    progress: &mut Progress,
+) -> Result<Vec<Vec<HistoryEvent>>, Failure> {
+    let permits = Arc::new(Semaphore::new(reading.concurrency.max(1)));
+    let mut reads = JoinSet::new();
+    for (n, execution) in executions.iter().enumerate() {
+        let sfn = sfn.clone();
+        let arn = execution.arn.clone();
+        let permits = Arc::clone(&permits);
+        reads.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (n, history(&sfn, &arn, reading.page_size).await)
+        });
+    }
+    let mut histories = vec![Vec::new(); executions.len()];
+    let mut read = 0;
+    while let Some(joined) = reads.join_next().await {
+        let (n, history) = joined
+            .map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
+        histories[n] = history?;
+        read += 1;
+        progress.item(&format!("{read}/{} histories read", executions.len()));
+    }
+    Ok(histories)
+}
+
+/// One execution's events, every page.
+async fn history(sfn: &Client, arn: &str, page_size: i32) -> Result<Vec<HistoryEvent>, Failure> {
+    let mut events = Vec::new();
+    let mut next = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(page_size)
+            .include_execution_data(false)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(|err| Failure::of(format!("GetExecutionHistory of {arn}"), &err))?;
+        events.extend(page.events().iter().cloned());
+        next = page.next_token().map(str::to_owned);
+        if next.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+/// A state machine's definition, for the limits a history does not record.
+pub async fn definition(sfn: &Client, machine: &Machine) -> Result<String, Failure> {
+    let described = sfn
+        .describe_state_machine()
+        .state_machine_arn(&machine.arn)
+        .send()
+        .await
+        .map_err(|err| Failure::of(format!("DescribeStateMachine of {}", machine.name), &err))?;
+    Ok(described.definition().to_owned())
+}
