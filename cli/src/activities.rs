@@ -36,7 +36,9 @@ pub async fn list(sfn: &Client, page_size: i32) -> Result<String, Failure> {
     let arn_width = rows.iter().map(|row| row.1.len()).max().unwrap_or(0).max(3);
     let mut out = format!("{:<name_width$}  {:<arn_width$}  CREATED", "NAME", "ARN");
     for (name, arn, created) in rows {
-        out.push_str(&format!("\n{name:<name_width$}  {arn:<arn_width$}  {created}"));
+        out.push_str(&format!(
+            "\n{name:<name_width$}  {arn:<arn_width$}  {created}"
+        ));
     }
     Ok(out)
 }

@@ -22,7 +22,10 @@ pub enum Failure {
 
 impl Failure {
     /// A failed SDK call, classified by [`Classify`].
-    pub fn of<E>(call: impl Into<String>, err: &SdkError<E, aws_sdk_sfn::config::http::HttpResponse>) -> Self
+    pub fn of<E>(
+        call: impl Into<String>,
+        err: &SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -40,10 +43,7 @@ impl fmt::Display for Failure {
         match self {
             Self::Invalid(message) => f.write_str(message),
             Self::Call {
-                call,
-                code,
-                detail,
-                ..
+                call, code, detail, ..
             } => write!(f, "{call}: {detail} [{}]", code.as_deref().unwrap_or("-")),
         }
     }

@@ -44,9 +44,15 @@ mod tests {
             ("arn:aws:states:::sqs:sendMessage.waitForTaskToken", "sqs"),
             ("arn:aws:states:::sns:publish.waitForTaskToken", "sns"),
             ("arn:aws:states:::lambda:invoke.waitForTaskToken", "lambda"),
-            ("arn:aws:states:::events:putEvents.waitForTaskToken", "eventbridge"),
+            (
+                "arn:aws:states:::events:putEvents.waitForTaskToken",
+                "eventbridge",
+            ),
             ("arn:aws:states:::ecs:runTask.waitForTaskToken", "ecs"),
-            ("arn:aws:states:us-east-1:123456789012:activity:work", "activity"),
+            (
+                "arn:aws:states:us-east-1:123456789012:activity:work",
+                "activity",
+            ),
         ] {
             assert_eq!(of_resource(resource), integration, "{resource}");
         }
@@ -54,7 +60,9 @@ mod tests {
 
     #[test]
     fn only_wait_for_task_token_resources_wait() {
-        assert!(waits_for_token("arn:aws:states:::sqs:sendMessage.waitForTaskToken"));
+        assert!(waits_for_token(
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+        ));
         assert!(!waits_for_token("arn:aws:states:::sqs:sendMessage"));
         assert!(!waits_for_token("arn:aws:states:::lambda:invoke"));
     }

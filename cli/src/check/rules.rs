@@ -73,7 +73,9 @@ fn callback_without_timeout(task: &Task<'_>) -> Option<Finding> {
     Some(Finding::new(
         Severity::Error,
         "callback-without-timeout",
-        format!("{kind} without TimeoutSeconds waits up to a year for a callback that may never come"),
+        format!(
+            "{kind} without TimeoutSeconds waits up to a year for a callback that may never come"
+        ),
         "set \"TimeoutSeconds\" (or \"TimeoutSecondsPath\") to the longest the work may take",
     ))
 }
@@ -128,7 +130,9 @@ fn heartbeat_not_below_timeout(task: &Task<'_>) -> Option<Finding> {
     Some(Finding::new(
         Severity::Warning,
         "heartbeat-not-below-timeout",
-        format!("HeartbeatSeconds ({heartbeat}) is not less than TimeoutSeconds ({timeout}): the heartbeat limit never fires first"),
+        format!(
+            "HeartbeatSeconds ({heartbeat}) is not less than TimeoutSeconds ({timeout}): the heartbeat limit never fires first"
+        ),
         "make \"HeartbeatSeconds\" smaller than \"TimeoutSeconds\", or drop it",
     ))
 }
@@ -158,10 +162,16 @@ fn approval_decision_not_checked(task: &Task<'_>) -> Option<Finding> {
     if every_success_path_checks(task, &decision) {
         return None;
     }
+    let shown = match task.at.language {
+        QueryLanguage::JsonPath => decision,
+        QueryLanguage::Jsonata => "the decision (a Condition reading its decision)".to_owned(),
+    };
     Some(Finding::new(
         Severity::Warning,
         "approval-decision-not-checked",
-        format!("a success path after the approval task reaches its end without a Choice on {decision}"),
+        format!(
+            "a success path after the approval task reaches its end without a Choice on {shown}"
+        ),
         "add a Choice on the decision (e.g. \"Variable\": \"$.approval.decision\", or a JSONata \"Condition\" on its decision) before acting",
     ))
 }
@@ -231,7 +241,9 @@ fn rule_checks(rule: &Value, decision: &str) -> bool {
     let variable = rule
         .get("Variable")
         .and_then(Value::as_str)
-        .is_some_and(|variable| variable == decision || variable.starts_with(&format!("{decision}.")));
+        .is_some_and(|variable| {
+            variable == decision || variable.starts_with(&format!("{decision}."))
+        });
     let condition = rule
         .get("Condition")
         .and_then(Value::as_str)

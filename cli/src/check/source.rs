@@ -78,8 +78,11 @@ mod tests {
 
     #[test]
     fn a_bare_placeholder_is_read_as_a_string() {
-        let definition = parse("x", r#"{"HeartbeatSeconds": ${HeartbeatSeconds}, "Resource": "${Arn}"}"#)
-            .unwrap();
+        let definition = parse(
+            "x",
+            r#"{"HeartbeatSeconds": ${HeartbeatSeconds}, "Resource": "${Arn}"}"#,
+        )
+        .unwrap();
         assert_eq!(definition.value["HeartbeatSeconds"], "${HeartbeatSeconds}");
         assert_eq!(definition.value["Resource"], "${Arn}");
     }

@@ -58,7 +58,12 @@ fn walk_machine(
         if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
             for (n, branch) in branches.iter().enumerate() {
                 let language = QueryLanguage::of(branch, state_language);
-                walk_machine(branch, &format!("{state_path}.Branches[{n}]"), language, visit);
+                walk_machine(
+                    branch,
+                    &format!("{state_path}.Branches[{n}]"),
+                    language,
+                    visit,
+                );
             }
         }
         for field in ["ItemProcessor", "Iterator"] {
@@ -109,9 +114,15 @@ mod tests {
             seen,
             [
                 ("$.States.M".to_owned(), QueryLanguage::Jsonata),
-                ("$.States.M.ItemProcessor.States['B b']".to_owned(), QueryLanguage::Jsonata),
+                (
+                    "$.States.M.ItemProcessor.States['B b']".to_owned(),
+                    QueryLanguage::Jsonata
+                ),
                 ("$.States.P".to_owned(), QueryLanguage::Jsonata),
-                ("$.States.P.Branches[0].States.A".to_owned(), QueryLanguage::JsonPath),
+                (
+                    "$.States.P.Branches[0].States.A".to_owned(),
+                    QueryLanguage::JsonPath
+                ),
             ]
         );
     }

@@ -27,7 +27,11 @@ impl<'a> Task<'a> {
         if at.state.get("Type").and_then(Value::as_str) != Some("Task") {
             return None;
         }
-        let resource = at.state.get("Resource").and_then(Value::as_str).unwrap_or("");
+        let resource = at
+            .state
+            .get("Resource")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         Some(Self { at, resource })
     }
 
@@ -72,7 +76,10 @@ impl<'a> Task<'a> {
 
     /// Whether a field is set (to a number, a path or an expression).
     pub fn has(&self, field: &str) -> bool {
-        self.at.state.get(field).is_some_and(|value| !value.is_null())
+        self.at
+            .state
+            .get(field)
+            .is_some_and(|value| !value.is_null())
     }
 
     /// A field's number, when it is a literal number.

@@ -50,7 +50,9 @@ pub fn definitions(path: &Path) -> Result<Vec<Definition>, String> {
                 .map_err(|err| format!("{shown}: {id}: Definition: {err}"))?;
             (format!("{shown}#{id}"), json)
         } else {
-            return Err(format!("{shown}: {id}: neither DefinitionUri nor Definition"));
+            return Err(format!(
+                "{shown}: {id}: neither DefinitionUri nor Definition"
+            ));
         };
         let substituted = substitute(&text, property("DefinitionSubstitutions"), &template);
         found.push(source::parse(&origin, &substituted)?);
@@ -61,7 +63,11 @@ pub fn definitions(path: &Path) -> Result<Vec<Definition>, String> {
 /// Replaces each `${Key}` whose value the template alone resolves.
 fn substitute(text: &str, substitutions: Option<&Yaml>, template: &Yaml) -> String {
     let mut text = text.to_owned();
-    for (key, value) in substitutions.and_then(Yaml::as_mapping).into_iter().flatten() {
+    for (key, value) in substitutions
+        .and_then(Yaml::as_mapping)
+        .into_iter()
+        .flatten()
+    {
         if let (Some(key), Some(value)) = (key.as_str(), resolve(value, template)) {
             text = text.replace(&format!("${{{key}}}"), &value);
         }
@@ -99,9 +105,9 @@ fn intrinsic(name: &str, argument: &Yaml, template: &Yaml) -> Option<String> {
             };
             let kind = resource_type(id, template)?;
             match (kind, attribute) {
-                ("AWS::Serverless::Function" | "AWS::Lambda::Function", "Arn") => Some(format!(
-                    "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{id}"
-                )),
+                ("AWS::Serverless::Function" | "AWS::Lambda::Function", "Arn") => {
+                    Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{id}"))
+                }
                 _ => Some(format!("{id}.{attribute}")),
             }
         }
@@ -115,7 +121,9 @@ fn reference(id: &str, template: &Yaml) -> Option<String> {
         return resolve(parameter.get("Default")?, template);
     }
     Some(match resource_type(id, template)? {
-        "AWS::StepFunctions::Activity" => format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{id}"),
+        "AWS::StepFunctions::Activity" => {
+            format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{id}")
+        }
         "AWS::SQS::Queue" => format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{id}"),
         "AWS::SNS::Topic" => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{id}"),
         _ => id.to_owned(),
@@ -123,11 +131,7 @@ fn reference(id: &str, template: &Yaml) -> Option<String> {
 }
 
 fn resource_type<'a>(id: &str, template: &'a Yaml) -> Option<&'a str> {
-    template
-        .get("Resources")?
-        .get(id)?
-        .get("Type")?
-        .as_str()
+    template.get("Resources")?.get(id)?.get("Type")?.as_str()
 }
 
 #[cfg(test)]

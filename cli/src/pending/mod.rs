@@ -47,7 +47,10 @@ pub async fn run(sfn: &Client, request: &Request, format: Format) -> Result<usiz
         Format::Table if rows.is_empty() => println!("No execution is waiting on a callback."),
         Format::Table => print!("{}", render::table(&rows)),
     }
-    let unlimited = rows.iter().filter(|row| row.timeout_seconds.is_none()).count();
+    let unlimited = rows
+        .iter()
+        .filter(|row| row.timeout_seconds.is_none())
+        .count();
     if unlimited > 0 {
         eprintln!(
             "warning: {unlimited} waiting task(s) have no TimeoutSeconds: a lost callback keeps them waiting up to a year"
@@ -57,7 +60,11 @@ pub async fn run(sfn: &Client, request: &Request, format: Format) -> Result<usiz
 }
 
 /// The waits, oldest first.
-async fn find(sfn: &Client, request: &Request, progress: &mut Progress) -> Result<Vec<Row>, Failure> {
+async fn find(
+    sfn: &Client,
+    request: &Request,
+    progress: &mut Progress,
+) -> Result<Vec<Row>, Failure> {
     let reading = request.reading;
     let machines = scan::machines(sfn, &request.state_machines, reading, progress).await?;
     let running = scan::running(sfn, &machines, reading, progress).await?;
@@ -77,7 +84,11 @@ async fn find(sfn: &Client, request: &Request, progress: &mut Progress) -> Resul
     }
     fill_limits_from_definitions(sfn, &mut rows).await?;
     rows.sort_by(|a, b| {
-        (a.since.secs(), &a.execution_arn, &a.state).cmp(&(b.since.secs(), &b.execution_arn, &b.state))
+        (a.since.secs(), &a.execution_arn, &a.state).cmp(&(
+            b.since.secs(),
+            &b.execution_arn,
+            &b.state,
+        ))
     });
     Ok(rows)
 }
@@ -113,5 +124,7 @@ async fn fill_limits_from_definitions(sfn: &Client, rows: &mut [Row]) -> Result<
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
 }

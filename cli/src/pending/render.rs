@@ -53,12 +53,17 @@ pub fn table(rows: &[Row]) -> String {
 
 /// One JSON object per line.
 pub fn json_lines(rows: &[Row]) -> String {
-    rows.iter().map(|row| format!("{}\n", row.to_json())).collect()
+    rows.iter()
+        .map(|row| format!("{}\n", row.to_json()))
+        .collect()
 }
 
 /// Time left, or `none!` for a limit that is not set.
 fn limit(left: Option<i64>) -> String {
-    left.map_or_else(|| "none!".to_owned(), |seconds| duration::format(unsigned(seconds)))
+    left.map_or_else(
+        || "none!".to_owned(),
+        |seconds| duration::format(unsigned(seconds)),
+    )
 }
 
 fn unsigned(seconds: i64) -> u64 {
@@ -72,10 +77,13 @@ mod tests {
 
     fn row(execution: &str, timeout: Option<i64>) -> Row {
         Row {
-            execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:sm:{execution}"),
+            execution_arn: format!(
+                "arn:aws:states:us-east-1:123456789012:execution:sm:{execution}"
+            ),
             execution: execution.to_owned(),
             state_machine: "sqs-callback".to_owned(),
-            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:sqs-callback".to_owned(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:sqs-callback"
+                .to_owned(),
             state: "WaitForWorker".to_owned(),
             integration: "sqs".to_owned(),
             since: DateTime::from_secs(1_700_000_000),
@@ -102,9 +110,19 @@ mod tests {
         let text = json_lines(&[row("a", None)]);
         let object: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         for field in [
-            "executionArn", "execution", "stateMachine", "stateMachineArn", "state",
-            "integration", "waitingSince", "waitingSeconds", "timeoutSeconds",
-            "timeoutLeftSeconds", "heartbeatSeconds", "heartbeatLeftSeconds", "warnings",
+            "executionArn",
+            "execution",
+            "stateMachine",
+            "stateMachineArn",
+            "state",
+            "integration",
+            "waitingSince",
+            "waitingSeconds",
+            "timeoutSeconds",
+            "timeoutLeftSeconds",
+            "heartbeatSeconds",
+            "heartbeatLeftSeconds",
+            "warnings",
         ] {
             assert!(object.get(field).is_some(), "{field} in {object}");
         }

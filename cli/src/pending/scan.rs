@@ -168,8 +168,8 @@ pub async fn histories(
     let mut histories = vec![Vec::new(); executions.len()];
     let mut read = 0;
     while let Some(joined) = reads.join_next().await {
-        let (n, history) = joined
-            .map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
+        let (n, history) =
+            joined.map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
         histories[n] = history?;
         read += 1;
         progress.item(&format!("{read}/{} histories read", executions.len()));

@@ -30,7 +30,8 @@ const CHAIN_LIMIT: usize = 64;
 
 /// The waits that no later event has closed, oldest first.
 pub fn open_waits(events: &[HistoryEvent]) -> Vec<OpenWait> {
-    let by_id: HashMap<i64, &HistoryEvent> = events.iter().map(|event| (event.id(), event)).collect();
+    let by_id: HashMap<i64, &HistoryEvent> =
+        events.iter().map(|event| (event.id(), event)).collect();
     let mut ordered: Vec<&HistoryEvent> = events.iter().collect();
     ordered.sort_by_key(|event| event.id());
 
@@ -157,7 +158,11 @@ mod tests {
         ActivityScheduledEventDetails, StateEnteredEventDetails, TaskScheduledEventDetails,
     };
 
-    fn event(id: i64, previous: i64, kind: Event) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+    fn event(
+        id: i64,
+        previous: i64,
+        kind: Event,
+    ) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
         HistoryEvent::builder()
             .id(id)
             .previous_event_id(previous)
@@ -167,7 +172,12 @@ mod tests {
 
     fn entered(id: i64, previous: i64, name: &str) -> HistoryEvent {
         event(id, previous, Event::TaskStateEntered)
-            .state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap())
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap()
     }
@@ -257,7 +267,10 @@ mod tests {
         ];
         let waits = open_waits(&events);
         assert_eq!(waits.len(), 1);
-        assert_eq!((waits[0].state.as_str(), waits[0].integration.as_str()), ("Ask", "eventbridge"));
+        assert_eq!(
+            (waits[0].state.as_str(), waits[0].integration.as_str()),
+            ("Ask", "eventbridge")
+        );
         assert_eq!(waits[0].timeout_seconds, Some(3600));
     }
 }
