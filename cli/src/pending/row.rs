@@ -63,8 +63,9 @@ impl Row {
         warnings
     }
 
+    /// When the wait began, RFC 3339 in UTC, to the second.
     pub fn since_text(&self) -> String {
-        self.since
+        DateTime::from_secs(self.since.secs())
             .fmt(DateTimeFormat::DateTime)
             .unwrap_or_else(|_| self.since.secs().to_string())
     }
