@@ -1,5 +1,7 @@
 //! `sfn-callback activities`: list, describe, create and delete activities.
 
+use std::fmt::Write as _;
+
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::primitives::{DateTime, DateTimeFormat};
 
@@ -36,9 +38,7 @@ pub async fn list(sfn: &Client, page_size: i32) -> Result<String, Failure> {
     let arn_width = rows.iter().map(|row| row.1.len()).max().unwrap_or(0).max(3);
     let mut out = format!("{:<name_width$}  {:<arn_width$}  CREATED", "NAME", "ARN");
     for (name, arn, created) in rows {
-        out.push_str(&format!(
-            "\n{name:<name_width$}  {arn:<arn_width$}  {created}"
-        ));
+        let _ = write!(out, "\n{name:<name_width$}  {arn:<arn_width$}  {created}");
     }
     Ok(out)
 }

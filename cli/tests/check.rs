@@ -2,6 +2,8 @@
 //! `tests/fixtures/check/`: every rule fired and not fired, in both query
 //! languages, and the repository's own state machines.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -53,9 +53,11 @@ pub fn table(rows: &[Row]) -> String {
 
 /// One JSON object per line.
 pub fn json_lines(rows: &[Row]) -> String {
-    rows.iter()
-        .map(|row| format!("{}\n", row.to_json()))
-        .collect()
+    rows.iter().fold(String::new(), |mut out, row| {
+        out.push_str(&row.to_json().to_string());
+        out.push('\n');
+        out
+    })
 }
 
 /// Time left, or `none!` for a limit that is not set.

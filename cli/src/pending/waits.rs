@@ -39,10 +39,10 @@ pub fn open_waits(events: &[HistoryEvent]) -> Vec<OpenWait> {
     for event in ordered {
         if let Some(wait) = scheduled_wait(event, &by_id) {
             open.insert(event.id(), wait);
-        } else if closes_a_task(event.r#type()) {
-            if let Some(id) = closed_by(event, &by_id, &open) {
-                open.remove(&id);
-            }
+        } else if closes_a_task(event.r#type())
+            && let Some(id) = closed_by(event, &by_id, &open)
+        {
+            open.remove(&id);
         }
     }
     open.into_values().collect()
