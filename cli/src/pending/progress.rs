@@ -1,18 +1,21 @@
-//! The progress line on stderr, shown once a scan reads more than one page:
-//! a big account takes a while, and the operator should see it move.
+//! The progress line on stderr, shown once a list answers with a `nextToken`
+//! (the scan spans more than one page): a big account takes a while, and the
+//! operator should see it move. A small scan prints nothing.
 
 use std::io::Write as _;
 
 #[derive(Debug, Default)]
 pub struct Progress {
-    pages: usize,
+    paged: bool,
     shown: bool,
+    width: usize,
 }
 
 impl Progress {
-    /// A list page was read; `what` says how far the scan is.
-    pub fn page(&mut self, what: &str) {
-        self.pages += 1;
+    /// A list page was read, `more` if another follows; `what` says how far
+    /// the scan is.
+    pub fn page(&mut self, what: &str, more: bool) {
+        self.paged |= more;
         self.show(what);
     }
 
@@ -22,13 +25,16 @@ impl Progress {
     }
 
     fn show(&mut self, what: &str) {
-        if self.pages < 2 {
+        if !self.paged {
             return;
         }
         self.shown = true;
+        let line = format!("scanning: {what}");
+        // \r and padding over the last line keep it on one line.
+        let pad = self.width.saturating_sub(line.len());
+        self.width = line.len();
         let mut stderr = std::io::stderr().lock();
-        // \r and the erase-line sequence keep it on one line.
-        let _ = write!(stderr, "\r\x1b[2Kscanning: {what}");
+        let _ = write!(stderr, "\r{line}{:pad$}", "");
         let _ = stderr.flush();
     }
 

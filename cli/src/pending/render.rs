@@ -27,7 +27,7 @@ pub fn table(rows: &[Row]) -> String {
                 row.since_text(),
                 duration::format(unsigned(row.waiting_seconds)),
                 limit(row.timeout_left_seconds()),
-                limit(row.heartbeat_left_seconds()),
+                heartbeat(row.heartbeat_left_seconds()),
             ]
         })
         .collect();
@@ -66,6 +66,15 @@ fn limit(left: Option<i64>) -> String {
         || "none!".to_owned(),
         |seconds| duration::format(unsigned(seconds)),
     )
+}
+
+/// As [`limit`]; a wait older than its `HeartbeatSeconds` is still alive only
+/// because heartbeats came, and the history does not say when the last did.
+fn heartbeat(left: Option<i64>) -> String {
+    match left {
+        Some(0) => "beating".to_owned(),
+        other => limit(other),
+    }
 }
 
 fn unsigned(seconds: i64) -> u64 {

@@ -95,8 +95,11 @@ async fn list_machines(
             arn: item.state_machine_arn().to_owned(),
             name: item.name().to_owned(),
         }));
-        progress.page(&format!("{} state machines", machines.len()));
         next = page.next_token().map(str::to_owned);
+        progress.page(
+            &format!("{} state machines", machines.len()),
+            next.is_some(),
+        );
         if next.is_none() {
             return Ok(machines);
         }
@@ -136,8 +139,11 @@ pub async fn running(
                         machine: Arc::clone(&machine),
                     }),
             );
-            progress.page(&format!("{} running executions", running.len()));
             next = page.next_token().map(str::to_owned);
+            progress.page(
+                &format!("{} running executions", running.len()),
+                next.is_some(),
+            );
             if next.is_none() {
                 break;
             }
