@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use sfn_callback::{Classify, ErrorClass};
 
 /// A call that failed, or an argument that names nothing.
@@ -29,11 +29,25 @@ impl Failure {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let class = err.class();
+        // What happened, by kind; never the service's message, which may
+        // quote the request.
+        let detail = match (err, class) {
+            (SdkError::ServiceError(_), ErrorClass::Transient) => {
+                "Step Functions is busy or failing; try again later"
+            }
+            (SdkError::ServiceError(_), ErrorClass::Permanent) => "refused by Step Functions",
+            (SdkError::TimeoutError(_), _) => "no answer in time; try again later",
+            (SdkError::DispatchFailure(_), _) => "Step Functions could not be reached",
+            (SdkError::ResponseError(_), _) => "the answer could not be read",
+            (SdkError::ConstructionFailure(_), _) => "the request could not be built",
+            _ => "failed",
+        };
         Self::Call {
             call: call.into(),
-            class: err.class(),
+            class,
             code: err.service_code().map(str::to_owned),
-            detail: DisplayErrorContext(err).to_string(),
+            detail: detail.to_owned(),
         }
     }
 }

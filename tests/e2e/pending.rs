@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
-use sfn_callback_tests::pending_pattern::{PendingWorld, json_lines};
+use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
+use sfn_callback_tests::pending_pattern::{PendingWorld, json_lines, sfn_callback};
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -234,5 +235,25 @@ async fn fail_if_any_exits_1_when_something_waits_and_0_when_nothing_does() -> R
     );
     assert_eq!(by_arn.status.code(), Some(0), "{}", text(&by_arn));
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_backs_off_when_reads_are_throttled_and_still_lists_every_wait() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let proxy =
+        FaultProxy::start(world.peer.endpoint(), FaultPlan::none().throttle_reads()).await?;
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert!(proxy.counts().reads_throttled >= 3, "{:?}", proxy.counts());
     Ok(())
 }
