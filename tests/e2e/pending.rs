@@ -257,3 +257,24 @@ async fn pending_backs_off_when_reads_are_throttled_and_still_lists_every_wait()
     assert!(proxy.counts().reads_throttled >= 3, "{:?}", proxy.counts());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_lists_every_one_of_200_waiting_executions_across_pages() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.many_on_lambda("bulk", 200).await?;
+    world.sleep("not-waiting").await?;
+
+    let started = std::time::Instant::now();
+    let output = world.cli(&["pending", "--json", "--page-size", "50"])?;
+    let took = started.elapsed();
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found.len(), 200, "{}", text(&output));
+    assert!(found.iter().all(|name| name.starts_with("bulk-")));
+    println!("pending scanned 201 running executions (pages of 50) in {took:?}");
+    Ok(())
+}

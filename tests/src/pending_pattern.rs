@@ -78,6 +78,22 @@ impl PendingWorld {
         Ok(execution)
     }
 
+    /// Starts `count` executions waiting on their Lambda callback, without
+    /// waiting for each to be scheduled; returns their ARNs.
+    pub async fn many_on_lambda(&self, prefix: &str, count: usize) -> Result<Vec<String>> {
+        let mut executions = Vec::with_capacity(count);
+        for n in 0..count {
+            let name = format!("{prefix}-{n}");
+            executions.push(
+                statemachine::start(&self.sfn, &self.lambda_machine, &name, &json!({})).await?,
+            );
+        }
+        for execution in &executions {
+            self.wait_scheduled(execution).await?;
+        }
+        Ok(executions)
+    }
+
     /// An execution that runs without waiting on any callback.
     pub async fn sleep(&self, name: &str) -> Result<String> {
         let execution =

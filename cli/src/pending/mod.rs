@@ -68,15 +68,11 @@ async fn find(
     let reading = request.reading;
     let machines = scan::machines(sfn, &request.state_machines, reading, progress).await?;
     let running = scan::running(sfn, &machines, reading, progress).await?;
-    let histories = scan::histories(sfn, &running, reading, progress).await?;
+    let waits = scan::waits(sfn, &running, reading, progress).await?;
     let now = now_secs();
     let mut rows = Vec::new();
-    for (execution, history) in running.iter().zip(&histories) {
-        rows.extend(
-            waits::open_waits(history)
-                .into_iter()
-                .map(|wait| Row::new(execution, wait, now)),
-        );
+    for (execution, waits) in running.iter().zip(waits) {
+        rows.extend(waits.into_iter().map(|wait| Row::new(execution, wait, now)));
     }
     if let Some(older_than) = request.older_than {
         let least = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::progress::Progress;
+use super::waits::{OpenWait, open_waits};
 use crate::failure::Failure;
 
 /// A state machine to scan.
@@ -152,14 +153,15 @@ pub async fn running(
     Ok(running)
 }
 
-/// Each execution's whole history, at most `reading.concurrency` read at once,
-/// in the order of `executions`.
-pub async fn histories(
+/// The open waits of each execution, in the order of `executions`: each
+/// history is read whole (at most `reading.concurrency` at once) and reduced to
+/// its waits at once, so a scan of many executions keeps only the waits.
+pub async fn waits(
     sfn: &Client,
     executions: &[Running],
     reading: Reading,
     progress: &mut Progress,
-) -> Result<Vec<Vec<HistoryEvent>>, Failure> {
+) -> Result<Vec<Vec<OpenWait>>, Failure> {
     let permits = Arc::new(Semaphore::new(reading.concurrency.max(1)));
     let mut reads = JoinSet::new();
     for (n, execution) in executions.iter().enumerate() {
@@ -168,19 +170,22 @@ pub async fn histories(
         let permits = Arc::clone(&permits);
         reads.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (n, history(&sfn, &arn, reading.page_size).await)
+            let waits = history(&sfn, &arn, reading.page_size)
+                .await
+                .map(|events| open_waits(&events));
+            (n, waits)
         });
     }
-    let mut histories = vec![Vec::new(); executions.len()];
+    let mut found = vec![Vec::new(); executions.len()];
     let mut read = 0;
     while let Some(joined) = reads.join_next().await {
-        let (n, history) =
+        let (n, waits) =
             joined.map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
-        histories[n] = history?;
+        found[n] = waits?;
         read += 1;
         progress.item(&format!("{read}/{} histories read", executions.len()));
     }
-    Ok(histories)
+    Ok(found)
 }
 
 /// One execution's events, every page.
