@@ -89,9 +89,12 @@ enum Command {
         #[command(subcommand)]
         command: LinkCommand,
     },
-    /// List every RUNNING execution waiting on a callback (a `.waitForTaskToken`
-    /// task of any integration, or an activity task), since when, and the time
-    /// left before its TimeoutSeconds and HeartbeatSeconds run out.
+    /// List the RUNNING executions waiting on a callback right now.
+    ///
+    /// Every `.waitForTaskToken` task of any integration and every activity task,
+    /// since when it waits, and the time left before its TimeoutSeconds and
+    /// HeartbeatSeconds run out. Exit 0 whatever it finds, 1 with `--fail-if-any`
+    /// when it lists something.
     Pending {
         /// Only this state machine (name or ARN); repeat for more. Default: all.
         #[arg(long = "state-machine", value_name = "NAME_OR_ARN")]
