@@ -278,3 +278,25 @@ async fn pending_lists_every_one_of_200_waiting_executions_across_pages() -> Res
     println!("pending scanned 201 running executions (pages of 50) in {took:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_machine_named_by_name_and_by_arn_is_scanned_once() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("once").await?;
+    world.wait_on_lambda("elsewhere").await?;
+
+    let output = world.cli(&[
+        "pending",
+        "--json",
+        "--state-machine",
+        "pending-sqs",
+        "--state-machine",
+        &world.sqs.state_machine,
+    ])?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let rows = json_lines(&output)?;
+    assert_eq!(rows.len(), 1, "{}", text(&output));
+    assert_eq!(rows[0]["execution"], "once");
+    Ok(())
+}

@@ -54,27 +54,35 @@ pub async fn machines(
     if named.is_empty() {
         return Ok(listed);
     }
-    named
+    let mut chosen: Vec<Machine> = Vec::new();
+    for wanted in named {
+        let machine = find_named(&listed, wanted)?;
+        // Named twice (by name and by ARN): scanned once.
+        if !chosen.iter().any(|known| known.arn == machine.arn) {
+            chosen.push(machine);
+        }
+    }
+    Ok(chosen)
+}
+
+/// The state machine `wanted` names: listed by that name or ARN, or an ARN
+/// taken as given.
+fn find_named(listed: &[Machine], wanted: &str) -> Result<Machine, Failure> {
+    if let Some(machine) = listed
         .iter()
-        .map(|wanted| {
-            if let Some(machine) = listed
-                .iter()
-                .find(|machine| &machine.name == wanted || &machine.arn == wanted)
-            {
-                return Ok(machine.clone());
-            }
-            if wanted.starts_with("arn:") {
-                let name = wanted.rsplit(':').next().unwrap_or(wanted).to_owned();
-                return Ok(Machine {
-                    arn: wanted.clone(),
-                    name,
-                });
-            }
-            Err(Failure::Invalid(format!(
-                "no state machine named {wanted} in this account and region"
-            )))
-        })
-        .collect()
+        .find(|machine| machine.name == wanted || machine.arn == wanted)
+    {
+        return Ok(machine.clone());
+    }
+    if wanted.starts_with("arn:") {
+        return Ok(Machine {
+            arn: wanted.to_owned(),
+            name: wanted.rsplit(':').next().unwrap_or(wanted).to_owned(),
+        });
+    }
+    Err(Failure::Invalid(format!(
+        "no state machine named {wanted} in this account and region"
+    )))
 }
 
 async fn list_machines(
