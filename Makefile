@@ -65,8 +65,9 @@ browser:
 lint-venv:
 	bash scripts/ensure-lint-venv.sh
 
-## make lint: template.yaml's safe defaults, offline (cfn-lint, sam validate,
-## cfn-lint and pytest on the CloudFormation SAM makes of it). No cargo.
+## make lint: `sfn-callback check` on statemachines/ and template.yaml (tasks
+## that can hang; built with cargo), then template.yaml's safe defaults, offline
+## (cfn-lint, sam validate, cfn-lint and pytest on the CloudFormation SAM makes of it).
 lint: lint-venv
 	bash scripts/lint-template.sh
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# `make lint`: proves template.yaml's safe defaults, offline, with the tools in
+# `make lint`: first `sfn-callback check` (the operator CLI, built with cargo)
+# on every statemachines/*.asl.json and on template.yaml's state machines with
+# their substitutions: any error (a callback task that can hang) fails the lint.
+# Then it proves template.yaml's safe defaults, offline, with the tools in
 # .venv-lint (scripts/ensure-lint-venv.sh):
 #   1. cfn-lint on template.yaml;
 #   2. sam validate --lint;
@@ -24,6 +27,12 @@ export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export PYTHONDONTWRITEBYTECODE=1
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "sfn-callback check statemachines/*.asl.json"
+cargo run -q -p sfn-callback-cli --bin sfn-callback -- check statemachines/*.asl.json
+
+step "sfn-callback check --template template.yaml"
+cargo run -q -p sfn-callback-cli --bin sfn-callback -- check --template template.yaml
 
 step "cfn-lint template.yaml"
 "$bin/cfn-lint" template.yaml

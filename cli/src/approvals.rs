@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use sfn_callback::client::{CallbackClient, Deadline};
 use sfn_callback::completion::Completion;
 use sfn_callback::config::Config;
-use sfn_callback::{Classify, ErrorClass};
 use sfn_callback_approval::record::{
     ApprovalTable, CompletionState, RecordedSettings, RequestHistory, RequestId, RequestStatus,
-    StoredRequest, TableError, Withdrawal,
+    StoredRequest, Withdrawal,
 };
 use sfn_callback_approval::{link as link_seal, now_unix, rfc3339};
 
+use crate::failure::Failure;
 use crate::{exit, link};
 
 /// The error a revoked request's task fails with.
@@ -83,38 +83,7 @@ pub async fn run(command: ApprovalsCommand) -> ExitCode {
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
-        Err(Failure { message, code }) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
-    }
-}
-
-/// Why a command stopped, and its exit code.
-struct Failure {
-    message: String,
-    code: u8,
-}
-
-impl Failure {
-    fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: exit::INVALID,
-        }
-    }
-}
-
-impl From<TableError> for Failure {
-    fn from(err: TableError) -> Self {
-        let code = match err.class() {
-            ErrorClass::Transient => exit::TRY_AGAIN,
-            ErrorClass::Permanent => exit::REFUSED,
-        };
-        Self {
-            message: err.to_string(),
-            code,
-        }
+        Err(failure) => crate::failed(&failure),
     }
 }
 
@@ -123,7 +92,7 @@ async fn table(name: Option<String>) -> Result<ApprovalTable, Failure> {
     let name = match name.filter(|name| !name.trim().is_empty()) {
         Some(name) => name,
         None => RecordedSettings::table_from_env().ok_or_else(|| {
-            Failure::invalid("no approval table: pass --table or set APPROVAL_TABLE")
+            Failure::Invalid("no approval table: pass --table or set APPROVAL_TABLE".to_owned())
         })?,
     };
     let sdk_config = sfn_callback::aws::sdk_config().await;
@@ -132,14 +101,14 @@ async fn table(name: Option<String>) -> Result<ApprovalTable, Failure> {
 
 fn request_id(text: &str) -> Result<RequestId, Failure> {
     RequestId::parse(text.trim())
-        .map_err(|err| Failure::invalid(format!("{text:?} is not a request id ({err})")))
+        .map_err(|err| Failure::Invalid(format!("{text:?} is not a request id ({err})")))
 }
 
 async fn show(table_name: Option<String>, id: &str, as_json: bool) -> Result<u8, Failure> {
     let id = request_id(id)?;
     let table = table(table_name).await?;
     let Some(history) = table.history(&id).await? else {
-        return Err(Failure::invalid(format!(
+        return Err(Failure::Invalid(format!(
             "no request {id} in {} (never recorded, or expired and deleted)",
             table.name()
         )));
@@ -173,7 +142,7 @@ async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, 
             return Ok(exit::ALREADY_CLOSED);
         }
         Withdrawal::NotFound => {
-            return Err(Failure::invalid(format!(
+            return Err(Failure::Invalid(format!(
                 "no request {id} in {}",
                 table.name()
             )));
@@ -187,9 +156,9 @@ async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, 
 
 /// Fails the withdrawn request's task with `ApprovalRevoked`.
 async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
-    let keys = link::keys().await.map_err(Failure::invalid)?;
+    let keys = link::keys().await.map_err(Failure::Invalid)?;
     let token = link_seal::open_token(&keys, &request.sealed_token).map_err(|err| {
-        Failure::invalid(format!(
+        Failure::Invalid(format!(
             "the request's token does not open with the configured link key: {err}"
         ))
     })?;
@@ -199,8 +168,8 @@ async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
         "reason": "withdrawn by an operator (sfn-callback approvals revoke --fail)",
     });
     let completion = Completion::failure(Some(REVOKED_ERROR.to_owned()), Some(cause.to_string()))
-        .map_err(|err| Failure::invalid(err.to_string()))?;
-    let config = Config::from_env().map_err(|err| Failure::invalid(err.to_string()))?;
+        .map_err(|err| Failure::Invalid(err.to_string()))?;
+    let config = Config::from_env().map_err(|err| Failure::Invalid(err.to_string()))?;
     let client = CallbackClient::from_env(config.retry).await;
     Ok(
         match client.complete(&token, completion, Deadline::NONE).await {

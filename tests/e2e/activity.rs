@@ -2,7 +2,8 @@
 //! (moto has no `GetActivityTask`): it takes activity tasks from the
 //! `statemachines/activity.asl.json` state machine, completes them with the
 //! example checksum work, and on SIGTERM stops as `sfn_callback::activity`
-//! documents. Also the operator CLI completing an activity task by hand.
+//! documents. Also the operator CLI completing an activity task by hand, its
+//! `activities` commands, and `pending` listing an activity task no worker took.
 //!
 //! Every test starts its own localstack (about 5–10 s) and fails, never skips,
 //! when it cannot.
@@ -18,6 +19,7 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use serde_json::{Value, json};
 use sfn_callback_tests::activity_pattern::ActivityPattern;
 use sfn_callback_tests::localstack::LocalStack;
+use sfn_callback_tests::pending_pattern::{json_lines, sfn_callback};
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, sha256_hex, statemachine};
 
 /// How long an execution may take to finish once its task can be worked on.
@@ -354,4 +356,125 @@ async fn operator_cli_succeeds_an_activity_task_by_hand() -> Result<()> {
     );
     assert_eq!(output_of(&described), json!({"fixed": "by hand"}));
     Ok(())
+}
+
+/// Runs `sfn-callback ARGS` against the world's localstack; returns the exit
+/// code and everything it printed.
+fn operator(world: &World, args: &[&str]) -> Result<(Option<i32>, String)> {
+    let output = sfn_callback(args, world.peer.process_env())?;
+    Ok((
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_create_then_list_and_describe_show_its_arn_and_creation_date() -> Result<()> {
+    let world = World::start().await?;
+
+    let (created_code, created) = operator(&world, &["activities", "create", "ops-extra"])?;
+    let arn = created.trim().to_owned();
+    let (list_code, list) = operator(&world, &["activities", "list"])?;
+    let (describe_code, described) = operator(&world, &["activities", "describe", &arn])?;
+
+    assert_eq!(created_code, Some(0), "{created}");
+    assert!(
+        arn.starts_with("arn:aws:states:") && arn.ends_with(":activity:ops-extra"),
+        "{arn}"
+    );
+    assert_eq!(list_code, Some(0), "{list}");
+    let line = list
+        .lines()
+        .find(|line| line.starts_with("ops-extra "))
+        .unwrap_or_default();
+    assert!(line.contains(&arn), "{list}");
+    assert!(
+        line.trim_end().ends_with('Z'),
+        "a creation date in UTC: {list}"
+    );
+    assert!(list.contains(&world.activity), "{list}");
+    assert_eq!(describe_code, Some(0), "{described}");
+    assert!(
+        described.contains("name: ops-extra")
+            && described.contains(&format!("arn: {arn}"))
+            && described.contains("created: "),
+        "{described}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_delete_removes_it_from_the_list() -> Result<()> {
+    let world = World::start().await?;
+    let (_, created) = operator(&world, &["activities", "create", "ops-gone"])?;
+    let arn = created.trim().to_owned();
+
+    let (code, deleted) = operator(&world, &["activities", "delete", &arn])?;
+    let (_, list) = operator(&world, &["activities", "list"])?;
+
+    assert_eq!(code, Some(0), "{deleted}");
+    assert!(!list.contains(&arn), "{list}");
+    assert!(list.contains(&world.activity), "{list}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_describe_of_an_unknown_arn_is_refused_with_exit_4() -> Result<()> {
+    let world = World::start().await?;
+    let unknown = format!("{}-missing", world.activity);
+
+    let (code, text) = operator(&world, &["activities", "describe", &unknown])?;
+
+    assert_eq!(code, Some(4), "{text}");
+    assert!(text.contains("ActivityDoesNotExist"), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_lists_an_activity_task_no_worker_has_taken() -> Result<()> {
+    let world = World::start().await?;
+    let execution = world.start_execution("untaken", &json!({})).await?;
+    wait_for_event(&world, &execution, HistoryEventType::ActivityScheduled).await?;
+
+    let output = sfn_callback(&["pending", "--json"], world.peer.process_env())?;
+
+    let rows = json_lines(&output)?;
+    assert_eq!(output.status.code(), Some(0), "{rows:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (
+            &rows[0]["executionArn"],
+            &rows[0]["state"],
+            &rows[0]["integration"],
+            &rows[0]["timeoutSeconds"],
+            &rows[0]["heartbeatSeconds"]
+        ),
+        (
+            &json!(execution),
+            &json!("DoWork"),
+            &json!("activity"),
+            &json!(3600),
+            &json!(300)
+        )
+    );
+    Ok(())
+}
+
+/// Waits until the execution's history has an event of `kind`.
+async fn wait_for_event(world: &World, execution: &str, kind: HistoryEventType) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let history = statemachine::history(&world.sfn, execution).await?;
+        if history.iter().any(|event| event.r#type() == &kind) {
+            return Ok(());
+        }
+        if started.elapsed() > LIMIT {
+            return Err(format!("no {kind:?} in the history of {execution} in {LIMIT:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -18,6 +18,10 @@
 //!   connection is closed without an answer. The client sees a failure for a
 //!   completion that happened: the classic duplicate maker.
 //!
+//! With [`FaultPlan::throttle_reads`], every other Step Functions read call
+//! (`List*`, `Describe*`, `GetExecutionHistory`) is answered with
+//! `ThrottlingException` instead, for the operator commands that scan.
+//!
 //! The seed fixes the sequence of draws; which call meets which draw depends on
 //! the order in which concurrent calls arrive.
 //!
@@ -116,6 +120,9 @@ pub struct FaultPlan {
     /// Answer every `SendTaskSuccess` with `InvalidOutput` without forwarding it,
     /// as AWS does for an output it refuses (moto takes any output).
     pub refuse_success_output: bool,
+    /// Answer every other read call (`List*`, `Describe*`,
+    /// `GetExecutionHistory`) with `ThrottlingException`, without forwarding it.
+    pub throttle_reads: bool,
 }
 
 impl FaultPlan {
@@ -140,6 +147,7 @@ impl FaultPlan {
             hold: Duration::from_millis(1500),
             closed_tasks_like_aws: false,
             refuse_success_output: false,
+            throttle_reads: false,
         }
     }
 
@@ -163,6 +171,13 @@ impl FaultPlan {
         self.refuse_success_output = true;
         self
     }
+
+    /// Throttles every other Step Functions read call (see the module docs).
+    #[must_use]
+    pub fn throttle_reads(mut self) -> Self {
+        self.throttle_reads = true;
+        self
+    }
 }
 
 /// What the proxy saw and did.
@@ -184,6 +199,8 @@ pub struct FaultCounts {
     pub task_timed_out: u64,
     /// `SendTaskSuccess` calls answered with `InvalidOutput`.
     pub invalid_output: u64,
+    /// Read calls answered with `ThrottlingException` ([`FaultPlan::throttle_reads`]).
+    pub reads_throttled: u64,
 }
 
 impl FaultCounts {
@@ -282,6 +299,8 @@ struct Shared {
     hold: Duration,
     closed_tasks_like_aws: bool,
     refuse_success_output: bool,
+    throttle_reads: bool,
+    reads: AtomicU64,
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
     counts: Mutex<FaultCounts>,
@@ -358,6 +377,8 @@ impl FaultProxy {
             hold: plan.hold,
             closed_tasks_like_aws: plan.closed_tasks_like_aws,
             refuse_success_output: plan.refuse_success_output,
+            throttle_reads: plan.throttle_reads,
+            reads: AtomicU64::new(0),
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
             counts: Mutex::new(FaultCounts::default()),
@@ -493,13 +514,27 @@ impl Drop for EffectWatch {
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let action = parts
+    let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
         .and_then(|target| target.strip_prefix("AWSStepFunctions."))
-        .filter(|action| action.starts_with("SendTask"))
         .map(str::to_owned);
+    if shared.throttle_reads
+        && target.as_deref().is_some_and(is_read)
+        && shared
+            .reads
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(2)
+    {
+        shared.counts().reads_throttled += 1;
+        return Ok(aws_error(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded (injected by the fault proxy)",
+        ));
+    }
+    let action = target.filter(|action| action.starts_with("SendTask"));
     let Some(action) = action else {
         shared.counts().passed_through += 1;
         return forward(&shared.upstream, parts, body).await;
@@ -563,6 +598,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         }
         _ => Ok(response),
     }
+}
+
+/// A Step Functions call that only reads.
+fn is_read(action: &str) -> bool {
+    action.starts_with("List") || action.starts_with("Describe") || action == "GetExecutionHistory"
 }
 
 /// Answers a `SendTask*` call: `TaskTimedOut` for a closed task (as AWS

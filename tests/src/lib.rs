@@ -2,7 +2,8 @@
 //! Runtime API emulator that runs the built function binaries, an SQS event
 //! source loop like Lambda's, a fault-injecting proxy, function instances
 //! killed mid-invocation, helpers for state machines, one world per callback
-//! pattern (`sqs_pattern`, `sns_pattern`, `worker_pattern`, `activity_pattern`)
+//! pattern (`sqs_pattern`, `sns_pattern`, `worker_pattern`, `activity_pattern`),
+//! the operator's view of what waits (`pending_pattern`)
 //! and the loopback HTTP server the local stand-ins share (`loopback`).
 //! What the tests rely on about the local peers: `docs/local-peers.md`.
 //!
@@ -19,6 +20,7 @@ pub mod instance_kill;
 pub mod localstack;
 pub mod loopback;
 pub mod peer;
+pub mod pending_pattern;
 pub mod runtime_api;
 pub mod sns;
 pub mod sns_pattern;

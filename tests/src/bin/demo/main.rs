@@ -4,6 +4,7 @@
 
 mod activity;
 mod approval;
+mod pending;
 mod sns;
 mod sqs;
 mod worker;
@@ -38,6 +39,7 @@ async fn run() -> Result<()> {
     approval::run().await?;
     heading("5. Activities: activity-worker polls GetActivityTask (needs localstack)");
     activity::run().await?;
+    show_what_waits(&peer).await?;
 
     println!();
     println!(
@@ -45,6 +47,12 @@ async fn run() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The demo's last step: `sfn-callback pending` on the demo's own moto.
+async fn show_what_waits(peer: &LocalAws) -> Result<()> {
+    heading("6. What waits on a callback: sfn-callback pending");
+    pending::run(peer).await
 }
 
 fn heading(title: &str) {

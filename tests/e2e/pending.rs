@@ -1,0 +1,302 @@
+//! `sfn-callback pending` run as a process against moto with its interpreter:
+//! executions waiting on SQS and on a Lambda integration, and ones that run
+//! without waiting on any callback.
+
+use std::collections::BTreeSet;
+use std::process::Output;
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::Value;
+use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
+use sfn_callback_tests::pending_pattern::{PendingWorld, json_lines, sfn_callback};
+use sfn_callback_tests::{Result, statemachine};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The executions `pending --json ARGS` lists, by name.
+fn listed(world: &PendingWorld, args: &[&str]) -> Result<BTreeSet<String>> {
+    let mut all = vec!["pending", "--json"];
+    all.extend_from_slice(args);
+    let output = world.cli(&all)?;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    Ok(json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect())
+}
+
+fn names(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_lists_exactly_the_waiting_executions_with_their_state_and_integration()
+-> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    world.sleep("not-waiting").await?;
+
+    let output = world.cli(&["pending", "--json"])?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let mut rows = json_lines(&output)?;
+    rows.sort_by_key(|row| row["execution"].to_string());
+    assert_eq!(rows.len(), 2, "{}", text(&output));
+    let fields = |row: &Value| {
+        (
+            row["execution"].clone(),
+            row["stateMachine"].clone(),
+            row["state"].clone(),
+            row["integration"].clone(),
+            row["timeoutSeconds"].clone(),
+            row["heartbeatSeconds"].clone(),
+        )
+    };
+    assert_eq!(
+        fields(&rows[0]),
+        (
+            "on-lambda".into(),
+            "pending-lambda".into(),
+            "Notify".into(),
+            "lambda".into(),
+            Value::Null,
+            Value::Null
+        )
+    );
+    assert_eq!(
+        fields(&rows[1]),
+        (
+            "on-sqs".into(),
+            "pending-sqs".into(),
+            "WaitForWorker".into(),
+            "sqs".into(),
+            86_400.into(),
+            600.into()
+        )
+    );
+    assert!(
+        rows[0]["warnings"]
+            .to_string()
+            .contains("no TimeoutSeconds"),
+        "{}",
+        rows[0]
+    );
+    for row in &rows {
+        assert!(
+            row["waitingSeconds"].as_i64().is_some_and(|s| s >= 0),
+            "{row}"
+        );
+        assert!(
+            row["waitingSince"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{row}"
+        );
+        assert!(
+            row["executionArn"]
+                .as_str()
+                .is_some_and(|arn| arn.starts_with("arn:aws:states:")),
+            "{row}"
+        );
+    }
+    assert!(
+        text(&output).contains("warning: 1 waiting task(s) have no TimeoutSeconds"),
+        "{}",
+        text(&output)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_callback_disappears_from_pending() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    let (done, token) = world.wait_on_sqs("completed").await?;
+    world.wait_on_sqs("still-waiting").await?;
+    assert_eq!(listed(&world, &[])?, names(&["completed", "still-waiting"]));
+
+    world
+        .sfn
+        .send_task_success()
+        .task_token(token)
+        .output("{}")
+        .send()
+        .await?;
+    let finished = statemachine::wait_finished(&world.sfn, &done, LIMIT).await?;
+
+    assert_eq!(finished.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(listed(&world, &[])?, names(&["still-waiting"]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_reads_every_page_when_there_are_more_executions_than_one_page() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    let waiting = ["p1", "p2", "p3", "p4", "p5"];
+    for name in waiting {
+        world.wait_on_sqs(name).await?;
+    }
+    world.sleep("not-waiting").await?;
+
+    let output = world.cli(&["pending", "--json", "--page-size", "2"])?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, names(&waiting));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("scanning: "),
+        "a scan of more than one page shows its progress on stderr: {}",
+        text(&output)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_than_lists_only_waits_at_least_that_old() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("old").await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    world.wait_on_sqs("new").await?;
+
+    assert_eq!(listed(&world, &["--older-than", "4s"])?, names(&["old"]));
+    assert_eq!(listed(&world, &["--older-than", "1h"])?, names(&[]));
+    assert_eq!(listed(&world, &[])?, names(&["new", "old"]));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_aligns_its_columns_and_shows_none_for_a_missing_timeout() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda-with-a-longer-name").await?;
+
+    let output = world.cli(&["pending"])?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("EXECUTION"), "{stdout}");
+    let column = lines[0].find("INTEGRATION");
+    let lambda = lines
+        .iter()
+        .find(|line| line.starts_with("on-lambda"))
+        .unwrap_or(&"");
+    let sqs = lines
+        .iter()
+        .find(|line| line.starts_with("on-sqs "))
+        .unwrap_or(&"");
+    assert_eq!(lambda.find(" lambda ").map(|at| at + 1), column, "{stdout}");
+    assert_eq!(sqs.find(" sqs ").map(|at| at + 1), column, "{stdout}");
+    assert!(lambda.contains("none!"), "{stdout}");
+    assert!(!sqs.contains("none!"), "{stdout}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_if_any_exits_1_when_something_waits_and_0_when_nothing_does() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.sleep("not-waiting").await?;
+
+    let waiting = world.cli(&["pending", "--fail-if-any"])?;
+    let by_name = world.cli(&[
+        "pending",
+        "--fail-if-any",
+        "--state-machine",
+        "pending-sleep",
+    ])?;
+    let by_arn = world.cli(&[
+        "pending",
+        "--fail-if-any",
+        "--state-machine",
+        &world.sleeping_machine,
+    ])?;
+    let unknown = world.cli(&["pending", "--state-machine", "no-such-machine"])?;
+
+    assert_eq!(waiting.status.code(), Some(1), "{}", text(&waiting));
+    assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name));
+    assert!(
+        text(&by_name).contains("No execution is waiting on a callback."),
+        "{}",
+        text(&by_name)
+    );
+    assert_eq!(by_arn.status.code(), Some(0), "{}", text(&by_arn));
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_backs_off_when_reads_are_throttled_and_still_lists_every_wait() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let proxy =
+        FaultProxy::start(world.peer.endpoint(), FaultPlan::none().throttle_reads()).await?;
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert!(proxy.counts().reads_throttled >= 3, "{:?}", proxy.counts());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_lists_every_one_of_200_waiting_executions_across_pages() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.many_on_lambda("bulk", 200).await?;
+    world.sleep("not-waiting").await?;
+
+    let started = std::time::Instant::now();
+    let output = world.cli(&["pending", "--json", "--page-size", "50"])?;
+    let took = started.elapsed();
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found.len(), 200, "{}", text(&output));
+    assert!(found.iter().all(|name| name.starts_with("bulk-")));
+    println!("pending scanned 201 running executions (pages of 50) in {took:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_machine_named_by_name_and_by_arn_is_scanned_once() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("once").await?;
+    world.wait_on_lambda("elsewhere").await?;
+
+    let output = world.cli(&[
+        "pending",
+        "--json",
+        "--state-machine",
+        "pending-sqs",
+        "--state-machine",
+        &world.sqs.state_machine,
+    ])?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let rows = json_lines(&output)?;
+    assert_eq!(rows.len(), 1, "{}", text(&output));
+    assert_eq!(rows[0]["execution"], "once");
+    Ok(())
+}
