@@ -14,9 +14,11 @@ use sfn_callback_approval::record::{
     ApproverLinks, Created, LinkId, NewRequest, RequestId, RequestStatus,
 };
 use sfn_callback_tests::approval::{
-    ApprovalWorld, Email, Notified, RecordedRequest, link_labelled, scan, table_in,
+    ApprovalWorld, Email, Notified, RecordedRequest, link_labelled, recorded_notifier_env, scan,
+    table_in,
 };
 use sfn_callback_tests::peer::LocalAws;
+use sfn_callback_tests::runtime_api::Lambda;
 use sfn_callback_tests::{Result, statemachine};
 
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
@@ -323,5 +325,37 @@ async fn no_log_line_shows_the_token_a_link_id_or_the_key() -> Result<()> {
     for id in link_ids(&world)? {
         assert!(!logs.contains(&id), "a log line shows a link id");
     }
+    Ok(())
+}
+
+/// Why the notifier did not start with `env`.
+async fn start_failure(env: &[(String, String)]) -> String {
+    match Lambda::start("approval-notifier", env).await {
+        Ok(_) => "it started".to_owned(),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notifier_refuses_to_start_in_recorded_mode_without_approvers_allowed() -> Result<()> {
+    let failure = start_failure(&recorded_notifier_env(&[])?).await;
+
+    assert!(failure.contains("APPROVERS_ALLOWED"), "{failure}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notifier_refuses_to_start_with_a_base_url_too_long_for_100_character_links()
+-> Result<()> {
+    let long = format!("https://{}.lambda-url.eu-central-1.on.aws/", "a".repeat(40));
+    let env = recorded_notifier_env(&[
+        ("APPROVERS_ALLOWED", "@example.com"),
+        ("APPROVAL_BASE_URL", &long),
+    ])?;
+
+    let failure = start_failure(&env).await;
+
+    assert!(failure.contains("APPROVAL_BASE_URL"), "{failure}");
+    assert!(failure.contains("at most 75 characters"), "{failure}");
     Ok(())
 }
