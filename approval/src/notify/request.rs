@@ -4,6 +4,11 @@
 //! {"taskToken": "<token>", "to": ["approver@example.com"], "subject": "Approve deploy 42",
 //!  "summary": "short text", "details": {"any": "json shown as a table"}, "expiresInSeconds": 86400}
 //! ```
+//!
+//! Recorded mode reads two more fields: `quorum` (approvals needed, default 1)
+//! and `requestedBy` (the requester's address, which never counts toward the
+//! quorum). They are kept as given and checked by recorded mode alone, so the
+//! stateless mode reads requests exactly as before.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +39,10 @@ pub(crate) struct ApprovalRequest {
     /// Any JSON, shown to the approver as a table.
     pub(crate) details: Option<Value>,
     pub(crate) expires_in_seconds: u64,
+    /// `quorum` as given, unchecked: recorded mode checks it.
+    pub(crate) quorum: Option<Value>,
+    /// `requestedBy` as given, unchecked: recorded mode checks it.
+    pub(crate) requested_by: Option<Value>,
 }
 
 /// Why a request cannot be sent. Messages name the field and never quote the
@@ -150,6 +159,8 @@ struct Raw {
     summary: Option<String>,
     details: Option<Value>,
     expires_in_seconds: Option<u64>,
+    quorum: Option<Value>,
+    requested_by: Option<Value>,
 }
 
 /// Parses and validates request text.
@@ -210,6 +221,8 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
         expires_in_seconds: check_expires_in(
             raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
         )?,
+        quorum: raw.quorum.filter(|quorum| !quorum.is_null()),
+        requested_by: raw.requested_by.filter(|address| !address.is_null()),
     })
 }
 
@@ -296,6 +309,17 @@ mod tests {
         assert_eq!(request.summary.as_deref(), Some("short text"));
         assert_eq!(request.details, Some(json!({"build": 42})));
         assert_eq!(request.expires_in_seconds, 3600);
+        assert_eq!((request.quorum, request.requested_by), (None, None));
+    }
+
+    #[test]
+    fn quorum_and_requested_by_are_kept_as_given_for_recorded_mode_to_check() {
+        let mut request = valid();
+        request["quorum"] = json!("two");
+        request["requestedBy"] = json!(42);
+        let request = from_value(request).unwrap();
+        assert_eq!(request.quorum, Some(json!("two")));
+        assert_eq!(request.requested_by, Some(json!(42)));
     }
 
     #[test]
