@@ -234,14 +234,12 @@ fn millis(
 
 #[cfg(test)]
 mod tests {
+    use sfn_callback_test_support::vars_lookup;
+
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Config::from_lookup(vars_lookup(vars))
     }
 
     #[test]

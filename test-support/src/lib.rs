@@ -97,18 +97,34 @@ pub fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
     CallbackClient::from_client(sdk_client(http), RetrySettings::default())
 }
 
-/// A replayed Step Functions answer: `status` with the JSON `body`.
-pub fn answer(status: u16, body: &str) -> ReplayEvent {
+/// A replayed answer of the AWS JSON service at `endpoint`: `status` with
+/// `body`, of the service's `content_type` (`application/x-amz-json-1.x`).
+pub fn json_service_answer(
+    endpoint: &str,
+    content_type: &str,
+    status: u16,
+    body: &str,
+) -> ReplayEvent {
     ReplayEvent::new(
         http::Request::builder()
-            .uri("https://states.us-east-1.amazonaws.com/")
+            .uri(endpoint)
             .body(SdkBody::empty())
             .unwrap(),
         http::Response::builder()
             .status(status)
-            .header("content-type", "application/x-amz-json-1.0")
+            .header("content-type", content_type)
             .body(SdkBody::from(body.to_owned()))
             .unwrap(),
+    )
+}
+
+/// A replayed Step Functions answer: `status` with the JSON `body`.
+pub fn answer(status: u16, body: &str) -> ReplayEvent {
+    json_service_answer(
+        "https://states.us-east-1.amazonaws.com/",
+        "application/x-amz-json-1.0",
+        status,
+        body,
     )
 }
 
@@ -298,6 +314,15 @@ impl HttpClient for DelayedAnswers {
         _: &RuntimeComponents,
     ) -> SharedHttpConnector {
         self.clone().into_shared()
+    }
+}
+
+/// A settings lookup (`name` to value) that finds the names of `vars`, and no others.
+pub fn vars_lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 

@@ -97,14 +97,12 @@ fn host(rest: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use sfn_callback_test_support::vars_lookup;
+
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<NotifierSettings, ConfigError> {
-        NotifierSettings::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        NotifierSettings::from_lookup(vars_lookup(vars))
     }
 
     #[test]
