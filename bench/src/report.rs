@@ -160,28 +160,26 @@ impl Results {
             );
         }
         if let Some((ours, python)) = &self.latency {
-            text.push_str("Batch wall time through the Runtime API, SendTaskSuccess answered after 50 ms (ms):\n\n");
-            for (name, latency) in [("sqs-callback", ours), (PYTHON, python)] {
-                let _ = writeln!(
-                    text,
-                    "- {name}: 1 record {}; 10 records {}",
-                    Spread(&latency.one, 1),
-                    Spread(&latency.ten, 1)
-                );
-            }
-            text.push('\n');
+            ours_and_python(
+                text,
+                "Batch wall time through the Runtime API, SendTaskSuccess answered after 50 ms (ms):",
+                [ours, python],
+                |latency| {
+                    let (one, ten) = (Spread(&latency.one, 1), Spread(&latency.ten, 1));
+                    format!("1 record {one}; 10 records {ten}")
+                },
+            );
         }
         if let Some((ours, python)) = &self.rss {
-            text.push_str("Peak RSS, fresh instance, one batch of 10 × 256 KiB outputs (MiB):\n\n");
-            for (name, rss) in [("sqs-callback", ours), (PYTHON, python)] {
-                let _ = writeln!(
-                    text,
-                    "- {name}: after init {}; after the batch {}",
-                    Spread(&rss.after_init, 1),
-                    Spread(&rss.after_batch, 1)
-                );
-            }
-            text.push('\n');
+            ours_and_python(
+                text,
+                "Peak RSS, fresh instance, one batch of 10 × 256 KiB outputs (MiB):",
+                [ours, python],
+                |rss| {
+                    let (init, batch) = (Spread(&rss.after_init, 1), Spread(&rss.after_batch, 1));
+                    format!("after init {init}; after the batch {batch}")
+                },
+            );
         }
         if let Some(throughput) = &self.throughput {
             let _ = writeln!(
@@ -209,6 +207,21 @@ impl Results {
             text.push('\n');
         }
     }
+}
+
+/// Appends a section: `heading`, then a line of sqs-callback's measurements and
+/// one of the Python baseline's, each written by `line`.
+fn ours_and_python<T>(
+    text: &mut String,
+    heading: &str,
+    [ours, python]: [&T; 2],
+    line: impl Fn(&T) -> String,
+) {
+    let _ = writeln!(text, "{heading}\n");
+    for (name, measured) in [("sqs-callback", ours), (PYTHON, python)] {
+        let _ = writeln!(text, "- {name}: {}", line(measured));
+    }
+    text.push('\n');
 }
 
 /// measure, ours, compared with, ratio, target, verdict.

@@ -238,27 +238,27 @@ mod tests {
 
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(vars_lookup(vars))
-    }
-
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let config = config(&[]).unwrap();
+        let config = Config::from_lookup(vars_lookup(&[])).unwrap();
         assert_eq!(config.max_concurrency, 10);
         assert_eq!(config.retry, RetrySettings::default());
     }
 
     #[test]
     fn values_are_read() {
-        let config = config(&[("MAX_CONCURRENCY", "4"), ("DEADLINE_MARGIN_MS", "750")]).unwrap();
+        let config = Config::from_lookup(vars_lookup(&[
+            ("MAX_CONCURRENCY", "4"),
+            ("DEADLINE_MARGIN_MS", "750"),
+        ]))
+        .unwrap();
         assert_eq!(config.max_concurrency, 4);
         assert_eq!(config.retry.deadline_margin, Duration::from_millis(750));
     }
 
     #[test]
     fn bad_value_names_the_variable() {
-        let err = config(&[("MAX_CONCURRENCY", "lots")]).unwrap_err();
+        let err = Config::from_lookup(vars_lookup(&[("MAX_CONCURRENCY", "lots")])).unwrap_err();
         assert_eq!(err.name, "MAX_CONCURRENCY");
         assert_eq!(
             err.to_string(),
@@ -269,11 +269,15 @@ mod tests {
     #[test]
     fn out_of_range_value_is_refused() {
         assert_eq!(
-            config(&[("MAX_CONCURRENCY", "0")]).unwrap_err().name,
+            Config::from_lookup(vars_lookup(&[("MAX_CONCURRENCY", "0")]))
+                .unwrap_err()
+                .name,
             "MAX_CONCURRENCY"
         );
         assert_eq!(
-            config(&[("SFN_MAX_ATTEMPTS", "99")]).unwrap_err().name,
+            Config::from_lookup(vars_lookup(&[("SFN_MAX_ATTEMPTS", "99")]))
+                .unwrap_err()
+                .name,
             "SFN_MAX_ATTEMPTS"
         );
     }
