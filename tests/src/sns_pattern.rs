@@ -84,15 +84,9 @@ impl SnsCallbackWorld {
     /// Starts an execution with input `{"job": name}` and takes its task as the
     /// worker would. Returns the execution ARN and the task token.
     pub async fn start_execution(&self, name: &str) -> Result<(String, String)> {
-        statemachine::start_with_task(
-            &self.sfn,
-            &self.sqs,
-            &self.state_machine,
-            &self.work_queue,
-            name,
-            &json!({"job": name}),
-        )
-        .await
+        let input = json!({"job": name});
+        let (sfn, sqs, machine) = (&self.sfn, &self.sqs, &self.state_machine);
+        statemachine::start_with_task(sfn, sqs, machine, &self.work_queue, name, &input).await
     }
 
     /// Publishes `callback` to `topic`.
