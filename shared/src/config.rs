@@ -28,11 +28,6 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup`, so tests need no real environment.
     pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -57,6 +52,11 @@ impl Config {
             },
         })
     }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
 }
 
 /// Settings of the worker adapters.
@@ -79,12 +79,6 @@ impl Default for WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
-    /// `MAX_CONCURRENCY` (default 10) from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup`.
     pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -93,6 +87,12 @@ impl WorkerSettings {
             heartbeat_interval: heartbeat_interval(&lookup)?,
             max_concurrency: max_concurrency(&lookup)?,
         })
+    }
+
+    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
+    /// `MAX_CONCURRENCY` (default 10) from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
