@@ -101,7 +101,11 @@ mod tests {
     /// A body of these `fields` is not unwrapped: the callback text is the body itself.
     fn assert_read_as_a_raw_body(fields: serde_json::Map<String, serde_json::Value>, case: &str) {
         let body = serde_json::Value::Object(fields).to_string();
-        assert_eq!(sqs_callback_text(&record(Some(&body))).unwrap(), body, "{case}");
+        assert_eq!(
+            sqs_callback_text(&record(Some(&body))).unwrap(),
+            body,
+            "{case}"
+        );
     }
 
     #[test]

@@ -194,7 +194,11 @@ fn token_field_rows(key: &'static str) -> Vec<(&'static str, String, Expect)> {
             format!(r#"{{"{key}":"ab\ud800cd"}}"#),
             Expect::Field(key),
         ),
-        ("token is a number", format!(r#"{{"{key}":42}}"#), Expect::Field(key)),
+        (
+            "token is a number",
+            format!(r#"{{"{key}":42}}"#),
+            Expect::Field(key),
+        ),
         (
             "duplicate token key",
             format!(r#"{{"{key}":"a","{key}":"b"}}"#),
