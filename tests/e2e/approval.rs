@@ -20,6 +20,10 @@ const PAST_KEY_REFRESH: Duration = Duration::from_millis(1_500);
 /// The functions' settings of the rotation tests.
 const REFRESHING_KEYS: &[(&str, &str)] = &[("LINK_KEY_REFRESH_SECONDS", KEY_REFRESH_SECONDS)];
 
+async fn world_refreshing_keys() -> Result<ApprovalWorld> {
+    ApprovalWorld::start_with(REFRESHING_KEYS).await
+}
+
 /// A world whose functions run with `settings`, with one approval requested:
 /// the world, the execution ARN and the URL behind the email's button `label`.
 async fn requested_link(
@@ -207,7 +211,7 @@ async fn link_keeps_working_through_one_rotation_and_stops_once_its_key_leaves_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_instance_opens()
 -> Result<()> {
-    let mut world = ApprovalWorld::start_with(REFRESHING_KEYS).await?;
+    let mut world = world_refreshing_keys().await?;
     // Both functions warm, each having used the first key.
     let (_, first) = world.request_approval("warm", "Approve deploy 49").await?;
     let warmed = fetch("GET", link_labelled(&first.html, "Approve")?).await?;
