@@ -191,6 +191,26 @@ pub(crate) fn heartbeat_interval(
     Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
 }
 
+/// One required text setting, trimmed (empty when unset), that `check`
+/// accepts; an error names the variable and says it expected `what`, and why
+/// `check` refused the value.
+pub fn checked_text<E: std::fmt::Display>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    what: &str,
+    check: impl Fn(&str) -> Result<(), E>,
+) -> Result<String, ConfigError> {
+    let value = lookup(name).unwrap_or_default().trim().to_owned();
+    match check(&value) {
+        Ok(()) => Ok(value),
+        Err(reason) => Err(ConfigError {
+            name,
+            value,
+            expected: format!("expected {what} ({reason})"),
+        }),
+    }
+}
+
 /// One whole-number setting within `range`, or its default when unset or
 /// empty; an error names the variable.
 pub fn setting<T>(
