@@ -24,7 +24,7 @@ use sfn_callback_approval::web::router::{ApprovalHttp, CONTENT_SECURITY_POLICY};
 
 mod support;
 
-use support::sfn::{FAILURE, MAX_ATTEMPTS, SUCCESS, TOKEN, accepted, refused, sent};
+use support::sfn::{FAILURE, MAX_ATTEMPTS, SUCCESS, Sent, TOKEN, accepted, refused, sent};
 
 /// Where approval-http is served in these tests.
 const BASE_URL: &str = "https://approve.example/";
@@ -145,7 +145,12 @@ fn request(method: Method, query_link: Option<&str>, body: Body) -> Request {
 }
 
 fn get(link: &str) -> Request {
-    request(Method::GET, Some(link), Body::Empty)
+    bodiless(Method::GET, link)
+}
+
+/// A `method` request for `link`, without a body.
+fn bodiless(method: Method, link: &str) -> Request {
+    request(method, Some(link), Body::Empty)
 }
 
 /// The confirmation form as a browser posts it.
@@ -170,6 +175,22 @@ fn post(link: &str, decision: &str, comment: Option<&str>) -> Request {
 
 fn text(response: &Response<Body>) -> String {
     String::from_utf8(response.body().as_ref().to_vec()).unwrap()
+}
+
+/// The page says `shown`, and `replay` was sent exactly one call, to `target`:
+/// that call.
+fn assert_decided_with_one_call(
+    response: &Response<Body>,
+    shown: &str,
+    replay: &StaticReplayClient,
+    target: &str,
+) -> Sent {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).contains(shown));
+    let mut sent = sent(replay);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, target);
+    sent.remove(0)
 }
 
 /// The hidden `link` field of a confirmation page, as a browser would send it.
@@ -212,12 +233,7 @@ async fn get_shows_the_confirmation_page_and_makes_no_step_functions_call() {
 
 #[tokio::test]
 async fn head_answers_like_get_without_a_body_and_makes_no_step_functions_call() {
-    let response = answer_without_a_call(request(
-        Method::HEAD,
-        Some(&sealed(Action::Approve)),
-        Body::Empty,
-    ))
-    .await;
+    let response = answer_without_a_call(bodiless(Method::HEAD, &sealed(Action::Approve))).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.body().is_empty());
@@ -254,13 +270,9 @@ async fn post_approve_sends_task_success_with_the_decision_output() {
         .handle(post(&sealed(Action::Approve), "approve", Some("Ship it")))
         .await;
 
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(text(&response).contains("Approved"));
-    let sent = sent(&replay);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, SUCCESS);
-    assert_eq!(sent[0].body["taskToken"], TOKEN);
-    let output: Value = serde_json::from_str(sent[0].body["output"].as_str().unwrap()).unwrap();
+    let sent = assert_decided_with_one_call(&response, "Approved", &replay, SUCCESS);
+    assert_eq!(sent.body["taskToken"], TOKEN);
+    let output: Value = serde_json::from_str(sent.body["output"].as_str().unwrap()).unwrap();
     assert_eq!(output["decision"], "approved");
     assert_eq!(output["comment"], "Ship it");
     let decided_at = output["decidedAt"].as_str().unwrap();
@@ -324,13 +336,9 @@ async fn post_reject_sends_task_failure_approval_rejected_with_the_comment_as_ca
         ))
         .await;
 
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(text(&response).contains("Rejected"));
-    let sent = sent(&replay);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].target, FAILURE);
+    let sent = assert_decided_with_one_call(&response, "Rejected", &replay, FAILURE);
     assert_eq!(
-        sent[0].body,
+        sent.body,
         json!({"taskToken": TOKEN, "error": "ApprovalRejected", "cause": "Not during the freeze"})
     );
 }
@@ -513,12 +521,7 @@ async fn expired_link_shows_the_expiry_page_and_sends_nothing() {
 
 #[tokio::test]
 async fn put_is_405_with_the_allowed_methods() {
-    let response = answer_without_a_call(request(
-        Method::PUT,
-        Some(&sealed(Action::Approve)),
-        Body::Empty,
-    ))
-    .await;
+    let response = answer_without_a_call(bodiless(Method::PUT, &sealed(Action::Approve))).await;
 
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "GET, HEAD, POST");

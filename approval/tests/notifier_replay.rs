@@ -116,23 +116,8 @@ fn sent_bodies(replay: &StaticReplayClient) -> Vec<Value> {
 }
 
 fn sqs_event(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({
-                "messageId": format!("m{i}"),
-                "receiptHandle": "handle",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:approvals",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
+    let queue = "arn:aws:sqs:us-east-1:123456789012:approvals";
+    support::sfn::sqs_event(bodies, queue, |i| format!("m{i}"))
 }
 
 fn sns_event(message: &str) -> Value {
@@ -368,9 +353,7 @@ async fn ses_throttling_is_transient() {
 
 #[tokio::test]
 async fn ses_server_error_is_transient() {
-    let err = refusal_error(500, "InternalFailure").await;
-
-    assert_eq!(err.class(), Class::Transient);
+    assert_transient_and_unavailable(refusal_error(500, "InternalFailure").await);
 }
 
 #[tokio::test]

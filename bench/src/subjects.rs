@@ -46,16 +46,11 @@ pub fn bin_dir() -> Result<PathBuf> {
 
 /// The built binary `name`, or an error that says how to build it.
 pub fn binary(name: &str) -> Result<PathBuf> {
-    let path = bin_dir()?.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is not built: run `make bench`, which builds the release binaries first",
-            path.display()
-        )
-        .into())
-    }
+    sfn_callback_tests::binary_in(
+        &bin_dir()?,
+        name,
+        "run `make bench`, which builds the release binaries first",
+    )
 }
 
 /// One of the things the bench starts.
@@ -140,29 +135,11 @@ pub fn token(label: &str) -> String {
 
 /// An SQS event whose records carry these callback message bodies.
 pub fn sqs_event(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({
-                "messageId": format!("00000000-0000-4000-8000-{i:012}"),
-                "receiptHandle": format!("bench-receipt-{i}"),
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1700000000000",
-                    "SenderId": "123456789012",
-                    "ApproximateFirstReceiveTimestamp": "1700000000001"
-                },
-                "messageAttributes": {},
-                "md5OfBody": "00000000000000000000000000000000",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-callbacks",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
+    sfn_callback_test_support::sqs_event(
+        bodies,
+        "arn:aws:sqs:us-east-1:123456789012:bench-callbacks",
+        |i| format!("00000000-0000-4000-8000-{i:012}"),
+    )
 }
 
 /// A success callback message for `token` with `output`.

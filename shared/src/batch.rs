@@ -238,6 +238,11 @@ mod tests {
         record_of(queue, id, group)
     }
 
+    /// Records of a standard queue, one per id (its body too).
+    fn standard_records(ids: &[&str]) -> Vec<SqsMessage> {
+        ids.iter().map(|id| record(id, None)).collect()
+    }
+
     fn record_of(queue: &str, id: &str, group: Option<&str>) -> SqsMessage {
         let mut record = SqsMessage::default();
         record.message_id = Some(id.to_owned());
@@ -292,22 +297,14 @@ mod tests {
 
     #[tokio::test]
     async fn partial_batch_response_lists_exactly_the_failed_records() {
-        let records = vec![
-            record("ok-1", None),
-            record("bad-2", None),
-            record("ok-3", None),
-        ];
+        let records = standard_records(&["ok-1", "bad-2", "ok-3"]);
         let response = process_sqs_batch(records, 10, scripted).await;
         assert_eq!(failed_ids(&response), ["bad-2"]);
     }
 
     #[tokio::test]
     async fn panicking_record_fails_alone() {
-        let records = vec![
-            record("ok-1", None),
-            record("panic-2", None),
-            record("ok-3", None),
-        ];
+        let records = standard_records(&["ok-1", "panic-2", "ok-3"]);
         let reports = run_records(records, 10, scripted).await;
         let outcomes: Vec<_> = reports
             .iter()

@@ -28,11 +28,6 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup`, so tests need no real environment.
     pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -57,6 +52,11 @@ impl Config {
             },
         })
     }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
 }
 
 /// Settings of the worker adapters.
@@ -79,12 +79,6 @@ impl Default for WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
-    /// `MAX_CONCURRENCY` (default 10) from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup`.
     pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -93,6 +87,12 @@ impl WorkerSettings {
             heartbeat_interval: heartbeat_interval(&lookup)?,
             max_concurrency: max_concurrency(&lookup)?,
         })
+    }
+
+    /// Reads `HEARTBEAT_INTERVAL_SECONDS` (default 60; 0 sends no heartbeats) and
+    /// `MAX_CONCURRENCY` (default 10) from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
@@ -191,6 +191,26 @@ pub(crate) fn heartbeat_interval(
     Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
 }
 
+/// One required text setting, trimmed (empty when unset), that `check`
+/// accepts; an error names the variable and says it expected `what`, and why
+/// `check` refused the value.
+pub fn checked_text<E: std::fmt::Display>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    what: &str,
+    check: impl Fn(&str) -> Result<(), E>,
+) -> Result<String, ConfigError> {
+    let value = lookup(name).unwrap_or_default().trim().to_owned();
+    match check(&value) {
+        Ok(()) => Ok(value),
+        Err(reason) => Err(ConfigError {
+            name,
+            value,
+            expected: format!("expected {what} ({reason})"),
+        }),
+    }
+}
+
 /// One whole-number setting within `range`, or its default when unset or
 /// empty; an error names the variable.
 pub fn setting<T>(
@@ -234,33 +254,31 @@ fn millis(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use sfn_callback_test_support::vars_lookup;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
+    use super::*;
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let config = config(&[]).unwrap();
+        let config = Config::from_lookup(vars_lookup(&[])).unwrap();
         assert_eq!(config.max_concurrency, 10);
         assert_eq!(config.retry, RetrySettings::default());
     }
 
     #[test]
     fn values_are_read() {
-        let config = config(&[("MAX_CONCURRENCY", "4"), ("DEADLINE_MARGIN_MS", "750")]).unwrap();
+        let config = Config::from_lookup(vars_lookup(&[
+            ("MAX_CONCURRENCY", "4"),
+            ("DEADLINE_MARGIN_MS", "750"),
+        ]))
+        .unwrap();
         assert_eq!(config.max_concurrency, 4);
         assert_eq!(config.retry.deadline_margin, Duration::from_millis(750));
     }
 
     #[test]
     fn bad_value_names_the_variable() {
-        let err = config(&[("MAX_CONCURRENCY", "lots")]).unwrap_err();
+        let err = Config::from_lookup(vars_lookup(&[("MAX_CONCURRENCY", "lots")])).unwrap_err();
         assert_eq!(err.name, "MAX_CONCURRENCY");
         assert_eq!(
             err.to_string(),
@@ -271,11 +289,15 @@ mod tests {
     #[test]
     fn out_of_range_value_is_refused() {
         assert_eq!(
-            config(&[("MAX_CONCURRENCY", "0")]).unwrap_err().name,
+            Config::from_lookup(vars_lookup(&[("MAX_CONCURRENCY", "0")]))
+                .unwrap_err()
+                .name,
             "MAX_CONCURRENCY"
         );
         assert_eq!(
-            config(&[("SFN_MAX_ATTEMPTS", "99")]).unwrap_err().name,
+            Config::from_lookup(vars_lookup(&[("SFN_MAX_ATTEMPTS", "99")]))
+                .unwrap_err()
+                .name,
             "SFN_MAX_ATTEMPTS"
         );
     }

@@ -98,17 +98,22 @@ mod tests {
         assert_eq!(sqs_callback_text(&record(Some(body))).unwrap(), body);
     }
 
+    /// A body of these `fields` is not unwrapped: the callback text is the body itself.
+    fn assert_read_as_a_raw_body(fields: serde_json::Map<String, serde_json::Value>, case: &str) {
+        let body = serde_json::Value::Object(fields).to_string();
+        assert_eq!(
+            sqs_callback_text(&record(Some(&body))).unwrap(),
+            body,
+            "{case}"
+        );
+    }
+
     #[test]
     fn body_missing_any_field_of_a_real_notification_is_not_unwrapped() {
         for missing in ["Type", "MessageId", "TopicArn", "Message", "Timestamp"] {
             let mut fields = notification_fields();
             fields.remove(missing);
-            let body = serde_json::Value::Object(fields).to_string();
-            assert_eq!(
-                sqs_callback_text(&record(Some(&body))).unwrap(),
-                body,
-                "without {missing}"
-            );
+            assert_read_as_a_raw_body(fields, &format!("without {missing}"));
         }
     }
 
@@ -117,12 +122,7 @@ mod tests {
         for wrong in ["MessageId", "TopicArn", "Message", "Timestamp"] {
             let mut fields = notification_fields();
             fields.insert(wrong.to_owned(), serde_json::json!({"not": "a string"}));
-            let body = serde_json::Value::Object(fields).to_string();
-            assert_eq!(
-                sqs_callback_text(&record(Some(&body))).unwrap(),
-                body,
-                "{wrong} not a string"
-            );
+            assert_read_as_a_raw_body(fields, &format!("{wrong} not a string"));
         }
     }
 

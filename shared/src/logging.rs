@@ -94,37 +94,14 @@ fn caps() -> Targets {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
+    use sfn_callback_test_support::{Captured, vars_lookup};
 
     use super::*;
-
-    /// Collects what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-        }
-    }
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What the subscriber writes of TRACE and DEBUG events of AWS targets and ours.
     fn logged(settings: &LogSettings) -> String {
         let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = subscriber(settings, move || writer.clone());
+        let subscriber = subscriber(settings, captured.clone());
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "AWS-RUNTIME-TRACE");
             tracing::trace!(target: "aws_sdk_secretsmanager::operation", "AWS-SDK-TRACE");
@@ -135,6 +112,21 @@ mod tests {
             tracing::trace!(target: "sfn_callback::respond", "OWN-TRACE");
         });
         captured.text()
+    }
+
+    /// The DEBUG event of an AWS target got through; none of the TRACE events
+    /// of AWS targets or of the runtime's raw events did.
+    fn assert_aws_and_raw_events_capped_at_debug(text: &str) {
+        assert!(text.contains("AWS-RUNTIME-DEBUG"), "{text}");
+        for capped in [
+            "AWS-RUNTIME-TRACE",
+            "AWS-SDK-TRACE",
+            "AWS-SIGV4-TRACE",
+            "AWS-CONFIG-TRACE",
+            "RAW-EVENT-TRACE",
+        ] {
+            assert!(!text.contains(capped), "{capped} in {text}");
+        }
     }
 
     fn settings(directives: &str) -> LogSettings {
@@ -150,16 +142,7 @@ mod tests {
         let text = logged(&settings(""));
 
         assert!(text.contains("OWN-TRACE"), "{text}");
-        assert!(text.contains("AWS-RUNTIME-DEBUG"), "{text}");
-        for capped in [
-            "AWS-RUNTIME-TRACE",
-            "AWS-SDK-TRACE",
-            "AWS-SIGV4-TRACE",
-            "AWS-CONFIG-TRACE",
-            "RAW-EVENT-TRACE",
-        ] {
-            assert!(!text.contains(capped), "{capped} in {text}");
-        }
+        assert_aws_and_raw_events_capped_at_debug(&text);
     }
 
     #[test]
@@ -169,15 +152,7 @@ mod tests {
              lambda_runtime::layers::api_response=trace",
         ));
 
-        assert!(text.contains("AWS-RUNTIME-DEBUG"), "{text}");
-        for capped in [
-            "AWS-RUNTIME-TRACE",
-            "AWS-SDK-TRACE",
-            "AWS-SIGV4-TRACE",
-            "RAW-EVENT-TRACE",
-        ] {
-            assert!(!text.contains(capped), "{capped} in {text}");
-        }
+        assert_aws_and_raw_events_capped_at_debug(&text);
     }
 
     #[test]
@@ -187,11 +162,7 @@ mod tests {
             ("AWS_LAMBDA_LOG_FORMAT", "json"),
             ("RUST_LOG", "hyper=debug"),
         ];
-        let settings = LogSettings::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        });
+        let settings = LogSettings::from_lookup(vars_lookup(&vars));
         assert_eq!(
             settings,
             LogSettings {

@@ -39,16 +39,10 @@ use crate::batch::Handled;
 use crate::client::{CallbackClient, Deadline};
 use crate::completion::{Completion, INVALID_OUTPUT_ERROR, MAX_ERROR_CHARS, truncate_cause};
 use crate::config::{Config, WorkerSettings, heartbeat_interval};
+use crate::handlers::TextHandler;
 use crate::heartbeat::{until_deadline, with_heartbeats};
 use crate::message::{TaskMessage, parse_task_message};
 use crate::outcome::{CallbackError, Outcome};
-
-/// The error a task is failed with when its handler's error name is too long
-/// for Step Functions; the cause starts with that name.
-pub(crate) const INVALID_ERROR_NAME_ERROR: &str = "sfn_callback.InvalidError";
-/// The error a task is failed with when its input cannot be read, or does not
-/// fit the handler's input type.
-pub(crate) const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 
 /// How a task's work failed, as the state machine's `Catch` will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +86,13 @@ impl TaskFailure {
         }
     }
 }
+
+/// The error a task is failed with when its handler's error name is too long
+/// for Step Functions; the cause starts with that name.
+pub(crate) const INVALID_ERROR_NAME_ERROR: &str = "sfn_callback.InvalidError";
+/// The error a task is failed with when its input cannot be read, or does not
+/// fit the handler's input type.
+pub(crate) const INVALID_INPUT_ERROR: &str = "sfn_callback.InvalidInput";
 
 /// Any error fails the task under its type's name (`ParseIntError`;
 /// `serde_json.Error` when the name alone says nothing), with its message and
@@ -223,6 +224,12 @@ pub(crate) struct Work<H> {
     pub(crate) client: CallbackClient,
     pub(crate) handler: H,
     pub(crate) settings: WorkerSettings,
+}
+
+impl<H: TaskHandler> TextHandler for Work<H> {
+    fn handle_text(&self, text: &str, deadline: Deadline) -> impl Future<Output = Handled> + Send {
+        self.on_text(text, deadline)
+    }
 }
 
 impl<H: TaskHandler> Work<H> {

@@ -371,15 +371,13 @@ async fn no_poll_starts_after_shutdown_even_when_the_poll_in_flight_fails() {
 
     let report = run_echo_paused(client, shutdown).await;
 
-    assert_eq!(
-        sfn.count(POLL),
-        1,
-        "a poll started after shutdown: {report:?}"
-    );
+    let polls = sfn.count(POLL);
+    assert_eq!(polls, 1, "a poll started after shutdown: {report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_a_task_for_shutdown_is_retried_past_a_transient_error() {
+    let endless = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
     let sfn = ScriptedSfn::default();
     // Every attempt of the first SendTaskFailure (the SDK makes MAX_ATTEMPTS) is refused as busy.
     let client = sfn.client_fn(|operation, earlier| {
@@ -388,7 +386,6 @@ async fn failing_a_task_for_shutdown_is_retried_past_a_transient_error() {
         }
         one_task("{}")(operation, earlier)
     });
-    let endless = |_input: Value| std::future::pending::<Result<Value, TaskFailure>>();
     let worker = ActivityWorker::new(client, endless, settings(50));
 
     let report = run_until(worker, &sfn, |s| s.count(POLL) > 0).await;

@@ -158,36 +158,33 @@ async fn rejected_output_fails_the_task_with_invalid_output_error_and_the_cause(
 
 // --- Duplicate or late delivery ---------------------------------------------
 
-async fn assert_timed_out_is_acknowledged_and_sent_once(completion: Completion) {
-    let (outcome, sent) = complete(vec![refused("TaskTimedOut"), accepted()], completion).await;
+/// `completion` refused with the `code` of a timed-out task is acknowledged, not retried.
+async fn assert_timed_out_is_acknowledged_and_sent_once(code: &str, completion: Completion) {
+    let (outcome, sent) = complete(vec![refused(code), accepted()], completion).await;
 
     assert_eq!(outcome, Ok(Done::AlreadyClosed));
-    assert_eq!(sent.len(), 1, "TaskTimedOut must not be retried");
+    assert_eq!(sent.len(), 1, "{code} must not be retried");
 }
 
 #[tokio::test]
 async fn task_timed_out_on_success_is_acknowledged_as_already_closed() {
-    assert_timed_out_is_acknowledged_and_sent_once(success()).await;
+    assert_timed_out_is_acknowledged_and_sent_once("TaskTimedOut", success()).await;
 }
 
 #[tokio::test]
 async fn task_timed_out_on_failure_is_acknowledged_as_already_closed() {
-    assert_timed_out_is_acknowledged_and_sent_once(failure()).await;
+    assert_timed_out_is_acknowledged_and_sent_once("TaskTimedOut", failure()).await;
 }
 
 #[tokio::test]
 async fn task_timed_out_on_heartbeat_is_acknowledged_as_already_closed() {
-    assert_timed_out_is_acknowledged_and_sent_once(Completion::Heartbeat).await;
+    assert_timed_out_is_acknowledged_and_sent_once("TaskTimedOut", Completion::Heartbeat).await;
 }
 
 #[tokio::test]
 async fn task_timed_out_with_a_namespaced_type_is_acknowledged_as_already_closed() {
-    let answers = vec![refused("com.amazonaws.states#TaskTimedOut"), accepted()];
-
-    let (outcome, sent) = complete(answers, success()).await;
-
-    assert_eq!(outcome, Ok(Done::AlreadyClosed));
-    assert_eq!(sent.len(), 1);
+    let namespaced = "com.amazonaws.states#TaskTimedOut";
+    assert_timed_out_is_acknowledged_and_sent_once(namespaced, success()).await;
 }
 
 // --- Refusals that will never succeed ----------------------------------------

@@ -347,25 +347,21 @@ fn any_input() -> impl Strategy<Value = String> {
 /// named as such (a `+` URL-decoded into a space). The first bad character is
 /// reported, before the length.
 fn expected_token(raw: &str) -> Result<(), TokenError> {
-    if raw.is_empty() {
-        return Err(TokenError::Empty);
-    }
-    for (position, c) in raw.chars().enumerate() {
-        if c == ' ' {
-            return Err(TokenError::Space { position });
-        }
-        if c.is_whitespace() || c.is_control() {
-            return Err(TokenError::ControlOrWhitespace {
-                position,
-                code: u32::from(c),
-            });
-        }
-    }
+    let first_bad = raw
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_whitespace() || c.is_control());
     let chars = raw.chars().count();
-    if chars > MAX_TOKEN_CHARS {
-        return Err(TokenError::TooLong { chars });
+    match first_bad {
+        _ if raw.is_empty() => Err(TokenError::Empty),
+        Some((position, ' ')) => Err(TokenError::Space { position }),
+        Some((position, c)) => Err(TokenError::ControlOrWhitespace {
+            position,
+            code: u32::from(c),
+        }),
+        None if chars > MAX_TOKEN_CHARS => Err(TokenError::TooLong { chars }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What `message::parse` must make of a model message.

@@ -1,7 +1,8 @@
 //! Test support shared by the replay tests of the core and the approval
 //! crate: a real aws-sdk-sfn client whose HTTP layer is a test double, the
-//! answers it gives, what it sent, the hang guard and log capture. Never a
-//! dependency of a library: only a dev-dependency.
+//! answers it gives, what it sent, the hang guard, log capture and Lambda's
+//! SQS events (the bench's too). Never a dependency of a library: only a
+//! dev-dependency, and the bench's.
 
 #![allow(
     clippy::unwrap_used,
@@ -98,18 +99,34 @@ pub fn callback_client(http: impl HttpClient + 'static) -> CallbackClient {
     CallbackClient::from_client(sdk_client(http), RetrySettings::default())
 }
 
-/// A replayed Step Functions answer: `status` with the JSON `body`.
-pub fn answer(status: u16, body: &str) -> ReplayEvent {
+/// A replayed answer of the AWS JSON service at `endpoint`: `status` with
+/// `body`, of the service's `content_type` (`application/x-amz-json-1.x`).
+pub fn json_service_answer(
+    endpoint: &str,
+    content_type: &str,
+    status: u16,
+    body: &str,
+) -> ReplayEvent {
     ReplayEvent::new(
         http::Request::builder()
-            .uri("https://states.us-east-1.amazonaws.com/")
+            .uri(endpoint)
             .body(SdkBody::empty())
             .unwrap(),
         http::Response::builder()
             .status(status)
-            .header("content-type", "application/x-amz-json-1.0")
+            .header("content-type", content_type)
             .body(SdkBody::from(body.to_owned()))
             .unwrap(),
+    )
+}
+
+/// A replayed Step Functions answer: `status` with the JSON `body`.
+pub fn answer(status: u16, body: &str) -> ReplayEvent {
+    json_service_answer(
+        "https://states.us-east-1.amazonaws.com/",
+        "application/x-amz-json-1.0",
+        status,
+        body,
     )
 }
 
@@ -310,6 +327,47 @@ impl HttpClient for DelayedAnswers {
         _: &RuntimeComponents,
     ) -> SharedHttpConnector {
         self.clone().into_shared()
+    }
+}
+
+/// An SQS event as Lambda's event source delivers it: one record per body,
+/// from the queue `queue_arn`, the `i`th with the message id `message_id(i)`.
+pub fn sqs_event(
+    bodies: &[String],
+    queue_arn: &str,
+    message_id: impl Fn(usize) -> String,
+) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({
+                "messageId": message_id(i),
+                "receiptHandle": format!("receipt-{i}"),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1700000000000",
+                    "SenderId": "123456789012",
+                    "ApproximateFirstReceiveTimestamp": "1700000000001"
+                },
+                "messageAttributes": {},
+                "md5OfBody": "00000000000000000000000000000000",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// A settings lookup (`name` to value) that finds the names of `vars`, and no others.
+pub fn vars_lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
-use sfn_callback_tests::approval::{APPROVER, ApprovalWorld, fetch, link_labelled, post_form};
+use sfn_callback_tests::approval::{
+    APPROVER, ApprovalWorld, Email, fetch, link_labelled, post_form,
+};
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -15,16 +17,37 @@ const KEY_REFRESH_SECONDS: &str = "1";
 /// Long enough for a refresh interval to pass, with room for a slow machine.
 const PAST_KEY_REFRESH: Duration = Duration::from_millis(1_500);
 
+/// The functions' settings of the rotation tests.
+const REFRESHING_KEYS: &[(&str, &str)] = &[("LINK_KEY_REFRESH_SECONDS", KEY_REFRESH_SECONDS)];
+
 async fn world_refreshing_keys() -> Result<ApprovalWorld> {
-    ApprovalWorld::start_with(&[("LINK_KEY_REFRESH_SECONDS", KEY_REFRESH_SECONDS)]).await
+    ApprovalWorld::start_with(REFRESHING_KEYS).await
+}
+
+/// A world whose functions run with `settings`, with one approval requested:
+/// the world, the execution ARN and the URL behind the email's button `label`.
+async fn requested_link(
+    settings: &[(&str, &str)],
+    name: &str,
+    subject: &str,
+    label: &str,
+) -> Result<(ApprovalWorld, String, String)> {
+    let mut world = ApprovalWorld::start_with(settings).await?;
+    let (execution, link) = world.request_link(name, subject, label).await?;
+    Ok((world, execution, link))
+}
+
+/// A fresh world with one approval requested: the world, the execution ARN
+/// and the email sent.
+async fn requested_approval(name: &str, subject: &str) -> Result<(ApprovalWorld, String, Email)> {
+    let mut world = ApprovalWorld::start().await?;
+    let (execution, email) = world.request_approval(name, subject).await?;
+    Ok((world, execution, email))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_link_then_confirm_succeeds_the_execution_with_the_decision() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world
-        .request_approval("approve", "Approve deploy 42")
-        .await?;
+    let (world, execution, email) = requested_approval("approve", "Approve deploy 42").await?;
     assert!(
         email.destinations.to_string().contains(APPROVER),
         "{:?}",
@@ -55,10 +78,8 @@ async fn approve_link_then_confirm_succeeds_the_execution_with_the_decision() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_fails_the_execution_with_approval_rejected_seen_by_catch() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, reject) = world
-        .request_link("reject", "Approve deploy 43", "Reject")
-        .await?;
+    let (world, execution, reject) =
+        requested_link(&[], "reject", "Approve deploy 43", "Reject").await?;
 
     let page = fetch("GET", reject.clone()).await?;
     let decided = post_form(reject, page.form_link()?, "reject", "not on a Friday").await?;
@@ -76,10 +97,8 @@ async fn reject_fails_the_execution_with_approval_rejected_seen_by_catch() -> Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_decision_gets_409_and_changes_nothing() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, approve) = world
-        .request_link("twice", "Approve deploy 44", "Approve")
-        .await?;
+    let (world, execution, approve) =
+        requested_link(&[], "twice", "Approve deploy 44", "Approve").await?;
     let link = fetch("GET", approve.clone()).await?.form_link()?;
     assert_eq!(
         post_form(approve.clone(), link.clone(), "approve", "")
@@ -105,10 +124,8 @@ async fn second_decision_gets_409_and_changes_nothing() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_and_head_alone_decide_nothing() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, approve) = world
-        .request_link("scanned", "Approve deploy 45", "Approve")
-        .await?;
+    let (world, execution, approve) =
+        requested_link(&[], "scanned", "Approve deploy 45", "Approve").await?;
 
     // What a mail scanner does: fetch every link, more than once.
     for method in ["HEAD", "GET", "GET"] {
@@ -124,10 +141,8 @@ async fn get_and_head_alone_decide_nothing() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_link_gets_400_and_reaches_no_step_functions() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, approve) = world
-        .request_link("tampered", "Approve deploy 46", "Approve")
-        .await?;
+    let (world, execution, approve) =
+        requested_link(&[], "tampered", "Approve deploy 46", "Approve").await?;
     let mut tampered = approve.clone().into_bytes();
     let last = tampered.len() - 3;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -149,10 +164,7 @@ async fn tampered_link_gets_400_and_reaches_no_step_functions() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_logs_never_show_the_token() -> Result<()> {
-    let mut world = ApprovalWorld::start().await?;
-    let (execution, email) = world
-        .request_approval("secret", "Approve deploy 47")
-        .await?;
+    let (world, execution, email) = requested_approval("secret", "Approve deploy 47").await?;
     let token = world.task_token(&execution).await?;
     let approve = link_labelled(&email.html, "Approve")?;
     let page = fetch("GET", approve.clone()).await?;
@@ -176,10 +188,8 @@ async fn pages_and_logs_never_show_the_token() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_keeps_working_through_one_rotation_and_stops_once_its_key_leaves_the_secret()
 -> Result<()> {
-    let mut world = world_refreshing_keys().await?;
-    let (execution, approve) = world
-        .request_link("rotated", "Approve deploy 48", "Approve")
-        .await?;
+    let (mut world, execution, approve) =
+        requested_link(REFRESHING_KEYS, "rotated", "Approve deploy 48", "Approve").await?;
     let link = fetch("GET", approve.clone()).await?.form_link()?;
 
     // Its key becomes `previous`: still held, so the link still opens.
@@ -236,10 +246,8 @@ async fn warm_notifier_seals_with_the_rotated_key_that_a_new_approval_http_insta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_key_secret_keeps_the_last_good_keys_in_use_and_is_logged() -> Result<()> {
-    let mut world = world_refreshing_keys().await?;
-    let (_, approve) = world
-        .request_link("before", "Approve deploy 53", "Approve")
-        .await?;
+    let (mut world, _, approve) =
+        requested_link(REFRESHING_KEYS, "before", "Approve deploy 53", "Approve").await?;
 
     world.delete_link_key_secret().await?;
     tokio::time::sleep(PAST_KEY_REFRESH).await;

@@ -23,17 +23,52 @@ async fn world() -> Result<WorkerWorld> {
     WorkerWorld::start("stuck", 60).await
 }
 
-/// Starts an execution that no worker answers, and writes its token to a file,
-/// as an operator would have it. Returns the execution, the file and the token.
-async fn stuck_execution(world: &WorkerWorld, name: &str) -> Result<(String, PathBuf, String)> {
+/// An execution that no worker answers, with its token written to a file, as
+/// an operator would have it.
+struct Stuck {
+    world: WorkerWorld,
+    execution: String,
+    file: PathBuf,
+    token: String,
+}
+
+/// Starts a [`world`] with one stuck execution named `name`.
+async fn stuck(name: &str) -> Result<Stuck> {
+    let world = world().await?;
     let (execution, token) = world.start_stuck(name, &json!({})).await?;
     let file = artifacts_dir()?.join(format!("token-{name}-{}", std::process::id()));
     std::fs::write(&file, format!("{token}\n"))?;
-    Ok((execution, file, token))
+    Ok(Stuck {
+        world,
+        execution,
+        file,
+        token,
+    })
+}
+
+impl Stuck {
+    /// The `sfn-callback` arguments of `command` with the token file, then `rest`.
+    fn args(&self, command: &str, rest: &[&str]) -> Vec<String> {
+        let file = self.file.to_string_lossy().into_owned();
+        let mut args = vec![command.to_owned(), "--token-file".to_owned(), file];
+        args.extend(rest.iter().map(|arg| (*arg).to_owned()));
+        args
+    }
+
+    /// Runs `sfn-callback command --token-file FILE rest...` against the world's peer.
+    fn run(&self, command: &str, rest: &[&str]) -> Result<Output> {
+        let args = self.args(command, rest);
+        cli(&self.world, &args, "")
+    }
+
+    async fn assert_still_waiting(&self) -> Result<()> {
+        let sfn = &self.world.sfn;
+        statemachine::assert_status(sfn, &self.execution, ExecutionStatus::Running).await
+    }
 }
 
 /// Runs `sfn-callback` with `args` against the world's peer, feeding `stdin`.
-fn cli(world: &WorkerWorld, args: &[&str], stdin: &str) -> Result<Output> {
+fn cli<A: AsRef<std::ffi::OsStr>>(world: &WorkerWorld, args: &[A], stdin: &str) -> Result<Output> {
     run_cli(args, world.peer.function_env(), stdin)
 }
 
@@ -45,35 +80,27 @@ fn text(output: &Output) -> String {
     )
 }
 
+fn assert_exit_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(output));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
-    let world = world().await?;
-    let (execution, file, token) = stuck_execution(&world, "succeed").await?;
-    let path = file.to_string_lossy();
+    let stuck = stuck("succeed").await?;
 
-    let output = cli(
-        &world,
-        &[
-            "succeed",
-            "--token-file",
-            &path,
-            "--output",
-            r#"{"fixed":"by hand"}"#,
-        ],
-        "",
-    )?;
+    let output = stuck.run("succeed", &["--output", r#"{"fixed":"by hand"}"#])?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit_code(&output, 0);
     assert!(
         text(&output).contains("done: SendTaskSuccess for token:"),
         "{}",
         text(&output)
     );
     assert!(
-        !text(&output).contains(&token),
+        !text(&output).contains(&stuck.token),
         "the token is never printed"
     );
-    let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
+    let described = statemachine::wait_finished(&stuck.world.sfn, &stuck.execution, LIMIT).await?;
     assert_eq!(described.status(), &ExecutionStatus::Succeeded);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(described.output().unwrap_or_default())?,
@@ -84,30 +111,18 @@ async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() -> Result<()> {
-    let world = world().await?;
-    let (execution, file, token) = stuck_execution(&world, "refused").await?;
-    let proxy = FaultProxy::start(
-        world.peer.endpoint(),
-        FaultPlan::none().refuse_success_outputs(),
-    )
-    .await?;
+    let stuck = stuck("refused").await?;
+    let peer = &stuck.world.peer;
+    let proxy =
+        FaultProxy::start(peer.endpoint(), FaultPlan::none().refuse_success_outputs()).await?;
+    let args = stuck.args("succeed", &["--output", r#"{"fixed":"by hand"}"#]);
 
-    let output = run_cli(
-        &[
-            "succeed",
-            "--token-file",
-            &file.to_string_lossy(),
-            "--output",
-            r#"{"fixed":"by hand"}"#,
-        ],
-        proxy.function_env(&world.peer),
-        "",
-    )?;
+    let output = run_cli(&args, proxy.function_env(peer), "")?;
 
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert_exit_code(&output, 4);
     assert!(text(&output).contains("InvalidOutput"), "{}", text(&output));
     assert!(
-        !text(&output).contains(&token),
+        !text(&output).contains(&stuck.token),
         "the token is never printed"
     );
     let counts = proxy.counts();
@@ -117,7 +132,7 @@ async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() ->
         "only the success was sent: {counts}"
     );
     assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
+        statemachine::status(&stuck.world.sfn, &stuck.execution).await?,
         ExecutionStatus::Running,
         "the task was neither failed nor completed"
     );
@@ -126,8 +141,12 @@ async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_reads_the_token_from_stdin() -> Result<()> {
-    let world = world().await?;
-    let (execution, _, token) = stuck_execution(&world, "fail").await?;
+    let Stuck {
+        world,
+        execution,
+        token,
+        ..
+    } = stuck("fail").await?;
 
     let output = cli(
         &world,
@@ -143,7 +162,7 @@ async fn fail_reads_the_token_from_stdin() -> Result<()> {
         &token,
     )?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit_code(&output, 0);
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
     assert_eq!(
         statemachine::caught_error(&statemachine::history(&world.sfn, &execution).await?)
@@ -156,18 +175,12 @@ async fn fail_reads_the_token_from_stdin() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_exits_0_and_leaves_the_task_waiting() -> Result<()> {
-    let world = world().await?;
-    let (execution, file, _) = stuck_execution(&world, "beat").await?;
+    let stuck = stuck("beat").await?;
 
-    let output = cli(
-        &world,
-        &["heartbeat", "--token-file", &file.to_string_lossy()],
-        "",
-    )?;
+    let output = stuck.run("heartbeat", &[])?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
-    Ok(())
+    assert_exit_code(&output, 0);
+    stuck.assert_still_waiting().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,31 +193,19 @@ async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
         "not-a-token-step-functions-knows",
     )?;
 
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert_exit_code(&output, 4);
     assert!(text(&output).contains("InvalidToken"), "{}", text(&output));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_output_exits_2_and_sends_nothing() -> Result<()> {
-    let world = world().await?;
-    let (execution, file, _) = stuck_execution(&world, "bad-output").await?;
+    let stuck = stuck("bad-output").await?;
 
-    let output = cli(
-        &world,
-        &[
-            "succeed",
-            "--token-file",
-            &file.to_string_lossy(),
-            "--output",
-            "{not json",
-        ],
-        "",
-    )?;
+    let output = stuck.run("succeed", &["--output", "{not json"])?;
 
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
-    Ok(())
+    assert_exit_code(&output, 2);
+    stuck.assert_still_waiting().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +214,7 @@ async fn token_is_not_accepted_on_the_command_line() -> Result<()> {
 
     let output = cli(&world, &["succeed", "--token", "AAAA"], "")?;
 
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_exit_code(&output, 2);
     Ok(())
 }
 
@@ -228,12 +229,13 @@ fn link_cli(args: &[&str], stdin: &str) -> Result<Output> {
 
 /// Runs `sfn-callback` with `args` and nothing of this process's environment
 /// but `env`, feeding `stdin`.
-fn run_cli<K, V>(
-    args: &[&str],
+fn run_cli<A, K, V>(
+    args: &[A],
     env: impl IntoIterator<Item = (K, V)>,
     stdin: &str,
 ) -> Result<Output>
 where
+    A: AsRef<std::ffi::OsStr>,
     K: AsRef<std::ffi::OsStr>,
     V: AsRef<std::ffi::OsStr>,
 {
@@ -275,12 +277,12 @@ fn link_seal_then_open_shows_action_expiry_and_fingerprint_never_the_token() -> 
         &format!("https://approve.example/?l={link}"),
     )?;
 
-    assert_eq!(sealed.status.code(), Some(0), "{}", text(&sealed));
+    assert_exit_code(&sealed, 0);
     assert!(
         !link.contains(token) && !link.contains('+') && !link.contains('/'),
         "{link}"
     );
-    assert_eq!(opened.status.code(), Some(0), "{}", text(&opened));
+    assert_exit_code(&opened, 0);
     let shown = text(&opened);
     assert!(
         shown.contains("action: Reject") && shown.contains("subject: Deploy 7"),
@@ -303,7 +305,7 @@ fn link_open_refuses_a_changed_link_with_exit_2() -> Result<()> {
 
     let opened = link_cli(&["link", "open", "--link-file", "-"], &link)?;
 
-    assert_eq!(opened.status.code(), Some(2), "{}", text(&opened));
+    assert_exit_code(&opened, 2);
     assert!(text(&opened).contains("does not open"), "{}", text(&opened));
     Ok(())
 }

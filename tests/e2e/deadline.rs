@@ -16,7 +16,7 @@ use serde_json::json;
 use sfn_callback_tests::fault_proxy::{Fault, FaultPlan, Faults};
 use sfn_callback_tests::instance_kill::{InstanceKiller, KillSchedule, KillTally};
 use sfn_callback_tests::runtime_api::Lambda;
-use sfn_callback_tests::sqs_pattern::SqsCallbackWorld;
+use sfn_callback_tests::sqs_pattern::{Delivered, SqsCallbackWorld};
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -49,6 +49,24 @@ async fn queue_callback(world: &SqsCallbackWorld, name: &str) -> Result<String> 
     Ok(execution)
 }
 
+/// Every record of the batch was handed back (`why`), with the answer near
+/// the deadline but before it.
+fn assert_handed_back_near_the_deadline(batch: &Delivered, why: &str) {
+    assert_eq!(batch.failed, batch.ids, "{why}");
+    assert_answered_near_but_before_the_deadline(batch.took);
+}
+
+/// A world whose every Step Functions answer is held for longer than the whole
+/// invocation may last, with one callback queued; returns the execution ARN too.
+async fn one_callback_with_every_answer_held(
+    name: &str,
+) -> Result<(SqsCallbackWorld, Lambda, String)> {
+    let plan = FaultPlan::always(Fault::Delay).hold_for(Duration::from_secs(10));
+    let (world, lambda) = world(plan).await?;
+    let execution = queue_callback(&world, name).await?;
+    Ok((world, lambda, execution))
+}
+
 /// The answer came before the deadline, and late enough to show the calls were
 /// retried up to the cap rather than given up at once.
 fn assert_answered_near_but_before_the_deadline(took: Duration) {
@@ -74,11 +92,7 @@ async fn throttling_until_the_deadline_hands_every_record_back_before_the_deadli
 
     let batch = world.deliver_batch(&mut lambda, 3).await?;
 
-    assert_eq!(
-        batch.failed, batch.ids,
-        "every throttled record is handed back"
-    );
-    assert_answered_near_but_before_the_deadline(batch.took);
+    assert_handed_back_near_the_deadline(&batch, "every throttled record is handed back");
     assert!(
         proxy.counts().throttled >= 6,
         "the SDK retried each call: {}",
@@ -103,19 +117,12 @@ async fn throttling_until_the_deadline_hands_every_record_back_before_the_deadli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_answers_near_the_deadline_hand_the_record_back_and_the_redelivery_is_acknowledged()
 -> Result<()> {
-    // Every answer is held for longer than the whole invocation may last.
-    let plan = FaultPlan::always(Fault::Delay).hold_for(Duration::from_secs(10));
-    let (world, mut lambda) = world(plan).await?;
+    let (world, mut lambda, execution) = one_callback_with_every_answer_held("stalled").await?;
     let proxy = world.fault_proxy()?;
-    let execution = queue_callback(&world, "stalled").await?;
 
     let batch = world.deliver_batch(&mut lambda, 1).await?;
 
-    assert_eq!(
-        batch.failed, batch.ids,
-        "the record with no answer is handed back"
-    );
-    assert_answered_near_but_before_the_deadline(batch.took);
+    assert_handed_back_near_the_deadline(&batch, "the record with no answer is handed back");
     // The first call reached Step Functions before its answer stalled: the
     // outcome the function could not see is that the task completed.
     assert_eq!(
@@ -171,11 +178,9 @@ async fn record_with_less_time_left_than_the_margin_is_handed_back_without_a_cal
 async fn an_instance_killed_after_its_completion_took_effect_is_replaced_and_the_record_comes_back_as_a_duplicate()
 -> Result<()> {
     // The answer is held, so the kill surely lands between the call taking effect and the batch response.
-    let plan = FaultPlan::always(Fault::Delay).hold_for(Duration::from_secs(10));
-    let (world, mut lambda) = world(plan).await?;
-    let proxy = world.fault_proxy()?;
-    let execution = queue_callback(&world, "killed").await?;
+    let (world, mut lambda, execution) = one_callback_with_every_answer_held("killed").await?;
     let messages = world.receive_callbacks(1).await?;
+    let proxy = world.fault_proxy()?;
     let first_process = lambda.pid();
     let mut killer = InstanceKiller::new(KillSchedule::always_after(1), proxy.effects());
 

@@ -20,7 +20,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sfn_callback_approval::link::LinkKey;
 use sfn_callback_tests::approval::{ApprovalWorld, fetch, link_labelled, post_form};
-use sfn_callback_tests::event_source::{create_queue, deliver, receive_exactly, task_token};
+use sfn_callback_tests::event_source::{self, create_queue, deliver, receive_exactly, task_token};
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
 use sfn_callback_tests::peer::{Clients, LocalAws};
 use sfn_callback_tests::runtime_api::{Answer, Lambda};
@@ -254,31 +254,19 @@ async fn sqs_callback_scenarios_leak_nothing(log_level: &str) -> Result<()> {
     let mut secrets = Secrets::default();
     let mut lambda = Lambda::start("sqs-callback", &world.env).await?;
     let raw = create_queue(&world.sqs, "callbacks-raw", &[]).await?;
-    let raw_arn = queue_arn(&raw);
+    let raw_arn = sns::local_queue_arn(&raw);
     let wrapped_topic = sns::create_topic(&world.sns, "callbacks").await?;
     let wrapped = create_queue(&world.sqs, "callbacks-wrapped", &[]).await?;
-    let wrapped_arn = queue_arn(&wrapped);
+    let wrapped_arn = sns::local_queue_arn(&wrapped);
     sns::subscribe_queue(&world.sns, &wrapped_topic, &wrapped_arn, false).await?;
 
     let mut failed = Vec::new();
     for body in world.scenarios("sqs", seed, &mut secrets).await? {
-        world
-            .sqs
-            .send_message()
-            .queue_url(&raw)
-            .message_body(&body)
-            .send()
-            .await?;
+        event_source::send(&world.sqs, &raw, &body).await?;
         failed.extend(deliver(&world.sqs, &raw, &raw_arn, 1, &mut lambda).await?);
     }
     for body in world.scenarios("wrapped", seed, &mut secrets).await? {
-        world
-            .sns
-            .publish()
-            .topic_arn(&wrapped_topic)
-            .message(&body)
-            .send()
-            .await?;
+        sns::publish(&world.sns, &wrapped_topic, &body).await?;
         failed.extend(deliver(&world.sqs, &wrapped, &wrapped_arn, 1, &mut lambda).await?);
     }
 
@@ -301,19 +289,13 @@ async fn sns_callback_scenarios_leak_nothing(log_level: &str) -> Result<()> {
     let mut secrets = Secrets::default();
     let topic = sns::create_topic(&world.sns, "callbacks").await?;
     let queue = create_queue(&world.sqs, "callbacks", &[]).await?;
-    sns::subscribe_queue(&world.sns, &topic, &queue_arn(&queue), false).await?;
+    sns::subscribe_queue(&world.sns, &topic, &sns::local_queue_arn(&queue), false).await?;
     let mut lambda = Lambda::start("sns-callback", &world.env).await?;
 
     let mut answers = Vec::new();
     let mut errors = 0;
     for body in world.scenarios("sns", seed, &mut secrets).await? {
-        world
-            .sns
-            .publish()
-            .topic_arn(&topic)
-            .message(&body)
-            .send()
-            .await?;
+        sns::publish(&world.sns, &topic, &body).await?;
         let delivered = receive_exactly(&world.sqs, &queue, 1, LIMIT).await?;
         let event = sns::sns_event(delivered[0].body().unwrap_or_default())?;
         match lambda.invoke(&event).await? {
@@ -407,39 +389,30 @@ async fn approval_scenarios_leak_nothing(log_level: &str) -> Result<()> {
     Ok(())
 }
 
-/// moto's queue ARNs follow the URL: account and name.
-fn queue_arn(url: &str) -> String {
-    let name = url.rsplit('/').next().unwrap_or_default();
-    format!("arn:aws:sqs:us-east-1:123456789012:{name}")
+/// Two tests of the same scenarios: with the functions logging at INFO (as
+/// deployed) and at TRACE (everything a debugging operator could switch on).
+macro_rules! at_info_and_at_trace {
+    ($($scenarios:ident: $at_info:ident, $at_trace:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $at_info() -> Result<()> {
+            $scenarios("INFO").await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $at_trace() -> Result<()> {
+            $scenarios("TRACE").await
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqs_callback_logs_carry_no_token_and_no_callback_body() -> Result<()> {
-    sqs_callback_scenarios_leak_nothing("INFO").await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqs_callback_logs_carry_no_token_and_no_callback_body_even_at_trace() -> Result<()> {
-    sqs_callback_scenarios_leak_nothing("TRACE").await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sns_callback_logs_and_errors_carry_no_token_and_no_callback_body() -> Result<()> {
-    sns_callback_scenarios_leak_nothing("INFO").await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sns_callback_logs_and_errors_carry_no_token_and_no_callback_body_even_at_trace()
--> Result<()> {
-    sns_callback_scenarios_leak_nothing("TRACE").await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approval_logs_carry_no_token_link_or_key() -> Result<()> {
-    approval_scenarios_leak_nothing("INFO").await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approval_logs_carry_no_token_link_or_key_even_at_trace() -> Result<()> {
-    approval_scenarios_leak_nothing("TRACE").await
+at_info_and_at_trace! {
+    sqs_callback_scenarios_leak_nothing:
+        sqs_callback_logs_carry_no_token_and_no_callback_body,
+        sqs_callback_logs_carry_no_token_and_no_callback_body_even_at_trace;
+    sns_callback_scenarios_leak_nothing:
+        sns_callback_logs_and_errors_carry_no_token_and_no_callback_body,
+        sns_callback_logs_and_errors_carry_no_token_and_no_callback_body_even_at_trace;
+    approval_scenarios_leak_nothing:
+        approval_logs_carry_no_token_link_or_key,
+        approval_logs_carry_no_token_link_or_key_even_at_trace;
 }

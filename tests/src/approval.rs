@@ -125,6 +125,22 @@ impl Email {
     }
 }
 
+/// Creates the link-key secret, holding one fresh key; returns the keys and the
+/// secret's ARN.
+pub async fn create_link_key_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<(LinkKeys, String)> {
+    let keys = LinkKeys::single(LinkKey::generate()?);
+    let secret = secrets
+        .create_secret()
+        .name("sfn-callback/link-key")
+        .secret_string(keys.to_secret_json())
+        .send()
+        .await?;
+    let secret_arn = secret.arn().ok_or("the secret has no ARN")?.to_owned();
+    Ok((keys, secret_arn))
+}
+
 impl ApprovalWorld {
     pub async fn start() -> Result<Self> {
         Self::start_with(&[]).await
@@ -153,14 +169,7 @@ impl ApprovalWorld {
         let config = peer.sdk_config().await;
         let sfn = aws_sdk_sfn::Client::new(&config);
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
-        let keys = LinkKeys::single(LinkKey::generate()?);
-        let secret = secrets
-            .create_secret()
-            .name("sfn-callback/link-key")
-            .secret_string(keys.to_secret_json())
-            .send()
-            .await?;
-        let secret_arn = secret.arn().ok_or("the secret has no ARN")?.to_owned();
+        let (keys, secret_arn) = create_link_key_secret(&secrets).await?;
         let notifier_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{NOTIFIER}");
         let mail = LocalAws::start()?;
         mail.setup("verify-email", SENDER)?;

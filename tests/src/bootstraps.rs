@@ -14,8 +14,8 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sqs::Client as SqsClient;
 use serde_json::{Value, json};
-use sfn_callback_approval::link::{LinkKey, LinkKeys};
 
+use crate::approval::create_link_key_secret;
 use crate::peer::{Clients, LocalAws};
 use crate::runtime_api::Lambda;
 use crate::sqs_pattern::SqsCallbackPattern;
@@ -119,14 +119,8 @@ impl BootstrapRig {
     pub async fn start() -> Result<Self> {
         let peer = LocalAws::start()?;
         let config = peer.sdk_config().await;
-        let keys = LinkKeys::single(LinkKey::generate()?);
-        let secret = aws_sdk_secretsmanager::Client::new(&config)
-            .create_secret()
-            .name("sfn-callback/link-key")
-            .secret_string(keys.to_secret_json())
-            .send()
-            .await?;
-        let link_key_secret_arn = secret.arn().ok_or("the secret has no ARN")?.to_owned();
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+        let (_, link_key_secret_arn) = create_link_key_secret(&secrets).await?;
         let clients = peer.clients().await;
         Ok(Self {
             peer,
@@ -208,11 +202,8 @@ impl BootstrapRig {
         let execution = statemachine::start(sfn, &pattern.state_machine, &name, &input).await?;
         let token = work_token(sqs, &pattern.work_queue).await?;
         let output = json!({"proved": name});
-        sqs.send_message()
-            .queue_url(&pattern.callbacks.url)
-            .message_body(json!({"taskToken": token, "output": output}).to_string())
-            .send()
-            .await?;
+        let callback = json!({"taskToken": token, "output": output});
+        event_source::send(sqs, &pattern.callbacks.url, &callback.to_string()).await?;
 
         let failed = event_source::deliver(
             sqs,

@@ -89,6 +89,16 @@ async fn queue_arn(sqs: &Client, url: &str) -> Result<String> {
         .ok_or_else(|| format!("queue {url} has no ARN").into())
 }
 
+/// Sends one message with `body` to the queue `url`.
+pub async fn send(sqs: &Client, url: &str, body: &str) -> Result<()> {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Receives up to `max` messages, waiting at most `wait_s` seconds for the first.
 pub async fn receive(sqs: &Client, url: &str, max: i32, wait_s: i32) -> Result<Vec<Message>> {
     let received = sqs
@@ -170,22 +180,15 @@ pub fn failed_ids(response: &Value) -> Result<Vec<String>> {
         .collect())
 }
 
-/// What one poll did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PollReport {
-    pub received: usize,
-    pub deleted: usize,
-    pub failed: usize,
-    /// The invocation failed as a whole: nothing was deleted.
-    pub invoke_failed: bool,
-}
-
-impl std::ops::AddAssign for PollReport {
-    fn add_assign(&mut self, other: Self) {
-        self.received += other.received;
-        self.deleted += other.deleted;
-        self.failed += other.failed;
-        self.invoke_failed |= other.invoke_failed;
+crate::tally! {
+    /// What one poll did.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct PollReport {
+        pub received: usize,
+        pub deleted: usize,
+        pub failed: usize,
+        /// The invocation failed as a whole: nothing was deleted.
+        pub invoke_failed: bool,
     }
 }
 
@@ -231,27 +234,18 @@ pub async fn poll_once(
     Ok(report)
 }
 
-/// What one instance's event source did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PollTally {
-    pub invocations: usize,
-    pub received: usize,
-    pub deleted: usize,
-    /// Records reported in `batchItemFailures`, or in an invocation that failed whole.
-    pub handed_back: usize,
-    /// Invocations that answered with an error: none of their records deleted.
-    pub invoke_errors: usize,
-    pub kills: KillTally,
-}
-
-impl std::ops::AddAssign for PollTally {
-    fn add_assign(&mut self, other: Self) {
-        self.invocations += other.invocations;
-        self.received += other.received;
-        self.deleted += other.deleted;
-        self.handed_back += other.handed_back;
-        self.invoke_errors += other.invoke_errors;
-        self.kills += other.kills;
+crate::tally! {
+    /// What one instance's event source did.
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct PollTally {
+        pub invocations: usize,
+        pub received: usize,
+        pub deleted: usize,
+        /// Records reported in `batchItemFailures`, or in an invocation that failed whole.
+        pub handed_back: usize,
+        /// Invocations that answered with an error: none of their records deleted.
+        pub invoke_errors: usize,
+        pub kills: KillTally,
     }
 }
 

@@ -806,11 +806,31 @@ mod tests {
         assert_eq!(proxy.counts().faults(), 0);
     }
 
+    /// What one `SendTaskSuccess` call met, through a proxy faulting every call.
+    struct Called {
+        answer: String,
+        forwarded: Vec<String>,
+        counts: FaultCounts,
+    }
+
+    async fn one_success_call_under(fault: Fault) -> Called {
+        let (_moto, seen, proxy) = proxied(FaultPlan::always(fault)).await;
+        let answer = call(&proxy, SUCCESS, BODY).await;
+        let forwarded = seen.lock().unwrap().clone();
+        Called {
+            answer,
+            forwarded,
+            counts: proxy.counts(),
+        }
+    }
+
     #[tokio::test]
     async fn throttling_is_an_aws_json_400_and_is_not_forwarded() {
-        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Throttle)).await;
-
-        let answer = call(&proxy, SUCCESS, BODY).await;
+        let Called {
+            answer,
+            forwarded,
+            counts,
+        } = one_success_call_under(Fault::Throttle).await;
 
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
         assert!(
@@ -818,8 +838,8 @@ mod tests {
             "{answer}"
         );
         assert!(answer.contains("application/x-amz-json-1.0"), "{answer}");
-        assert!(seen.lock().unwrap().is_empty());
-        assert_eq!(proxy.counts().throttled, 1);
+        assert!(forwarded.is_empty());
+        assert_eq!(counts.throttled, 1);
     }
 
     #[tokio::test]
@@ -836,23 +856,19 @@ mod tests {
 
     #[tokio::test]
     async fn reset_closes_the_connection_without_an_answer_or_a_forward() {
-        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::Reset)).await;
+        let called = one_success_call_under(Fault::Reset).await;
 
-        let answer = call(&proxy, SUCCESS, BODY).await;
-
-        assert_eq!(answer, "");
-        assert!(seen.lock().unwrap().is_empty());
-        assert_eq!(proxy.counts().reset, 1);
+        assert_eq!(called.answer, "");
+        assert!(called.forwarded.is_empty());
+        assert_eq!(called.counts.reset, 1);
     }
 
     #[tokio::test]
     async fn dropped_response_takes_effect_but_answers_nothing() {
-        let (_moto, seen, proxy) = proxied(FaultPlan::always(Fault::DropResponse)).await;
+        let called = one_success_call_under(Fault::DropResponse).await;
 
-        let answer = call(&proxy, SUCCESS, BODY).await;
-
-        assert_eq!(answer, "");
-        assert_eq!(*seen.lock().unwrap(), [BODY]);
+        assert_eq!(called.answer, "");
+        assert_eq!(called.forwarded, [BODY]);
     }
 
     #[tokio::test]

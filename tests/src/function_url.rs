@@ -20,17 +20,10 @@ use crate::loopback::{LoopbackServer, serve_loopback};
 use crate::runtime_api::{Answer, Lambda};
 
 /// A function served at `http://127.0.0.1:PORT/`. Stops when dropped.
+#[derive(Debug)]
 pub struct FunctionUrl {
     server: LoopbackServer,
     lambda: Arc<Mutex<Lambda>>,
-}
-
-impl std::fmt::Debug for FunctionUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionUrl")
-            .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
 }
 
 impl FunctionUrl {

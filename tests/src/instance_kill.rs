@@ -87,30 +87,22 @@ impl KillSchedule {
     }
 }
 
-/// What an [`InstanceKiller`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct KillTally {
-    /// Invocations the schedule picked for a kill.
-    pub planned: usize,
-    /// Processes killed (SIGKILL) mid-invocation (the others answered before their
-    /// kill point came).
-    pub killed: usize,
-    /// Kills that struck after at least one of the invocation's `SendTask*`
-    /// calls had taken effect, as counted at the proxy at that moment.
-    pub after_effect: usize,
-    /// The invocations' calls that had taken effect when they were killed.
-    pub effects_before_kill: u64,
-    /// Records of killed invocations, left to come back after the visibility timeout.
-    pub records_abandoned: usize,
-}
-
-impl std::ops::AddAssign for KillTally {
-    fn add_assign(&mut self, other: Self) {
-        self.planned += other.planned;
-        self.killed += other.killed;
-        self.after_effect += other.after_effect;
-        self.effects_before_kill += other.effects_before_kill;
-        self.records_abandoned += other.records_abandoned;
+crate::tally! {
+    /// What an [`InstanceKiller`] did.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct KillTally {
+        /// Invocations the schedule picked for a kill.
+        pub planned: usize,
+        /// Processes killed (SIGKILL) mid-invocation (the others answered before their
+        /// kill point came).
+        pub killed: usize,
+        /// Kills that struck after at least one of the invocation's `SendTask*`
+        /// calls had taken effect, as counted at the proxy at that moment.
+        pub after_effect: usize,
+        /// The invocations' calls that had taken effect when they were killed.
+        pub effects_before_kill: u64,
+        /// Records of killed invocations, left to come back after the visibility timeout.
+        pub records_abandoned: usize,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod sns;
 pub mod sns_pattern;
 pub mod sqs_pattern;
 pub mod statemachine;
+pub mod tally;
 pub mod worker_pattern;
 
 use std::fmt::Write as _;
@@ -68,15 +69,21 @@ pub fn built_binary(name: &str) -> Result<PathBuf> {
     if dir.ends_with("deps") {
         dir.pop();
     }
+    binary_in(
+        &dir,
+        name,
+        "run `cargo build --workspace --bins` first (make test does)",
+    )
+}
+
+/// The binary `name` in `dir`, or an error that says it is not built and
+/// `how_to_build` it.
+pub fn binary_in(dir: &Path, name: &str, how_to_build: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!(
-            "{} is not built: run `cargo build --workspace --bins` first (make test does)",
-            path.display()
-        )
-        .into())
+        Err(format!("{} is not built: {how_to_build}", path.display()).into())
     }
 }
 

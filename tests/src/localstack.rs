@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::peer::{log_tail, on_a_free_port, run_install_script};
+use crate::peer::{kill_and_reap, log_tail, on_a_free_port, run_install_script};
 use crate::{Result, artifacts_dir, workspace_root};
 
 /// The account localstack puts in every ARN.
@@ -157,8 +157,7 @@ impl LocalStack {
 impl Drop for LocalStack {
     fn drop(&mut self) {
         // SIGKILL: on SIGTERM localstack takes seconds to stop its services.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.filesystem);
     }
 }

@@ -150,8 +150,7 @@ impl LocalAws {
 impl Drop for LocalAws {
     fn drop(&mut self) {
         // SIGKILL: moto takes seconds to exit on SIGTERM.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 
@@ -212,6 +211,13 @@ pub(crate) fn on_a_free_port<T>(peer: &str, start_once: impl Fn(u16) -> Result<T
         }
     }
     Err(format!("{peer} could not start: {last_error}").into())
+}
+
+/// Stops a peer's process at once (SIGKILL) and reaps it; a process already
+/// gone is no error.
+pub(crate) fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The last `lines` lines of a peer's log, for a failed start's message.

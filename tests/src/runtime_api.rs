@@ -391,12 +391,7 @@ impl Lambda {
     async fn wait_started(&mut self) -> Result<()> {
         tokio::select! {
             polled = self.api.wait_first_poll() => polled.map(|_| ()),
-            status = self.child.wait() => Err(format!(
-                "{} exited before asking for an event ({}); log:\n{}",
-                self.name,
-                status.map(|s| s.to_string()).unwrap_or_default(),
-                self.log_text()
-            ).into()),
+            status = self.child.wait() => Err(self.exited("before asking for an event", status)),
             () = tokio::time::sleep(Duration::from_secs(20)) => {
                 Err(format!("{} did not ask for an event within 20 s", self.name).into())
             }
@@ -408,12 +403,7 @@ impl Lambda {
         let timeout = self.timeout;
         tokio::select! {
             answer = self.api.invoke(payload, timeout) => answer,
-            status = self.child.wait() => Err(format!(
-                "{} exited during the invocation ({}); log:\n{}",
-                self.name,
-                status.map(|s| s.to_string()).unwrap_or_default(),
-                self.log_text()
-            ).into()),
+            status = self.child.wait() => Err(self.exited("during the invocation", status)),
         }
     }
 
@@ -443,12 +433,9 @@ impl Lambda {
             let fired = tokio::select! {
                 biased;
                 answer = &mut answer => return answer.map(Invoked::Answered),
-                status = self.child.wait() => return Err(format!(
-                    "{} exited during the invocation ({}); log:\n{}",
-                    self.name,
-                    status.map(|s| s.to_string()).unwrap_or_default(),
-                    self.log_text()
-                ).into()),
+                status = self.child.wait() => {
+                    return Err(self.exited("during the invocation", status));
+                }
                 fired = armed => fired,
             };
             api.abandon_in_flight().await;
@@ -461,6 +448,21 @@ impl Lambda {
         self.kill().await?;
         self.restart().await?;
         Ok(Invoked::Killed(fired))
+    }
+
+    /// The error of a process that exited `when`: its exit status and its log.
+    fn exited(
+        &self,
+        when: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) -> crate::Error {
+        let status = status.map(|s| s.to_string()).unwrap_or_default();
+        format!(
+            "{} exited {when} ({status}); log:\n{}",
+            self.name,
+            self.log_text()
+        )
+        .into()
     }
 
     /// SIGKILLs the process and waits until it is gone.

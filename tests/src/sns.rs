@@ -15,6 +15,16 @@ pub async fn create_topic(sns: &Client, name: &str) -> Result<String> {
         .ok_or_else(|| format!("topic {name} has no ARN").into())
 }
 
+/// Publishes `message` to `topic_arn`.
+pub async fn publish(sns: &Client, topic_arn: &str, message: &str) -> Result<()> {
+    sns.publish()
+        .topic_arn(topic_arn)
+        .message(message)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// The ARN of a queue on the local peer, from its URL (moto's ARNs follow the
 /// URL: account and name), saving a `GetQueueAttributes` call.
 pub fn local_queue_arn(queue_url: &str) -> String {

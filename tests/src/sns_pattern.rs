@@ -14,9 +14,6 @@ use crate::peer::{Clients, LocalAws};
 use crate::runtime_api::Lambda;
 use crate::{Result, sns, statemachine};
 
-/// How long a notification may take to reach its queue.
-const RECEIVE_LIMIT: Duration = Duration::from_secs(20);
-
 /// The pattern, started.
 #[derive(Debug)]
 pub struct SnsCallbackWorld {
@@ -27,6 +24,9 @@ pub struct SnsCallbackWorld {
     pub work_queue: String,
     pub state_machine: String,
 }
+
+/// How long a notification may take to reach its queue.
+const RECEIVE_LIMIT: Duration = Duration::from_secs(20);
 
 /// A queue subscribed to its own callback topic.
 #[derive(Debug)]
@@ -84,15 +84,9 @@ impl SnsCallbackWorld {
     /// Starts an execution with input `{"job": name}` and takes its task as the
     /// worker would. Returns the execution ARN and the task token.
     pub async fn start_execution(&self, name: &str) -> Result<(String, String)> {
-        statemachine::start_with_task(
-            &self.sfn,
-            &self.sqs,
-            &self.state_machine,
-            &self.work_queue,
-            name,
-            &json!({"job": name}),
-        )
-        .await
+        let input = json!({"job": name});
+        let (sfn, sqs, machine) = (&self.sfn, &self.sqs, &self.state_machine);
+        statemachine::start_with_task(sfn, sqs, machine, &self.work_queue, name, &input).await
     }
 
     /// Publishes `callback` to `topic`.
@@ -102,13 +96,7 @@ impl SnsCallbackWorld {
 
     /// Publishes `message`, callback or not, to `topic`.
     pub async fn publish_text(&self, topic: &str, message: &str) -> Result<()> {
-        self.sns
-            .publish()
-            .topic_arn(topic)
-            .message(message)
-            .send()
-            .await?;
-        Ok(())
+        sns::publish(&self.sns, topic, message).await
     }
 
     /// Delivers the one message on `route`'s queue to `lambda` as an SQS batch;

@@ -227,13 +227,7 @@ impl SqsCallbackWorld {
 
     /// Sends `body`, callback or not, to the callback queue.
     pub async fn send_raw(&self, body: &str) -> Result<()> {
-        self.sqs
-            .send_message()
-            .queue_url(&self.callbacks.url)
-            .message_body(body)
-            .send()
-            .await?;
-        Ok(())
+        event_source::send(&self.sqs, &self.callbacks.url, body).await
     }
 
     /// Receives exactly `count` callbacks.

@@ -18,6 +18,19 @@ pub const LOCAL_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sfn-callback-lo
 /// How long a started execution's task message may take to reach its queue.
 const TASK_LIMIT: Duration = Duration::from_secs(20);
 
+/// Creates a state machine from `definition`; returns its ARN.
+pub async fn create(sfn: &Client, name: &str, definition: &str) -> Result<String> {
+    let created = sfn
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(LOCAL_ROLE_ARN)
+        .send()
+        .await
+        .map_err(|err| aws_error(&format!("create state machine {name}"), err))?;
+    Ok(created.state_machine_arn().to_owned())
+}
+
 /// Reads `statemachines/<name>.asl.json` and replaces each `${Key}` as SAM's
 /// `DefinitionSubstitutions` would. A placeholder left over is an error.
 pub fn definition(name: &str, substitutions: &[(&str, &str)]) -> Result<String> {
@@ -34,19 +47,6 @@ pub fn definition(name: &str, substitutions: &[(&str, &str)]) -> Result<String> 
         return Err(format!("{}: no substitution for {rest}", path.display()).into());
     }
     Ok(text)
-}
-
-/// Creates a state machine from `definition`; returns its ARN.
-pub async fn create(sfn: &Client, name: &str, definition: &str) -> Result<String> {
-    let created = sfn
-        .create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn(LOCAL_ROLE_ARN)
-        .send()
-        .await
-        .map_err(|err| aws_error(&format!("create state machine {name}"), err))?;
-    Ok(created.state_machine_arn().to_owned())
 }
 
 /// Starts an execution. Always named: moto names an unnamed execution "None",

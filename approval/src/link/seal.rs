@@ -401,16 +401,21 @@ mod tests {
         assert!(!sealed.expose().contains("aaaa"));
     }
 
+    /// A link changed (at `where_`) is refused as tampered or malformed.
+    fn assert_changed_link_never_opens(changed: &str, where_: &str) {
+        let result = open(&keys(), changed, NOW);
+        assert!(
+            matches!(result, Err(OpenError::Tampered | OpenError::Malformed)),
+            "{where_}: {result:?}"
+        );
+    }
+
     #[test]
     fn changing_any_byte_of_the_sealed_bytes_never_opens() {
         let sealed = seal(&keys(), &data(token_of(700))).unwrap();
         let len = URL_SAFE_NO_PAD.decode(sealed.expose()).unwrap().len();
         for index in 0..len {
-            let result = open(&keys(), &flip_byte(&sealed, index), NOW);
-            assert!(
-                matches!(result, Err(OpenError::Tampered | OpenError::Malformed)),
-                "byte {index}: {result:?}"
-            );
+            assert_changed_link_never_opens(&flip_byte(&sealed, index), &format!("byte {index}"));
         }
     }
 
@@ -422,11 +427,7 @@ mod tests {
             let other = if c == 'A' { 'B' } else { 'A' };
             let mut changed = text.to_owned();
             changed.replace_range(index..=index, &other.to_string());
-            let result = open(&keys(), &changed, NOW);
-            assert!(
-                matches!(result, Err(OpenError::Tampered | OpenError::Malformed)),
-                "character {index}: {result:?}"
-            );
+            assert_changed_link_never_opens(&changed, &format!("character {index}"));
         }
     }
 
@@ -457,12 +458,16 @@ mod tests {
         assert_eq!(open(&keys(), &forged, NOW), Err(OpenError::Tampered));
     }
 
-    #[test]
-    fn expired_link_reports_when_it_expired() {
-        let data = LinkData {
+    fn expired_a_minute_ago() -> LinkData {
+        LinkData {
             expires_at: NOW - 60,
             ..data(token_of(100))
-        };
+        }
+    }
+
+    #[test]
+    fn expired_link_reports_when_it_expired() {
+        let data = expired_a_minute_ago();
         let sealed = seal(&keys(), &data).unwrap();
         assert_eq!(
             open(&keys(), sealed.expose(), NOW),
@@ -485,10 +490,7 @@ mod tests {
 
     #[test]
     fn tampered_expired_link_is_tampered_not_expired() {
-        let data = LinkData {
-            expires_at: NOW - 60,
-            ..data(token_of(100))
-        };
+        let data = expired_a_minute_ago();
         let sealed = seal(&keys(), &data).unwrap();
         let last = URL_SAFE_NO_PAD.decode(sealed.expose()).unwrap().len() - 1;
         assert_eq!(
@@ -578,6 +580,16 @@ mod tests {
         );
     }
 
+    /// Seals `data` and prints the length of its link (`what` it carries);
+    /// returns the sealed text and the link.
+    fn sealed_link(data: &LinkData, what: &str) -> (SealedLink, String) {
+        let sealed = seal(&keys(), data).unwrap();
+        let link = format!("{BASE_URL}?l={}", sealed.expose());
+        let (chars, sealed_chars) = (link.len(), sealed.len());
+        println!("link length, {what}: {chars} characters ({sealed_chars} sealed)");
+        (sealed, link)
+    }
+
     #[test]
     fn link_for_a_realistic_token_is_well_under_2000_characters() {
         let data = LinkData {
@@ -589,13 +601,7 @@ mod tests {
             ),
             ..data(token_of(700))
         };
-        let sealed = seal(&keys(), &data).unwrap();
-        let link = format!("{BASE_URL}?l={}", sealed.expose());
-        println!(
-            "link length, 700-character token with a subject and a summary: {} characters ({} sealed)",
-            link.len(),
-            sealed.len()
-        );
+        let (sealed, link) = sealed_link(&data, "700-character token with a subject and a summary");
         assert!(link.len() < 1_500, "{}", link.len());
         assert_eq!(open(&keys(), sealed.expose(), NOW), Ok(data));
     }
@@ -608,12 +614,8 @@ mod tests {
             summary: Some(base64::engine::general_purpose::STANDARD.encode(noise(3_000, 10))),
             ..data(token_of(700))
         };
-        let sealed = seal(&keys(), &data).unwrap();
-        let link = format!("{BASE_URL}?l={}", sealed.expose());
-        println!(
-            "link length, 700-character token with a 200-character incompressible subject: {} characters",
-            link.len()
-        );
+        let what = "700-character token with a 200-character incompressible subject";
+        let (sealed, link) = sealed_link(&data, what);
         assert!(link.len() < 2_000, "{}", link.len());
         let opened = open(&keys(), sealed.expose(), NOW).unwrap();
         assert_eq!(opened.subject, data.subject);
@@ -621,13 +623,8 @@ mod tests {
 
     #[test]
     fn link_for_a_2048_character_token_stays_under_outlooks_4kb_limit() {
-        let sealed = seal(&keys(), &data(token_of(2_048))).unwrap();
-        let link = format!("{BASE_URL}?l={}", sealed.expose());
-        println!(
-            "link length, 2,048-character random base64 token (subject and summary dropped): {} characters ({} sealed)",
-            link.len(),
-            sealed.len()
-        );
+        let what = "2,048-character random base64 token (subject and summary dropped)";
+        let (sealed, link) = sealed_link(&data(token_of(2_048)), what);
         assert!(link.len() < 4_000, "{}", link.len());
         let opened = open(&keys(), sealed.expose(), NOW).unwrap();
         assert_eq!(opened.token, token_of(2_048));
@@ -637,12 +634,7 @@ mod tests {
     fn link_for_a_structured_2048_character_token_is_under_2000_characters() {
         // Real tokens are not random text; a repetitive one compresses away.
         let token = TaskToken::new("AQCEAAAAKgAAAAMAAAAA".repeat(103)[..2_048].to_owned()).unwrap();
-        let sealed = seal(&keys(), &data(token)).unwrap();
-        let link = format!("{BASE_URL}?l={}", sealed.expose());
-        println!(
-            "link length, repetitive 2,048-character token: {} characters",
-            link.len()
-        );
+        let (_, link) = sealed_link(&data(token), "repetitive 2,048-character token");
         assert!(link.len() < 2_000, "{}", link.len());
     }
 

@@ -172,16 +172,10 @@ async fn read_at_start(
 
 #[cfg(test)]
 mod tests {
+    use sfn_callback_test_support::vars_lookup as lookup;
+
     use super::*;
     use crate::link::test_keys::{KEY_A, KEY_B};
-
-    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
 
     #[test]
     fn debug_output_shows_only_the_key_id() {

@@ -3,21 +3,15 @@
 //! integration tests (their support module includes this file).
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
-use sfn_callback_test_support::replay_sdk_config;
+use sfn_callback_test_support::{json_service_answer, replay_sdk_config};
 
 /// A replayed Secrets Manager answer: `status` with the JSON `body`.
 pub fn answer(status: u16, body: &str) -> ReplayEvent {
-    ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://secretsmanager.us-east-1.amazonaws.com/")
-            .body(SdkBody::empty())
-            .unwrap(),
-        http::Response::builder()
-            .status(status)
-            .header("content-type", "application/x-amz-json-1.1")
-            .body(SdkBody::from(body.to_owned()))
-            .unwrap(),
+    json_service_answer(
+        "https://secretsmanager.us-east-1.amazonaws.com/",
+        "application/x-amz-json-1.1",
+        status,
+        body,
     )
 }
 

@@ -434,6 +434,14 @@ mod tests {
     }
 
     #[test]
+    fn subject_of_format_characters_only_is_missing() {
+        assert_eq!(
+            with("subject", json!("\u{200B}\u{202E}\u{2060}")),
+            Err(RequestError::MissingSubject)
+        );
+    }
+
+    #[test]
     fn subject_of_200_characters_is_accepted_and_201_refused() {
         assert!(with("subject", json!("é".repeat(200))).is_ok());
         assert_eq!(
@@ -460,14 +468,6 @@ mod tests {
 
         assert_eq!(request.subject, "Approve deploy 42");
         assert_eq!(request.summary.as_deref(), Some("short text"));
-    }
-
-    #[test]
-    fn subject_of_format_characters_only_is_missing() {
-        assert_eq!(
-            with("subject", json!("\u{200B}\u{202E}\u{2060}")),
-            Err(RequestError::MissingSubject)
-        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The notifier's settings, read once at cold start. A bad value fails init
 //! with an error that names the variable.
 
-use sfn_callback::config::ConfigError;
+use sfn_callback::config::{ConfigError, checked_text};
 
 use super::request::check_address;
 
@@ -30,31 +30,11 @@ impl NotifierSettings {
     pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let sender_email = lookup(SENDER_EMAIL_VAR)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if let Err(reason) = check_address(&sender_email) {
-            return Err(ConfigError {
-                name: SENDER_EMAIL_VAR,
-                value: sender_email,
-                expected: format!("expected the verified SES address to send from ({reason})"),
-            });
-        }
-        let base_url = lookup(APPROVAL_BASE_URL_VAR)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if let Err(reason) = check_base_url(&base_url) {
-            return Err(ConfigError {
-                name: APPROVAL_BASE_URL_VAR,
-                value: base_url,
-                expected: format!("expected the approval-http function's URL ({reason})"),
-            });
-        }
+        let sender = "the verified SES address to send from";
+        let url = "the approval-http function's URL";
         Ok(Self {
-            sender_email,
-            base_url,
+            sender_email: checked_text(&lookup, SENDER_EMAIL_VAR, sender, check_address)?,
+            base_url: checked_text(&lookup, APPROVAL_BASE_URL_VAR, url, check_base_url)?,
         })
     }
 }
@@ -127,14 +107,12 @@ fn host(rest: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use sfn_callback_test_support::vars_lookup;
+
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<NotifierSettings, ConfigError> {
-        NotifierSettings::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        NotifierSettings::from_lookup(vars_lookup(vars))
     }
 
     #[test]

@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 
-use crate::batch::{Handled, process_sqs_batch};
-use crate::client::{CallbackClient, Deadline};
+use crate::client::CallbackClient;
 use crate::config::Config;
-use crate::envelope::sqs_callback_text;
-use crate::handlers::complete_callback;
+use crate::handlers::handle_sqs_records;
 
 /// What the function builds once at cold start and borrows on every invocation.
 #[derive(Debug, Clone)]
@@ -41,24 +39,6 @@ impl SqsCallback {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        let deadline = Deadline::from_epoch_millis(event.context.deadline);
-        let client = Arc::clone(&self.client);
-        let handler = move |record: SqsMessage| {
-            let client = Arc::clone(&client);
-            async move { complete_record(&client, &record, deadline).await }
-        };
-        Ok(process_sqs_batch(event.payload.records, self.max_concurrency, handler).await)
-    }
-}
-
-/// Unwraps, parses and completes one record.
-async fn complete_record(
-    client: &CallbackClient,
-    record: &SqsMessage,
-    deadline: Deadline,
-) -> Handled {
-    match sqs_callback_text(record) {
-        Ok(text) => complete_callback(client, &text, deadline).await,
-        Err(err) => Handled::new(None, Err(err.into())),
+        Ok(handle_sqs_records(event, self.max_concurrency, &self.client).await)
     }
 }

@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 
 use serde::de::DeserializeOwned;
 
-use crate::batch::{Handled, process_sqs_batch};
-use crate::client::{CallbackClient, Deadline};
+use crate::client::CallbackClient;
 use crate::config::WorkerSettings;
-use crate::envelope::sqs_callback_text;
+use crate::handlers::handle_sqs_records;
 use crate::worker::{TaskHandler, Typed, TypedHandler, Work, typed, work_from_env};
 
 /// The worker for an SQS trigger. Build it with [`SqsWorker::from_env`] from a
@@ -55,29 +54,7 @@ impl<H: TaskHandler> SqsWorker<H> {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        let deadline = Deadline::from_epoch_millis(event.context.deadline);
-        let work = Arc::clone(&self.work);
-        let handler = move |record: SqsMessage| {
-            let work = Arc::clone(&work);
-            async move { on_record(&work, &record, deadline).await }
-        };
-        Ok(process_sqs_batch(
-            event.payload.records,
-            self.work.settings.max_concurrency,
-            handler,
-        )
-        .await)
-    }
-}
-
-/// Unwraps an SQS record and works on its task message.
-async fn on_record<H: TaskHandler>(
-    work: &Work<H>,
-    record: &SqsMessage,
-    deadline: Deadline,
-) -> Handled {
-    match sqs_callback_text(record) {
-        Ok(text) => work.on_text(&text, deadline).await,
-        Err(err) => Handled::new(None, Err(err.into())),
+        let max_concurrency = self.work.settings.max_concurrency;
+        Ok(handle_sqs_records(event, max_concurrency, &self.work).await)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sfn_callback_tests::Result;
 use sfn_callback_tests::peer::LocalAws;
 use sfn_callback_tests::runtime_api::Answer;
@@ -23,10 +23,7 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
         "Worker 1 publishes its callback; SNS wraps it for SQS; sqs-callback unwraps and completes it ..."
     );
     world
-        .publish(
-            &callbacks.topic,
-            &json!({"taskToken": via_sqs_token, "output": {"route": "SNS -> SQS"}}),
-        )
+        .publish(&callbacks.topic, &callback(&via_sqs_token, "SNS -> SQS"))
         .await?;
     let mut sqs_callback = world.start_function("sqs-callback").await?;
     let failed = world.deliver(&callbacks, &mut sqs_callback).await?;
@@ -36,10 +33,7 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
         "Worker 2 publishes its callback; SNS invokes sns-callback (event built from the notification SNS delivered) ..."
     );
     world
-        .publish(
-            &callbacks.topic,
-            &json!({"taskToken": via_sns_token, "output": {"route": "SNS -> Lambda"}}),
-        )
+        .publish(&callbacks.topic, &callback(&via_sns_token, "SNS -> Lambda"))
         .await?;
     let event = world.sns_event(&callbacks).await?;
     let mut sns_callback = world.start_function("sns-callback").await?;
@@ -59,6 +53,11 @@ pub async fn run(peer: &Arc<LocalAws>) -> Result<()> {
 
     crate::print_executions(&world.sfn, &[("via-sqs", via_sqs), ("via-sns", via_sns)]).await;
     Ok(())
+}
+
+/// A worker's callback for `token`, whose output names the `route` it took.
+fn callback(token: &str, route: &str) -> Value {
+    json!({"taskToken": token, "output": {"route": route}})
 }
 
 fn describe(answer: &Answer) -> String {
