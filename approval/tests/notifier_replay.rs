@@ -235,16 +235,35 @@ async fn format_characters_reach_neither_the_email_nor_the_sealed_links() {
 }
 
 #[tokio::test]
-async fn stateless_mode_ignores_the_recorded_fields_as_before() {
+async fn stateless_mode_ignores_requested_by_and_a_quorum_of_one() {
     let replay = StaticReplayClient::new(vec![sent_ok()]);
     let mut payload = request_json();
-    payload["quorum"] = json!("two");
+    payload["quorum"] = json!(1);
     payload["requestedBy"] = json!(42);
 
     let answer = answer_json(notifier(&replay).handle(invoke(payload)).await);
 
     assert_eq!(answer["messageId"], "msg-1");
     assert_eq!(replay.actual_requests().count(), 1);
+}
+
+#[tokio::test]
+async fn stateless_mode_refuses_a_quorum_it_cannot_count_and_sends_nothing() {
+    for quorum in [json!(2), json!("two"), json!(0)] {
+        let replay = StaticReplayClient::new(vec![sent_ok()]);
+        let mut payload = request_json();
+        payload["quorum"] = quorum.clone();
+
+        let err = notifier(&replay).handle(invoke(payload)).await.unwrap_err();
+
+        assert_eq!(
+            err,
+            NotifyError::InvalidRequest(RequestError::QuorumNeedsRecordedMode),
+            "{quorum}"
+        );
+        assert_eq!(Diagnostic::from(err).error_type, "InvalidApprovalRequest");
+        assert_eq!(replay.actual_requests().count(), 0, "{quorum}");
+    }
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ use sfn_callback::{Classify, Done};
 use super::email::{self, ButtonLinks, Email};
 use super::error::{NotSent, NotifyError};
 use super::recorded::{Mail, Recorded, Recording, refuse};
-use super::request::{self, ApprovalRequest};
+use super::request::{self, ApprovalRequest, RequestError};
 use super::ses;
 use super::settings::{NotifierSettings, check_recorded_base_url};
 use super::trigger::{NotifierResponse, Trigger, detect};
@@ -255,6 +255,11 @@ impl ApprovalNotifier {
         deadline: Deadline,
     ) -> Result<Notified, NotifyError> {
         let Some(recording) = &self.parts.recording else {
+            if request.quorum.as_ref().is_some_and(|quorum| *quorum != 1) {
+                let err = NotifyError::from(RequestError::QuorumNeedsRecordedMode);
+                log_failure(Some(request), &err);
+                return Err(err);
+            }
             return self.send(request).await.map(Notified::Stateless);
         };
         let mail = Mail {

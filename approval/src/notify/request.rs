@@ -7,8 +7,9 @@
 //!
 //! Recorded mode reads two more fields: `quorum` (approvals needed, default 1)
 //! and `requestedBy` (the requester's address, which never counts toward the
-//! quorum). They are kept as given and checked by recorded mode alone, so the
-//! stateless mode reads requests exactly as before.
+//! quorum). They are kept as given and checked by recorded mode; the
+//! stateless mode refuses a quorum other than 1, which it cannot count, and
+//! ignores `requestedBy`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -104,6 +105,12 @@ pub enum RequestError {
         /// The value given.
         seconds: u64,
     },
+    /// A `quorum` other than 1 without a table: links that are not recorded
+    /// cannot count votes, and one click must not pass for a quorum.
+    #[error(
+        "quorum other than 1 needs recorded mode (APPROVAL_TABLE): stateless links cannot count votes"
+    )]
+    QuorumNeedsRecordedMode,
 }
 
 /// Why a string is not an email address.
