@@ -11,7 +11,7 @@
 //! | [`settings`] | the notifier's settings |
 //! | [`notifier`] | the handler |
 
-mod email;
+pub(crate) mod email;
 pub mod error;
 pub mod notifier;
 pub mod request;

@@ -9,9 +9,11 @@
 //! | [`settings`] | the recorded mode's settings |
 //! | [`schema`] | the table's keys: the one description of its layout |
 //! | [`table`] | the table and its client |
+//! | [`ledger`] | the ledger: one record per view and vote, and scanner detection |
 
 pub mod allowed;
 pub mod id;
+pub mod ledger;
 pub mod schema;
 pub mod settings;
 pub mod table;
