@@ -54,6 +54,6 @@ pub mod record;
 mod text;
 pub mod web;
 
-pub use clock::{now_unix, rfc3339};
+pub use clock::{now_micros, now_unix, rfc3339};
 pub use notify::ApprovalNotifier;
 pub use web::ApprovalHttp;

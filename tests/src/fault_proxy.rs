@@ -170,6 +170,10 @@ impl FaultPlan {
 pub struct FaultCounts {
     /// `SendTask*` calls received, faults included.
     pub send_task_calls: u64,
+    /// Of these, `SendTaskSuccess` calls.
+    pub send_task_success: u64,
+    /// Of these, `SendTaskFailure` calls.
+    pub send_task_failure: u64,
     /// `SendTask*` calls that reached moto.
     pub forwarded: u64,
     /// Other requests, passed straight through.
@@ -226,10 +230,12 @@ impl fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} SendTask* calls, {} faults injected (throttled {}, HTTP 500 {}, HTTP 503 {}, \
+            "{} SendTask* calls ({} SendTaskSuccess, {} SendTaskFailure), {} faults injected (throttled {}, HTTP 500 {}, HTTP 503 {}, \
              delayed past the attempt timeout {}, reset {}, response dropped after taking effect {}), \
              {} forwarded to moto, {} answered TaskTimedOut as AWS would",
             self.send_task_calls,
+            self.send_task_success,
+            self.send_task_failure,
             self.faults(),
             self.throttled,
             self.status_500,
@@ -508,6 +514,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     {
         let mut counts = shared.counts();
         counts.send_task_calls += 1;
+        match action.as_str() {
+            "SendTaskSuccess" => counts.send_task_success += 1,
+            "SendTaskFailure" => counts.send_task_failure += 1,
+            _ => {}
+        }
         if let Some(fault) = fault {
             counts.count(fault);
         }
@@ -851,6 +862,26 @@ mod tests {
             "the duplicate was not forwarded"
         );
         assert_eq!(proxy.counts().task_timed_out, 1);
+    }
+
+    #[tokio::test]
+    async fn calls_are_counted_per_action() {
+        let (_moto, _, proxy) = proxied(FaultPlan::none()).await;
+
+        call(&proxy, SUCCESS, BODY).await;
+        call(&proxy, "AWSStepFunctions.SendTaskFailure", BODY).await;
+        call(&proxy, "AWSStepFunctions.SendTaskHeartbeat", BODY).await;
+        call(&proxy, SUCCESS, BODY).await;
+
+        let counts = proxy.counts();
+        assert_eq!(
+            (
+                counts.send_task_calls,
+                counts.send_task_success,
+                counts.send_task_failure
+            ),
+            (4, 2, 1)
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::ApprovalTable;
+use super::error::TableError;
 use super::id::RequestId;
 use super::schema::{self, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::rfc3339;
@@ -243,6 +245,20 @@ impl LedgerEntry {
             );
         }
         item
+    }
+}
+
+impl ApprovalTable {
+    /// Writes `entry`, to live until `ttl` (the request's).
+    pub async fn record(&self, entry: &LedgerEntry, ttl: u64) -> Result<(), TableError> {
+        self.client()
+            .put_item()
+            .table_name(self.name())
+            .set_item(Some(entry.item(ttl)))
+            .send()
+            .await
+            .map_err(|err| TableError::from_sdk("PutItem", &err))?;
+        Ok(())
     }
 }
 

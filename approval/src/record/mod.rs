@@ -9,14 +9,20 @@
 //! | [`settings`] | the recorded mode's settings |
 //! | [`schema`] | the table's keys: the one description of its layout |
 //! | [`table`] | the table and its client |
+//! | [`link`] | a link's record: what one link id stands for |
+//! | [`vote`] | the vote transaction and the claim on sending the completion |
+//! | [`decision`] | what a decided request tells Step Functions |
 //! | [`ledger`] | the ledger: one record per view and vote, and scanner detection |
 
 pub mod allowed;
+pub mod decision;
 pub mod id;
 pub mod ledger;
+pub mod link;
 pub mod schema;
 pub mod settings;
 pub mod table;
+pub mod vote;
 
 pub use allowed::ApproversAllowed;
 pub use id::{LinkId, MalformedId, RequestId};
