@@ -254,6 +254,12 @@ const TRANSIENT: &[&str] = &[
     "LimitExceededException",
     "RequestTimeout",
     "RequestTimeoutException",
+    // DynamoDB: capacity or the account's request rate exceeded, or another
+    // transaction on the same items.
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "TransactionInProgressException",
 ];
 
 /// Error codes after which KMS will not encrypt the failure's details.

@@ -2,19 +2,34 @@
 //! sender, the approval state machine from `statemachines/approval.asl.json`,
 //! `approval-http` served at a local Function URL and `approval-notifier` behind
 //! its own Runtime API, all against one moto.
+//!
+//! In recorded mode ([`ApprovalWorld::start_recorded`]) the world also has the
+//! approval table in moto's DynamoDB (keys `pk`/`sk`, TTL on `ttl`), and both
+//! functions run with `APPROVAL_TABLE` and `APPROVERS_ALLOWED`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
 use serde_json::{Value, json};
 use sfn_callback_approval::link::{LinkKey, LinkKeys};
+use sfn_callback_approval::record::ApprovalTable;
 
 use crate::function_url::FunctionUrl;
 use crate::peer::LocalAws;
-use crate::runtime_api::Lambda;
-use crate::{Result, artifacts_dir, statemachine};
+use crate::runtime_api::{Answer, Lambda};
+use crate::{Result, artifacts_dir, aws_error, statemachine};
 
 pub const SENDER: &str = "approvals@example.com";
 pub const APPROVER: &str = "approver@example.com";
+/// The approval table of recorded mode.
+pub const TABLE: &str = "sfn-callback-approvals";
+/// Who may approve in recorded mode: everyone at example.com, and one
+/// partner address.
+pub const APPROVERS_ALLOWED: &str = "@example.com,lead@partner.example";
 const LIMIT: Duration = Duration::from_secs(20);
 /// The stand-in Lambda function the state machine invokes in moto.
 const NOTIFIER: &str = "approval-notifier";
@@ -38,6 +53,8 @@ pub struct ApprovalWorld {
     secret_arn: String,
     /// approval-http's environment, for starting more instances of it.
     http_env: Vec<(String, String)>,
+    /// The approval table, in recorded mode.
+    table: Option<ApprovalTable>,
 }
 
 impl std::fmt::Debug for ApprovalWorld {
@@ -54,6 +71,48 @@ pub struct Email {
     pub subject: String,
     pub html: String,
     pub destinations: Value,
+}
+
+/// A recorded-mode request, as the execution's input names it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub subject: String,
+    pub approvers: Vec<String>,
+    pub quorum: Option<u32>,
+    pub requested_by: Option<String>,
+}
+
+impl RecordedRequest {
+    /// `subject` for `approvers`, quorum and requester unset.
+    pub fn new(subject: &str, approvers: &[&str]) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            approvers: approvers.iter().map(|&a| a.to_owned()).collect(),
+            quorum: None,
+            requested_by: None,
+        }
+    }
+
+    #[must_use]
+    pub fn quorum(mut self, quorum: u32) -> Self {
+        self.quorum = Some(quorum);
+        self
+    }
+
+    #[must_use]
+    pub fn requested_by(mut self, address: &str) -> Self {
+        self.requested_by = Some(address.to_owned());
+        self
+    }
+}
+
+/// A recorded-mode request handed to the notifier: the execution, the payload
+/// it got (to hand it over again, as a redelivery) and what it answered.
+#[derive(Debug, Clone)]
+pub struct Notified {
+    pub execution: String,
+    pub payload: Value,
+    pub answer: Answer,
 }
 
 impl Email {
@@ -74,6 +133,22 @@ impl ApprovalWorld {
     /// As [`ApprovalWorld::start`], with `settings` added to both functions'
     /// environment (a log level, the key refresh interval).
     pub async fn start_with(settings: &[(&str, &str)]) -> Result<Self> {
+        Self::start_in_mode(settings, false).await
+    }
+
+    /// Recorded mode: the approval table [`TABLE`] created in moto, and both
+    /// functions started with `APPROVAL_TABLE` and [`APPROVERS_ALLOWED`].
+    pub async fn start_recorded() -> Result<Self> {
+        Self::start_recorded_with(&[]).await
+    }
+
+    /// As [`ApprovalWorld::start_recorded`], with `settings` added to both
+    /// functions' environment (they may override `APPROVERS_ALLOWED`).
+    pub async fn start_recorded_with(settings: &[(&str, &str)]) -> Result<Self> {
+        Self::start_in_mode(settings, true).await
+    }
+
+    async fn start_in_mode(settings: &[(&str, &str)], recorded: bool) -> Result<Self> {
         let peer = LocalAws::start()?;
         let config = peer.sdk_config().await;
         let sfn = aws_sdk_sfn::Client::new(&config);
@@ -100,6 +175,15 @@ impl ApprovalWorld {
 
         let mut env = peer.function_env();
         env.push(("LINK_KEY_SECRET_ARN".to_owned(), secret_arn.clone()));
+        let table = if recorded {
+            let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+            create_table(&dynamodb, TABLE).await?;
+            env.push(("APPROVAL_TABLE".to_owned(), TABLE.to_owned()));
+            env.push(("APPROVERS_ALLOWED".to_owned(), APPROVERS_ALLOWED.to_owned()));
+            Some(ApprovalTable::new(dynamodb, TABLE))
+        } else {
+            None
+        };
         env.extend(
             settings
                 .iter()
@@ -126,6 +210,7 @@ impl ApprovalWorld {
             secrets,
             secret_arn,
             http_env,
+            table,
         })
     }
 
@@ -227,6 +312,194 @@ impl ApprovalWorld {
             destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
         })
     }
+}
+
+impl ApprovalWorld {
+    /// The approval table (recorded mode only).
+    pub fn table(&self) -> Result<&ApprovalTable> {
+        self.table
+            .as_ref()
+            .ok_or_else(|| "the world runs in stateless mode: no approval table".into())
+    }
+
+    /// Starts an execution for `request` and hands its payload to the
+    /// notifier, with `quorum` and `requestedBy` added when the state machine
+    /// does not pass them on; returns what the notifier answered.
+    pub async fn request_recorded(
+        &mut self,
+        name: &str,
+        request: &RecordedRequest,
+    ) -> Result<Notified> {
+        let mut input = json!({
+            "approvers": request.approvers,
+            "subject": request.subject,
+            "summary": "Release 42 to production: <b>3</b> services.",
+            "details": {"version": "42", "services": ["api", "web", "worker"]},
+        });
+        if let Some(quorum) = request.quorum {
+            input["quorum"] = json!(quorum);
+        }
+        if let Some(requested_by) = &request.requested_by {
+            input["requestedBy"] = json!(requested_by);
+        }
+        self.peer.setup("lambda", NOTIFIER)?;
+        let execution = statemachine::start(&self.sfn, &self.state_machine, name, &input).await?;
+        let payload = scheduled_payload(&self.sfn, &execution).await;
+        self.peer.setup("delete-lambda", NOTIFIER)?;
+        let mut payload = payload?;
+        for field in ["quorum", "requestedBy"] {
+            if let (Some(value), None) = (input.get(field), payload.get(field)) {
+                payload[field] = value.clone();
+            }
+        }
+        let answer = self.notifier.invoke(&payload).await?;
+        Ok(Notified {
+            execution,
+            payload,
+            answer,
+        })
+    }
+
+    /// Hands `payload` to the notifier again, as a redelivery does.
+    pub async fn redeliver(&mut self, payload: &Value) -> Result<Answer> {
+        self.notifier.invoke(payload).await
+    }
+
+    /// Every email moto sent, by recipient (lowercase), oldest first.
+    pub fn emails_by_recipient(&self) -> Result<BTreeMap<String, Vec<Email>>> {
+        let mut by_recipient: BTreeMap<String, Vec<Email>> = BTreeMap::new();
+        for message in find_ses_messages(&self.mail.data()?) {
+            let email = Email {
+                subject: message
+                    .get("subject")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                html: message
+                    .get("body")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
+            };
+            for recipient in email.recipients() {
+                by_recipient
+                    .entry(recipient)
+                    .or_default()
+                    .push(email.clone());
+            }
+        }
+        Ok(by_recipient)
+    }
+
+    /// Every email moto sent to `address`, oldest first.
+    pub fn emails_to(&self, address: &str) -> Result<Vec<Email>> {
+        Ok(self
+            .emails_by_recipient()?
+            .remove(&address.to_ascii_lowercase())
+            .unwrap_or_default())
+    }
+
+    /// Every item of the approval table.
+    pub async fn scan_table(&self) -> Result<Vec<HashMap<String, AttributeValue>>> {
+        scan(self.table()?).await
+    }
+
+    /// Every item of the approval table as text, to search for what must
+    /// never be stored.
+    pub async fn table_text(&self) -> Result<String> {
+        Ok(format!("{:?}", self.scan_table().await?))
+    }
+}
+
+impl Email {
+    /// The `To` addresses, lowercase.
+    pub fn recipients(&self) -> Vec<String> {
+        let to = self
+            .destinations
+            .get("ToAddresses")
+            .unwrap_or(&self.destinations);
+        match to {
+            Value::Array(addresses) => addresses
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .collect(),
+            Value::String(address) => vec![address.to_ascii_lowercase()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The approval table [`TABLE`], created in `peer`: for tests of the table's
+/// operations without the functions.
+pub async fn table_in(peer: &LocalAws) -> Result<ApprovalTable> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&peer.sdk_config().await);
+    create_table(&dynamodb, TABLE).await?;
+    Ok(ApprovalTable::new(dynamodb, TABLE))
+}
+
+/// Every item of `table`, read consistently.
+pub async fn scan(table: &ApprovalTable) -> Result<Vec<HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .client()
+            .scan()
+            .table_name(table.name())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| aws_error("Scan", err))?;
+        items.extend(page.items().iter().cloned());
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return Ok(items),
+        }
+    }
+}
+
+/// Creates the approval table as the template does: `pk`/`sk` strings,
+/// on demand, TTL on `ttl`.
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|err| aws_error("CreateTable", err))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await
+        .map_err(|err| aws_error("UpdateTimeToLive", err))?;
+    Ok(())
 }
 
 /// The `Payload` of the execution's TaskScheduled event, polled until it appears.

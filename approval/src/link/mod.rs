@@ -6,7 +6,7 @@
 //! | `secret` (internal) | the Secrets Manager secret: its JSON value ([`LinkKeys::to_secret_json`]) and reading it |
 //! | [`source`] | where the keys come from, from the environment |
 //! | [`store`] | the keys a warm function holds, read again on an interval |
-//! | [`seal`](mod@seal) | sealing and opening links |
+//! | [`seal`](mod@seal) | sealing and opening links, and the task token the approval table keeps |
 
 pub mod key;
 pub mod seal;
@@ -17,7 +17,8 @@ pub mod store;
 pub use key::{KeyError, KeyId, LinkKey, LinkKeys};
 pub(crate) use seal::MAX_SEALED_CHARS;
 pub use seal::{
-    Action, LinkData, OpenError, SEAL_BUDGET_CHARS, SealError, SealedLink, open, seal, seal_with,
+    Action, LinkData, OpenError, SEAL_BUDGET_CHARS, SealError, SealedLink, open, open_token, seal,
+    seal_token, seal_with,
 };
 pub use source::{KeySettingError, KeySource};
 pub use store::{KeyStore, KeysUnavailable};

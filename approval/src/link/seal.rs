@@ -14,6 +14,12 @@
 //! something happens only after the AEAD has accepted the link: a forged link
 //! is "tampered" and never "expired", and the AEAD compares the tag in constant
 //! time.
+//!
+//! Recorded mode keeps the task token in its table sealed the same way
+//! ([`seal_token`], [`open_token`]): the same keys and AEAD, the bare token as
+//! plaintext, and its own version byte in the authenticated header. A stored
+//! token therefore never opens as a link, nor a link as a stored token, and a
+//! read of the table alone completes no task.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,6 +35,9 @@ use super::key::{KeyId, LinkKey, LinkKeys};
 
 /// The format of the sealed bytes; a new layout gets a new number.
 const VERSION: u8 = 1;
+/// The format of a task token sealed for the table: its own number, so that
+/// the header (authenticated as associated data) tells the two purposes apart.
+const STORED_TOKEN_VERSION: u8 = 0x81;
 const HEADER_BYTES: usize = 1 + 4;
 const NONCE_BYTES: usize = 24;
 const TAG_BYTES: usize = 16;
@@ -208,14 +217,37 @@ pub fn seal_with(key: &LinkKey, data: &LinkData) -> Result<SealedLink, SealError
         reason: err.to_string(),
     })?;
     let compressed = miniz_oxide::deflate::compress_to_vec(&json, COMPRESSION_LEVEL);
+    encrypt(key, VERSION, &compressed).map(SealedLink)
+}
 
-    let header = header(key.id());
+/// Seals `token` with the current key, for the approval table: unreadable
+/// without the link key, and never a link (see the module docs).
+pub fn seal_token(keys: &LinkKeys, token: &TaskToken) -> Result<String, SealError> {
+    encrypt(
+        &keys.current,
+        STORED_TOKEN_VERSION,
+        token.expose().as_bytes(),
+    )
+}
+
+/// Opens a token sealed by [`seal_token`] with whichever of `keys` it names.
+/// It has no expiry: the request it belongs to has its own.
+pub fn open_token(keys: &LinkKeys, sealed: &str) -> Result<TaskToken, OpenError> {
+    let plaintext = decrypt(keys, STORED_TOKEN_VERSION, sealed)?;
+    let text = String::from_utf8(plaintext).map_err(|_| OpenError::Malformed)?;
+    TaskToken::new(text).map_err(|_| OpenError::Malformed)
+}
+
+/// `version | key id | nonce | ciphertext + tag` in unpadded base64url, the
+/// header authenticated as associated data.
+fn encrypt(key: &LinkKey, version: u8, plaintext: &[u8]) -> Result<String, SealError> {
+    let header = header(version, key.id());
     let nonce = XNonce::try_generate().map_err(|_| SealError::Rng)?;
     let sealed = cipher(key)
         .encrypt(
             &nonce,
             Payload {
-                msg: &compressed,
+                msg: plaintext,
                 aad: &header,
             },
         )
@@ -225,19 +257,19 @@ pub fn seal_with(key: &LinkKey, data: &LinkData) -> Result<SealedLink, SealError
     bytes.extend_from_slice(&header);
     bytes.extend_from_slice(&nonce);
     bytes.extend_from_slice(&sealed);
-    Ok(SealedLink(URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Opens a sealed link with whichever of `keys` it names, and checks its
-/// expiry against `now` (unix seconds) only once it has proved authentic.
-pub fn open(keys: &LinkKeys, sealed: &str, now: u64) -> Result<LinkData, OpenError> {
+/// The plaintext of text [`encrypt`] made with `version`, opened with
+/// whichever of `keys` its header names.
+fn decrypt(keys: &LinkKeys, version: u8, sealed: &str) -> Result<Vec<u8>, OpenError> {
     if sealed.len() > MAX_SEALED_CHARS {
         return Err(OpenError::Malformed);
     }
     let bytes = URL_SAFE_NO_PAD
         .decode(sealed)
         .map_err(|_| OpenError::Malformed)?;
-    if bytes.len() < HEADER_BYTES + NONCE_BYTES + TAG_BYTES || bytes[0] != VERSION {
+    if bytes.len() < HEADER_BYTES + NONCE_BYTES + TAG_BYTES || bytes[0] != version {
         return Err(OpenError::Malformed);
     }
     let (header, rest) = bytes.split_at(HEADER_BYTES);
@@ -246,7 +278,7 @@ pub fn open(keys: &LinkKeys, sealed: &str, now: u64) -> Result<LinkData, OpenErr
     // An unknown key id is reported exactly like a failed tag.
     let key = keys.by_id(key_id).ok_or(OpenError::Tampered)?;
     let nonce = <[u8; NONCE_BYTES]>::try_from(nonce).map_err(|_| OpenError::Malformed)?;
-    let compressed = cipher(key)
+    cipher(key)
         .decrypt(
             &XNonce::from(nonce),
             Payload {
@@ -254,7 +286,13 @@ pub fn open(keys: &LinkKeys, sealed: &str, now: u64) -> Result<LinkData, OpenErr
                 aad: header,
             },
         )
-        .map_err(|_| OpenError::Tampered)?;
+        .map_err(|_| OpenError::Tampered)
+}
+
+/// Opens a sealed link with whichever of `keys` it names, and checks its
+/// expiry against `now` (unix seconds) only once it has proved authentic.
+pub fn open(keys: &LinkKeys, sealed: &str, now: u64) -> Result<LinkData, OpenError> {
+    let compressed = decrypt(keys, VERSION, sealed)?;
 
     // Authentic from here on: what follows fails only if our own sealing changed.
     let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_PLAINTEXT_BYTES)
@@ -275,9 +313,9 @@ pub fn open(keys: &LinkKeys, sealed: &str, now: u64) -> Result<LinkData, OpenErr
     })
 }
 
-fn header(key_id: KeyId) -> [u8; HEADER_BYTES] {
+fn header(version: u8, key_id: KeyId) -> [u8; HEADER_BYTES] {
     let [a, b, c, d] = key_id.0;
-    [VERSION, a, b, c, d]
+    [version, a, b, c, d]
 }
 
 fn cipher(key: &LinkKey) -> XChaCha20Poly1305 {
@@ -639,6 +677,65 @@ mod tests {
         let opened = open(&keys(), sealed.expose(), NOW).unwrap();
         assert!(sealed.len() <= SEAL_BUDGET_CHARS, "{}", sealed.len());
         assert_eq!((opened.subject, opened.summary), (None, None));
+    }
+
+    #[test]
+    fn sealed_token_opens_to_the_same_token_and_hides_it() {
+        let token = token_of(700);
+        let sealed = seal_token(&keys(), &token).unwrap();
+        assert!(!sealed.contains(&token.expose()[..12]), "{sealed}");
+        assert_eq!(open_token(&keys(), &sealed), Ok(token));
+    }
+
+    #[test]
+    fn sealed_token_opens_with_the_previous_key_after_rotation() {
+        let sealed = seal_token(&keys(), &token_of(100)).unwrap();
+        let rotated = LinkKeys::new(LinkKey::new([9; 32]), Some(keys().current));
+        assert_eq!(open_token(&rotated, &sealed), Ok(token_of(100)));
+        let retired = LinkKeys::new(LinkKey::new([9; 32]), Some(LinkKey::new([10; 32])));
+        assert_eq!(open_token(&retired, &sealed), Err(OpenError::Tampered));
+    }
+
+    #[test]
+    fn sealed_token_never_opens_as_a_link() {
+        let sealed = seal_token(&keys(), &token_of(100)).unwrap();
+        assert_eq!(open(&keys(), &sealed, NOW), Err(OpenError::Malformed));
+        // Relabelled as a link, the authenticated header no longer matches.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        bytes[0] = VERSION;
+        let relabelled = URL_SAFE_NO_PAD.encode(bytes);
+        assert_eq!(open(&keys(), &relabelled, NOW), Err(OpenError::Tampered));
+    }
+
+    #[test]
+    fn link_never_opens_as_a_sealed_token() {
+        let sealed = seal(&keys(), &data(token_of(100))).unwrap();
+        assert_eq!(
+            open_token(&keys(), sealed.expose()),
+            Err(OpenError::Malformed)
+        );
+        let mut bytes = URL_SAFE_NO_PAD.decode(sealed.expose()).unwrap();
+        bytes[0] = STORED_TOKEN_VERSION;
+        let relabelled = URL_SAFE_NO_PAD.encode(bytes);
+        assert_eq!(open_token(&keys(), &relabelled), Err(OpenError::Tampered));
+    }
+
+    #[test]
+    fn changed_sealed_token_never_opens() {
+        let sealed = seal_token(&keys(), &token_of(100)).unwrap();
+        let len = URL_SAFE_NO_PAD.decode(&sealed).unwrap().len();
+        for index in 0..len {
+            let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+            bytes[index] ^= 0x01;
+            let result = open_token(&keys(), &URL_SAFE_NO_PAD.encode(bytes));
+            assert!(
+                matches!(result, Err(OpenError::Tampered | OpenError::Malformed)),
+                "byte {index}: {result:?}"
+            );
+        }
+        for text in ["", "AAAA", "not base64!"] {
+            assert_eq!(open_token(&keys(), text), Err(OpenError::Malformed));
+        }
     }
 
     #[test]

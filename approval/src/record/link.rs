@@ -1,8 +1,6 @@
 //! A link's record: what one link id stands for. The table finds it by the
 //! digest of the id ([`schema::link_key`]), so the id itself is never stored.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::ApprovalTable;
 use super::approver::link_names as names;
 use super::attributes::{self, Attributes, Item};
@@ -65,6 +63,7 @@ impl ApprovalTable {
 /// The attributes of a link item, for tests of the code that reads it.
 #[cfg(test)]
 pub(crate) fn test_item(request: &RequestId, approver: &str, action: Action, expires_at: u64) -> Attributes {
+    use aws_sdk_dynamodb::types::AttributeValue;
     Attributes::from([
         (names::REQUEST_ID.to_owned(), AttributeValue::S(request.to_string())),
         (names::APPROVER.to_owned(), AttributeValue::S(approver.to_owned())),
