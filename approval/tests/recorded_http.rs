@@ -13,7 +13,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use sfn_callback_approval::link::{self, KeyStore, LinkKey, LinkKeys};
+use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
 use sfn_callback_approval::now_unix;
 use sfn_callback_approval::record::vote::COMPLETION_LEASE_SECONDS;
 use sfn_callback_approval::record::{
@@ -123,7 +123,7 @@ fn app(table: ApprovalTable, sfn: &ScriptedSfn, answer: fn(&str, usize) -> (u16,
         retention_days: 400,
     };
     ApprovalHttp::recorded(
-        KeyStore::fixed(keys()),
+        keys(),
         sfn.client_fn(answer),
         table,
         settings,

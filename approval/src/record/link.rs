@@ -74,6 +74,8 @@ pub(crate) fn test_item(request: &RequestId, approver: &str, action: Action, exp
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
     use super::*;
 
     fn request() -> RequestId {

@@ -68,8 +68,19 @@ impl ApprovalHttp {
         }
     }
 
-    /// In recorded mode: links are `/a/{id}` ids looked up in `table`.
+    /// In recorded mode, with keys that never change: links are `/a/{id}`
+    /// ids looked up in `table`.
     pub fn recorded(
+        keys: LinkKeys,
+        client: CallbackClient,
+        table: ApprovalTable,
+        settings: RecordedSettings,
+    ) -> Self {
+        Self::recorded_with_key_store(KeyStore::fixed(keys), client, table, settings)
+    }
+
+    /// In recorded mode, with keys from `keys`.
+    pub fn recorded_with_key_store(
         keys: KeyStore,
         client: CallbackClient,
         table: ApprovalTable,
@@ -95,7 +106,7 @@ impl ApprovalHttp {
         Ok(match recorded {
             Some(settings) => {
                 let table = ApprovalTable::from_sdk_config(&sdk_config, settings.table.clone());
-                Self::recorded(keys, client, table, settings)
+                Self::recorded_with_key_store(keys, client, table, settings)
             }
             None => Self::with_key_store(keys, client),
         })
