@@ -16,7 +16,9 @@ pub fn now_unix() -> u64 {
 pub fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Unix seconds as RFC 3339 in UTC, e.g. `2025-06-15T14:26:40Z`.

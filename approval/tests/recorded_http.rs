@@ -23,7 +23,7 @@ use sfn_callback_approval::web::router::ApprovalHttp;
 
 mod support;
 
-use support::sfn::{ScriptedSfn, SUCCESS, acceptance, busy, refusal, token};
+use support::sfn::{SUCCESS, ScriptedSfn, acceptance, busy, refusal, token};
 use support::table::{ScriptedTable, item, items, ok, refused};
 
 const ALICE: &str = "alice@example.com";
@@ -92,8 +92,8 @@ fn pending_table(table: &ScriptedTable) -> ApprovalTable {
     table.table(|operation, earlier| match (operation, earlier) {
         ("GetItem", 0) => item(Some(link_item())),
         ("GetItem", _) => item(Some(request_item("pending", 0, None))),
-        ("Query", 0) => items(Vec::new()),
-        ("Query", _) => items(vec![alices_vote()]),
+        ("Query", 0) => items(&[]),
+        ("Query", _) => items(&[alices_vote()]),
         _ => ok(json!({})),
     })
 }
@@ -109,25 +109,24 @@ fn claimed_table(table: &ScriptedTable, claimed_at: u64, reclaimed: bool) -> App
             1,
             Some(("claimed", claimed_at)),
         ))),
-        ("Query", _) => items(vec![alices_vote()]),
+        ("Query", _) => items(&[alices_vote()]),
         ("UpdateItem", 0) if !reclaimed => refused("ConditionalCheckFailedException"),
         _ => ok(json!({})),
     })
 }
 
-fn app(table: ApprovalTable, sfn: &ScriptedSfn, answer: fn(&str, usize) -> (u16, String)) -> ApprovalHttp {
+fn app(
+    table: ApprovalTable,
+    sfn: &ScriptedSfn,
+    answer: fn(&str, usize) -> (u16, String),
+) -> ApprovalHttp {
     let settings = RecordedSettings {
         table: "approvals".into(),
         approvers_allowed: ApproversAllowed::parse("@example.com").unwrap(),
         scanner_window_seconds: 120,
         retention_days: 400,
     };
-    ApprovalHttp::recorded(
-        keys(),
-        sfn.client_fn(answer),
-        table,
-        settings,
-    )
+    ApprovalHttp::recorded(keys(), sfn.client_fn(answer), table, settings)
 }
 
 /// Alice's approve link id; the table finds it by its digest, which the
@@ -165,7 +164,11 @@ async fn a_busy_step_functions_gives_503_with_the_vote_recorded_and_the_claim_ke
     let response = app.handle(post_vote()).await;
 
     assert_eq!(response.status(), 503);
-    assert!(text(&response).contains("Your vote is recorded"), "{}", text(&response));
+    assert!(
+        text(&response).contains("Your vote is recorded"),
+        "{}",
+        text(&response)
+    );
     assert_eq!(table.count("TransactWriteItems"), 1);
     assert!(sfn.count(SUCCESS) >= 1);
     assert_eq!(
@@ -189,8 +192,14 @@ async fn the_deciding_vote_claims_the_completion_in_its_transaction() {
         update["ConditionExpression"],
         "#status = :pending AND #approvals = :seen"
     );
-    assert_eq!(update["ExpressionAttributeValues"][":seen"], json!({"N": "0"}));
-    assert_eq!(update["ExpressionAttributeValues"][":claimed"], json!({"S": "claimed"}));
+    assert_eq!(
+        update["ExpressionAttributeValues"][":seen"],
+        json!({"N": "0"})
+    );
+    assert_eq!(
+        update["ExpressionAttributeValues"][":claimed"],
+        json!({"S": "claimed"})
+    );
     assert_eq!(
         write[0]["Put"]["ConditionExpression"],
         "attribute_not_exists(#pk)"
@@ -205,7 +214,10 @@ async fn the_deciding_vote_claims_the_completion_in_its_transaction() {
     assert_eq!(output["votes"][0]["comment"], "ship it");
     let marked = table.bodies("UpdateItem");
     assert_eq!(marked.len(), 1);
-    assert_eq!(marked[0]["ExpressionAttributeValues"][":sent"], json!({"S": "sent"}));
+    assert_eq!(
+        marked[0]["ExpressionAttributeValues"][":sent"],
+        json!({"S": "sent"})
+    );
 }
 
 #[tokio::test]
@@ -228,7 +240,10 @@ async fn a_later_vote_after_the_lease_sends_the_claimed_completion_exactly_once(
         updates[0]["ExpressionAttributeValues"][":old"],
         json!({"N": claimed_at.to_string()})
     );
-    assert_eq!(updates[1]["ExpressionAttributeValues"][":sent"], json!({"S": "sent"}));
+    assert_eq!(
+        updates[1]["ExpressionAttributeValues"][":sent"],
+        json!({"S": "sent"})
+    );
     assert_eq!(table.count("PutItem"), 1, "the vote is on the ledger");
 }
 
@@ -264,9 +279,16 @@ async fn a_task_timed_out_on_completion_is_decided_marked_sent_and_never_resent(
     let response = app.handle(post_vote()).await;
 
     assert_eq!(response.status(), 409, "{}", text(&response));
-    assert!(text(&response).contains("already settled"), "{}", text(&response));
+    assert!(
+        text(&response).contains("already settled"),
+        "{}",
+        text(&response)
+    );
     assert_eq!(sfn.count(SUCCESS), 1, "TaskTimedOut is not retried");
     let marked = table.bodies("UpdateItem");
     assert_eq!(marked.len(), 1);
-    assert_eq!(marked[0]["ExpressionAttributeValues"][":sent"], json!({"S": "sent"}));
+    assert_eq!(
+        marked[0]["ExpressionAttributeValues"][":sent"],
+        json!({"S": "sent"})
+    );
 }

@@ -55,8 +55,7 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_fails_the_task_with_approval_rejected_naming_who_rejected_and_why() -> Result<()>
-{
+async fn reject_fails_the_task_with_approval_rejected_naming_who_rejected_and_why() -> Result<()> {
     let mut world = ApprovalWorld::start_recorded().await?;
     let (execution, _) = request(&mut world, "reject", &[ALICE, BOB], 2).await?;
     let reject = button(&world, BOB, "Reject")?;
@@ -180,7 +179,9 @@ async fn a_view_within_the_scanner_window_is_flagged_with_its_source_and_agent()
     assert_eq!(text(record, "sourceIp"), Some("127.0.0.1"));
     assert_eq!(text(record, "userAgent"), Some("Mozilla/5.0 (ledger test)"));
     assert_eq!(
-        record.get("suspectedScanner").and_then(|v| v.as_bool().ok()),
+        record
+            .get("suspectedScanner")
+            .and_then(|v| v.as_bool().ok()),
         Some(&true)
     );
     assert!(record.contains_key("secondsSinceSent"), "{record:?}");
@@ -201,12 +202,20 @@ async fn twenty_concurrent_votes_of_three_approvers_send_exactly_one_success() -
     let mut paths = Vec::new();
     for approver in [ALICE, BOB, CAROL] {
         let url = button(&world, approver, "Approve")?;
-        paths.push(url.strip_prefix(&base).ok_or("link off the base URL")?.to_owned());
+        paths.push(
+            url.strip_prefix(&base)
+                .ok_or("link off the base URL")?
+                .to_owned(),
+        );
     }
 
     let votes: Vec<_> = (0..20)
         .map(|n| {
-            let url = format!("{}{}", instances[n % instances.len()].url(), paths[n % paths.len()]);
+            let url = format!(
+                "{}{}",
+                instances[n % instances.len()].url(),
+                paths[n % paths.len()]
+            );
             tokio::spawn(post_vote(url, "approve", "concurrent"))
         })
         .collect();
@@ -225,11 +234,19 @@ async fn twenty_concurrent_votes_of_three_approvers_send_exactly_one_success() -
         2,
         "{statuses:?}"
     );
-    assert!(statuses.iter().all(|&status| status == 200 || status == 409), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|&status| status == 200 || status == 409),
+        "{statuses:?}"
+    );
     let output: Value = serde_json::from_str(described.output().unwrap_or_default())?;
     assert_eq!(output["approval"]["decision"], "approved");
     assert_eq!(output["approval"]["quorum"], 2);
-    assert_eq!(output["approval"]["votes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        output["approval"]["votes"].as_array().map(Vec::len),
+        Some(2)
+    );
     Ok(())
 }
 

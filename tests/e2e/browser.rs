@@ -95,7 +95,9 @@ async fn approve_from_email(
     let page = &browser.client;
     page.goto(&format!("file://{}", email_file.display()))
         .await?;
-    let email_shot = browser.screenshot(&format!("quorum-email-{name}.png")).await?;
+    let email_shot = browser
+        .screenshot(&format!("quorum-email-{name}.png"))
+        .await?;
     page.find(Locator::LinkText("Approve"))
         .await?
         .click()
@@ -152,9 +154,21 @@ async fn two_of_three_approvers_click_through_their_emails_and_the_second_approv
     browser.close().await?;
 
     assert!(alice.ballot.contains(APPROVERS[0]), "{}", alice.ballot);
-    assert!(alice.ballot.contains("0 of 2 approvals"), "{}", alice.ballot);
-    assert!(alice.ballot.contains("Approve deploy 2-of-3"), "{}", alice.ballot);
-    assert!(alice.result.contains("1 of 2 approvals"), "{}", alice.result);
+    assert!(
+        alice.ballot.contains("0 of 2 approvals"),
+        "{}",
+        alice.ballot
+    );
+    assert!(
+        alice.ballot.contains("Approve deploy 2-of-3"),
+        "{}",
+        alice.ballot
+    );
+    assert!(
+        alice.result.contains("1 of 2 approvals"),
+        "{}",
+        alice.result
+    );
     assert_eq!(after_one, ExecutionStatus::Running);
     assert!(bob.ballot.contains(APPROVERS[1]), "{}", bob.ballot);
     assert!(bob.ballot.contains("1 of 2 approvals"), "{}", bob.ballot);

@@ -81,7 +81,12 @@ mod tests {
     fn approval_output_has_the_quorum_and_the_votes_in_time_order() {
         let votes = [
             vote("bob@example.com", Action::Approve, None, 1_750_000_060),
-            vote("alice@example.com", Action::Approve, Some("ok"), 1_750_000_000),
+            vote(
+                "alice@example.com",
+                Action::Approve,
+                Some("ok"),
+                1_750_000_000,
+            ),
         ];
         let Completion::Success { output } = approval(2, &votes) else {
             panic!("not a success");
@@ -104,7 +109,12 @@ mod tests {
     fn rejection_fails_the_task_naming_who_rejected_and_why() {
         let votes = [
             vote("alice@example.com", Action::Approve, None, 1),
-            vote("bob@example.com", Action::Reject, Some("not on a Friday"), 2),
+            vote(
+                "bob@example.com",
+                Action::Reject,
+                Some("not on a Friday"),
+                2,
+            ),
         ];
         let Some(Ok(Completion::Failure { error, cause })) =
             completion(RequestStatus::Rejected, 2, &votes)
@@ -135,6 +145,9 @@ mod tests {
             panic!("not a failure");
         };
         let cause: Value = serde_json::from_str(&cause.unwrap()).unwrap();
-        assert_eq!(cause, json!({"rejectedBy": "bob@example.com", "comment": null}));
+        assert_eq!(
+            cause,
+            json!({"rejectedBy": "bob@example.com", "comment": null})
+        );
     }
 }

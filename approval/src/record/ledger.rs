@@ -308,7 +308,8 @@ mod tests {
 
     const WINDOW: ScannerWindow = ScannerWindow { seconds: 120 };
     const SENT_AT: u64 = 1_750_000_000;
-    const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
+    const BROWSER: &str =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
 
     fn request_id() -> RequestId {
         RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap()
@@ -427,6 +428,9 @@ mod tests {
     #[test]
     fn times_have_milliseconds() {
         assert_eq!(rfc3339_millis(1_000_999), "1970-01-01T00:00:01.000Z");
-        assert_eq!(rfc3339_millis(1_750_000_000_999_999), "2025-06-15T15:06:40.999Z");
+        assert_eq!(
+            rfc3339_millis(1_750_000_000_999_999),
+            "2025-06-15T15:06:40.999Z"
+        );
     }
 }

@@ -62,13 +62,30 @@ impl ApprovalTable {
 
 /// The attributes of a link item, for tests of the code that reads it.
 #[cfg(test)]
-pub(crate) fn test_item(request: &RequestId, approver: &str, action: Action, expires_at: u64) -> Attributes {
+pub(crate) fn test_item(
+    request: &RequestId,
+    approver: &str,
+    action: Action,
+    expires_at: u64,
+) -> Attributes {
     use aws_sdk_dynamodb::types::AttributeValue;
     Attributes::from([
-        (names::REQUEST_ID.to_owned(), AttributeValue::S(request.to_string())),
-        (names::APPROVER.to_owned(), AttributeValue::S(approver.to_owned())),
-        (names::ACTION.to_owned(), AttributeValue::S(action.as_str().to_owned())),
-        (names::EXPIRES_AT.to_owned(), AttributeValue::N(expires_at.to_string())),
+        (
+            names::REQUEST_ID.to_owned(),
+            AttributeValue::S(request.to_string()),
+        ),
+        (
+            names::APPROVER.to_owned(),
+            AttributeValue::S(approver.to_owned()),
+        ),
+        (
+            names::ACTION.to_owned(),
+            AttributeValue::S(action.as_str().to_owned()),
+        ),
+        (
+            names::EXPIRES_AT.to_owned(),
+            AttributeValue::N(expires_at.to_string()),
+        ),
     ])
 }
 
@@ -84,7 +101,12 @@ mod tests {
 
     #[test]
     fn a_link_item_reads_as_its_request_approver_action_and_expiry() {
-        let item = test_item(&request(), "Alice@Example.com", Action::Reject, 1_750_000_000);
+        let item = test_item(
+            &request(),
+            "Alice@Example.com",
+            Action::Reject,
+            1_750_000_000,
+        );
         assert_eq!(
             LinkRecord::from_item(&item),
             Ok(LinkRecord {
@@ -108,7 +130,13 @@ mod tests {
 
     #[test]
     fn a_link_stops_working_at_its_expiry() {
-        let link = LinkRecord::from_item(&test_item(&request(), "a@example.com", Action::Approve, 100)).unwrap();
+        let link = LinkRecord::from_item(&test_item(
+            &request(),
+            "a@example.com",
+            Action::Approve,
+            100,
+        ))
+        .unwrap();
         assert!(!link.is_expired(99));
         assert!(link.is_expired(100));
     }

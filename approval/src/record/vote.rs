@@ -23,6 +23,8 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::ApprovalTable;
@@ -171,9 +173,9 @@ impl ApprovalTable {
             match write {
                 Ok(_) => return Ok(counted(request, ballot, decided_by)),
                 Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|err| err.is_transaction_canceled_exception()) => {}
+                    if err.as_service_error().is_some_and(
+                        TransactWriteItemsError::is_transaction_canceled_exception,
+                    ) => {}
                 Err(err) => return Err(TableError::from_sdk("TransactWriteItems", &err)),
             }
         }
@@ -276,7 +278,9 @@ impl ApprovalTable {
             .client()
             .update_item()
             .table_name(self.name())
-            .set_key(Some(attributes::key_attributes(schema::request_key(request))))
+            .set_key(Some(attributes::key_attributes(schema::request_key(
+                request,
+            ))))
             .update_expression("SET #claimedAt = :now")
             .condition_expression("#completion = :claimed AND #claimedAt = :old")
             .expression_attribute_names("#completion", names::COMPLETION)
@@ -291,7 +295,7 @@ impl ApprovalTable {
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
+                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
             {
                 Ok(false)
             }
@@ -305,7 +309,9 @@ impl ApprovalTable {
         self.client()
             .update_item()
             .table_name(self.name())
-            .set_key(Some(attributes::key_attributes(schema::request_key(request))))
+            .set_key(Some(attributes::key_attributes(schema::request_key(
+                request,
+            ))))
             .update_expression("SET #completion = :sent")
             .expression_attribute_names("#completion", names::COMPLETION)
             .expression_attribute_values(":sent", attributes::string("sent"))
@@ -393,7 +399,10 @@ fn request_update(
             ":pending".to_owned(),
             attributes::string(RequestStatus::Pending.as_str()),
         ),
-        (":seen".to_owned(), attributes::number(u64::from(request.approvals))),
+        (
+            ":seen".to_owned(),
+            attributes::number(u64::from(request.approvals)),
+        ),
         (":next".to_owned(), attributes::number(u64::from(next))),
     ]);
     let mut expression = "SET #approvals = :next".to_owned();
@@ -501,7 +510,10 @@ mod tests {
             ("decision", attributes::string("maybe")),
             ("decidedAt", attributes::number(7)),
         ]));
-        assert!(matches!(vote, Err(TableError::Malformed { item: "vote", .. })));
+        assert!(matches!(
+            vote,
+            Err(TableError::Malformed { item: "vote", .. })
+        ));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::recorded_page::{self as pages, RequestView};
 use super::route::{Route, route};
 use super::visitor::visitor;
 use crate::link::{self, Action, KeyStore};
+use crate::now_micros;
 use crate::record::decision;
 use crate::record::ledger::{LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor};
 use crate::record::link::LinkRecord;
@@ -34,7 +35,6 @@ use crate::record::vote::{Ballot, COMPLETION_LEASE_SECONDS, Cast};
 use crate::record::{
     ApprovalTable, CompletionState, RecordedSettings, RequestStatus, StoredRequest, TableError,
 };
-use crate::now_micros;
 
 /// What recorded mode needs beyond the keys and the Step Functions client.
 #[derive(Debug, Clone)]
@@ -76,7 +76,11 @@ impl Recorded {
                     .uri()
                     .query()
                     .is_some_and(|query| query.contains("l="));
-                tracing::info!(outcome = "no such page", stateless_link = stateless, "link refused");
+                tracing::info!(
+                    outcome = "no such page",
+                    stateless_link = stateless,
+                    "link refused"
+                );
                 return pages::unknown_link();
             }
         };
@@ -147,7 +151,13 @@ impl Recorded {
     ) -> Page {
         let action = ledger_action(visit.link.action);
         let form = match form::parse_vote(body) {
-            Ok(form) if form.decision.is_none_or(|button| button == visit.link.action) => form,
+            Ok(form)
+                if form
+                    .decision
+                    .is_none_or(|button| button == visit.link.action) =>
+            {
+                form
+            }
             Ok(_) => {
                 let page = page::bad_form("the button pressed is not the link's");
                 return self
@@ -157,7 +167,11 @@ impl Recorded {
             Err(err) => {
                 let page = match err {
                     FormError::TooLarge { bytes } => {
-                        tracing::info!(bytes, limit = MAX_VOTE_BODY_BYTES, "vote refused: too large");
+                        tracing::info!(
+                            bytes,
+                            limit = MAX_VOTE_BODY_BYTES,
+                            "vote refused: too large"
+                        );
                         page::body_too_large()
                     }
                     other => page::bad_form(&other.to_string()),
@@ -237,7 +251,7 @@ impl Recorded {
         if let Err(err) = self.table.record(&entry, visit.request.ttl).await {
             return ledger_failed(&visit.request, &err);
         }
-        log_refusal(visit, action, outcome);
+        log_use(visit, action, outcome);
         if outcome != LedgerOutcome::AlreadyDecided {
             return refused;
         }
@@ -398,7 +412,7 @@ impl Recorded {
         let entry = self.entry(visit, action, outcome);
         match self.table.record(&entry, visit.request.ttl).await {
             Ok(()) => {
-                log_refusal(visit, action, outcome);
+                log_use(visit, action, outcome);
                 page
             }
             Err(err) => ledger_failed(&visit.request, &err),
@@ -455,7 +469,7 @@ fn ledger_action(action: Action) -> LedgerAction {
     }
 }
 
-fn log_refusal(visit: &Visit, action: LedgerAction, outcome: LedgerOutcome) {
+fn log_use(visit: &Visit, action: LedgerAction, outcome: LedgerOutcome) {
     tracing::info!(
         request_id = %visit.request.id,
         action = action.as_str(),

@@ -104,16 +104,16 @@ fn request_section(body: &mut String, request: &RequestView<'_>) {
 pub(crate) fn vote_counted(approvals: u32, quorum: u32) -> Page {
     let missing = quorum.saturating_sub(approvals);
     let more = if missing == 1 {
-        "1 more approval".to_owned()
+        "1 more approval arrives".to_owned()
     } else {
-        format!("{missing} more approvals")
+        format!("{missing} more approvals arrive")
     };
     Page::new(
         200,
         "Approval recorded",
         &format!(
             "<h1>Your approval is recorded</h1><p class=\"progress\">{} so far.</p>\
-             <p>The workflow continues once {more} arrive. Nothing more is needed from you.</p>\
+             <p>The workflow continues once {more}. Nothing more is needed from you.</p>\
              <p class=\"muted\">You can close this page.</p>",
             escape(&progress(approvals, quorum))
         ),
@@ -238,8 +238,14 @@ mod tests {
         assert!(html.contains("Approve deploy 42"));
         assert!(html.contains("Release 1.4.2"));
         assert!(html.contains("<table class=\"details\">"), "{html}");
-        assert!(html.contains("<tr><th>build</th><td>42</td></tr>"), "{html}");
-        assert!(html.contains("<tr><th>services</th><td>[&quot;api&quot;,&quot;web&quot;]</td></tr>"), "{html}");
+        assert!(
+            html.contains("<tr><th>build</th><td>42</td></tr>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr><th>services</th><td>[&quot;api&quot;,&quot;web&quot;]</td></tr>"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -252,8 +258,14 @@ mod tests {
             let page = ballot("a@example.com", action, &view(&details));
             assert_eq!(page.status, 200);
             assert!(page.html.contains("<form method=\"post\">"));
-            assert!(page.html.contains(&format!("value=\"{value}\"")), "{action:?}");
-            assert!(!page.html.contains(&format!("value=\"{other}\"")), "{action:?}");
+            assert!(
+                page.html.contains(&format!("value=\"{value}\"")),
+                "{action:?}"
+            );
+            assert!(
+                !page.html.contains(&format!("value=\"{other}\"")),
+                "{action:?}"
+            );
             assert!(page.html.contains("name=\"comment\""));
             assert_eq!(page.html.matches("<button").count(), 1);
             assert!(!page.html.contains("name=\"link\""), "no link in the page");

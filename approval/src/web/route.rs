@@ -67,14 +67,26 @@ mod tests {
 
     #[test]
     fn a_bad_id_under_a_is_malformed() {
-        for path in ["/a/", "/a/short", "/a/AbCdEfGhIjKlMnOpQrStU+", &format!("/a/{ID}x")] {
+        for path in [
+            "/a/",
+            "/a/short",
+            "/a/AbCdEfGhIjKlMnOpQrStU+",
+            &format!("/a/{ID}x"),
+        ] {
             assert_eq!(route_of_path(path), Route::MalformedLink, "{path}");
         }
     }
 
     #[test]
     fn other_paths_are_unknown() {
-        for path in ["", "/", "/favicon.ico", &format!("/b/{ID}"), &format!("/ba/{ID}"), &format!("/a/{ID}/")] {
+        for path in [
+            "",
+            "/",
+            "/favicon.ico",
+            &format!("/b/{ID}"),
+            &format!("/ba/{ID}"),
+            &format!("/a/{ID}/"),
+        ] {
             assert_eq!(route_of_path(path), Route::Unknown, "{path}");
         }
     }

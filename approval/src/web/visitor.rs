@@ -32,7 +32,7 @@ mod tests {
     use super::*;
 
     /// A Function URL event, as Lambda sends it, with these headers.
-    fn url_request(headers: serde_json::Value, source_ip: &str, user_agent: &str) -> Request {
+    fn url_request(headers: &serde_json::Value, source_ip: &str, user_agent: &str) -> Request {
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -64,7 +64,11 @@ mod tests {
 
     #[test]
     fn the_source_ip_and_agent_come_from_the_request_context() {
-        let request = url_request(json!({"user-agent": "Firefox/140"}), "198.51.100.4", "Firefox/140");
+        let request = url_request(
+            &json!({"user-agent": "Firefox/140"}),
+            "198.51.100.4",
+            "Firefox/140",
+        );
         assert_eq!(
             visitor(&request),
             Visitor {
@@ -77,7 +81,7 @@ mod tests {
     #[test]
     fn x_forwarded_for_is_never_believed() {
         let request = url_request(
-            json!({"x-forwarded-for": "10.9.8.7, 192.0.2.1", "user-agent": "Firefox/140"}),
+            &json!({"x-forwarded-for": "10.9.8.7, 192.0.2.1", "user-agent": "Firefox/140"}),
             "198.51.100.4",
             "Firefox/140",
         );

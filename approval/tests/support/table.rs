@@ -97,7 +97,7 @@ pub fn item(item: Option<Value>) -> (u16, Value) {
 }
 
 /// A `Query` answer with `items`.
-pub fn items(items: Vec<Value>) -> (u16, Value) {
+pub fn items(items: &[Value]) -> (u16, Value) {
     let count = items.len();
     ok(json!({"Items": items, "Count": count, "ScannedCount": count}))
 }
