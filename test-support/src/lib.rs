@@ -12,7 +12,7 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient, infallible_client_fn};
@@ -25,7 +25,8 @@ use aws_sdk_sfn::config::{
     BehaviorVersion, Credentials, HttpClient, Region, SharedCredentialsProvider,
 };
 use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -197,13 +198,24 @@ impl ScriptedSfn {
         settings: RetrySettings,
         answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
     ) -> CallbackClient {
+        CallbackClient::from_client(sdk_client(self.http_client_fn(answer)), settings)
+    }
+
+    /// The HTTP client under [`Self::client_fn`], for the SDK client of any
+    /// JSON service (DynamoDB too): `Client::new(&replay_sdk_config(http))`.
+    /// Every request is recorded by its `x-amz-target` operation.
+    pub fn http_client_fn(
+        &self,
+        answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> SharedHttpClient {
         let scripted = self.clone();
-        let http = infallible_client_fn(move |request: http::Request<SdkBody>| {
-            let (target, earlier) = scripted.record(&request);
-            let (status, body) = answer(&target, earlier);
-            json_response(status, body)
-        });
-        CallbackClient::from_client(sdk_client(http), settings)
+        SharedHttpClient::new(infallible_client_fn(
+            move |request: http::Request<SdkBody>| {
+                let (target, earlier) = scripted.record(&request);
+                let (status, body) = answer(&target, earlier);
+                json_response(status, body)
+            },
+        ))
     }
 
     /// Answers with `answer(operation, earlier requests)`: `(delay, status, body)`,
@@ -334,6 +346,14 @@ impl<'a> MakeWriter<'a> for Captured {
 /// until the guard drops. `#[tokio::test]` polls on the test's thread, so this
 /// covers every call the test awaits.
 pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    // With a single dispatcher alive, tracing caches a callsite's interest
+    // from the default of whichever thread reaches it first: a parallel test
+    // without a subscriber would switch the callsite off for this one too. A
+    // second dispatcher that lives forever makes every callsite ask each
+    // event's own thread instead.
+    static SECOND_DISPATCHER: OnceLock<tracing::Dispatch> = OnceLock::new();
+    SECOND_DISPATCHER
+        .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(captured.clone())

@@ -85,7 +85,7 @@ pub struct KeysUnavailable {
 
 impl KeyStore {
     /// Keys that never change: `LINK_KEY`, or a test's.
-    pub(crate) fn fixed(keys: LinkKeys) -> Self {
+    pub fn fixed(keys: LinkKeys) -> Self {
         Self {
             source: Source::Fixed(Arc::new(keys)),
         }

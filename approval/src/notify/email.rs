@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::request::ApprovalRequest;
 use crate::html::escape;
 use crate::link::SealedLink;
+use crate::record::{LinkId, StoredRequest};
 use crate::rfc3339;
 use crate::text::{quote, without_format_characters};
 
@@ -41,14 +42,119 @@ pub(crate) fn link_url(base_url: &str, sealed: &SealedLink) -> String {
     format!("{base_url}{separator}l={}", sealed.expose())
 }
 
+/// The link for one button in recorded mode: `{base URL}/a/{link id}`.
+pub(crate) fn recorded_link_url(base_url: &str, link: &LinkId) -> String {
+    format!("{}/a/{}", base_url.trim_end_matches('/'), link.expose())
+}
+
+/// What the email asks about, in the requester's words.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Terms<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) summary: Option<&'a str>,
+    pub(crate) details: Option<&'a Value>,
+}
+
+impl<'a> From<&'a ApprovalRequest> for Terms<'a> {
+    fn from(request: &'a ApprovalRequest) -> Self {
+        Self {
+            subject: &request.subject,
+            summary: request.summary.as_deref(),
+            details: request.details.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a StoredRequest> for Terms<'a> {
+    fn from(request: &'a StoredRequest) -> Self {
+        Self {
+            subject: &request.subject,
+            summary: request.summary.as_deref(),
+            details: request.details.as_ref(),
+        }
+    }
+}
+
+/// Recorded mode: the one approver an email is for, and the quorum.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Addressee<'a> {
+    pub(crate) approver: &'a str,
+    pub(crate) approvers: usize,
+    pub(crate) quorum: u32,
+}
+
+impl Addressee<'_> {
+    /// Who the email is for and what decides, in one paragraph.
+    fn ballot(&self) -> String {
+        let to = if self.approvers == 1 {
+            format!("Sent to {}, the only approver.", self.approver)
+        } else {
+            format!(
+                "Sent to {}, one of {} approvers.",
+                self.approver, self.approvers
+            )
+        };
+        let decides = match self.quorum {
+            1 => "One approval approves the request".to_owned(),
+            quorum => format!("{quorum} approvals are needed to approve the request"),
+        };
+        format!("{to} {decides}; one rejection rejects it.")
+    }
+}
+
 /// Renders the email for `request` with links that work until `expires_at`.
 pub(crate) fn render(request: &ApprovalRequest, links: &ButtonLinks, expires_at: u64) -> Email {
-    let rows = detail_rows(request.details.as_ref());
+    render_terms(Terms::from(request), links, expires_at, None)
+}
+
+/// Renders one approver's email in recorded mode: it names them and the quorum.
+pub(crate) fn render_for(
+    terms: Terms<'_>,
+    links: &ButtonLinks,
+    expires_at: u64,
+    addressee: &Addressee<'_>,
+) -> Email {
+    render_terms(terms, links, expires_at, Some(addressee))
+}
+
+fn render_terms(
+    terms: Terms<'_>,
+    links: &ButtonLinks,
+    expires_at: u64,
+    addressee: Option<&Addressee<'_>>,
+) -> Email {
+    let rows = detail_rows(terms.details);
     let expires = rfc3339(expires_at);
+    let context = Context {
+        terms,
+        rows: &rows,
+        links,
+        expires: &expires,
+        addressee,
+    };
     Email {
-        subject: request.subject.clone(),
-        html: html(request, &rows, links, &expires),
-        text: text(request, &rows, links, &expires),
+        subject: terms.subject.to_owned(),
+        html: html(&context),
+        text: text(&context),
+    }
+}
+
+/// Everything one rendering needs.
+struct Context<'a> {
+    terms: Terms<'a>,
+    rows: &'a [(String, String)],
+    links: &'a ButtonLinks,
+    expires: &'a str,
+    addressee: Option<&'a Addressee<'a>>,
+}
+
+impl Context<'_> {
+    fn forwarding(&self) -> &'static str {
+        if self.addressee.is_some() {
+            FORWARDING_RECORDED
+        } else {
+            FORWARDING
+        }
     }
 }
 
@@ -75,19 +181,23 @@ fn show(value: &Value) -> String {
 const NOTICE: &str = "Each button opens a confirmation page. Nothing is decided until you \
                       confirm there, so it is safe to open the links to look.";
 const FORWARDING: &str = "Anyone with these links can decide: please do not forward this email.";
+const FORWARDING_RECORDED: &str = "These links are yours alone: a decision made with them is \
+                                   recorded as yours. Please do not forward this email.";
 
-fn html(
-    request: &ApprovalRequest,
-    rows: &[(String, String)],
-    links: &ButtonLinks,
-    expires: &str,
-) -> String {
+fn html(context: &Context<'_>) -> String {
+    let Context {
+        terms: request,
+        rows,
+        links,
+        expires,
+        ..
+    } = context;
     let mut html = String::with_capacity(4096);
     html.push_str(concat!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
     ));
-    let _ = write!(html, "<title>{}</title></head>", escape(&request.subject));
+    let _ = write!(html, "<title>{}</title></head>", escape(request.subject));
     html.push_str(concat!(
         "<body style=\"margin:0;padding:24px;background:#f4f5f7;",
         "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933\">",
@@ -99,9 +209,9 @@ fn html(
     let _ = write!(
         html,
         "<h1 style=\"margin:0 0 16px;font-size:22px\">{}</h1>",
-        escape(&request.subject)
+        escape(request.subject)
     );
-    if let Some(summary) = &request.summary {
+    if let Some(summary) = request.summary {
         let _ = write!(
             html,
             "<p style=\"margin:0 0 16px;white-space:pre-wrap\">{}</p>",
@@ -113,7 +223,7 @@ fn html(
             "<table cellpadding=\"6\" cellspacing=\"0\" \
              style=\"border-collapse:collapse;margin:0 0 20px;font-size:14px;width:100%\">",
         );
-        for (key, value) in rows {
+        for (key, value) in *rows {
             let _ = write!(
                 html,
                 "<tr><th align=\"left\" valign=\"top\" style=\"border-bottom:1px solid #e4e7eb;width:1%;white-space:nowrap;\
@@ -124,6 +234,13 @@ fn html(
             );
         }
         html.push_str("</table>");
+    }
+    if let Some(addressee) = context.addressee {
+        let _ = write!(
+            html,
+            "<p style=\"margin:0 0 16px;font-size:15px\">{}</p>",
+            escape(&addressee.ballot())
+        );
     }
     let _ = write!(
         html,
@@ -143,37 +260,46 @@ fn html(
         html,
         "<p style=\"margin:0 0 8px;font-size:14px\">{NOTICE}</p>\
          <p style=\"margin:0 0 8px;font-size:14px\">The links work until <strong>{}</strong> (UTC).</p>\
-         <p style=\"margin:0;font-size:13px;color:#52606d\">{FORWARDING}</p>",
-        escape(expires)
+         <p style=\"margin:0;font-size:13px;color:#52606d\">{}</p>",
+        escape(expires),
+        context.forwarding()
     );
     html.push_str("</td></tr></table></body></html>");
     html
 }
 
-fn text(
-    request: &ApprovalRequest,
-    rows: &[(String, String)],
-    links: &ButtonLinks,
-    expires: &str,
-) -> String {
+fn text(context: &Context<'_>) -> String {
+    let Context {
+        terms: request,
+        rows,
+        links,
+        expires,
+        ..
+    } = context;
     // The buttons come first and the requester's words after them, quoted, so
     // that no text of theirs can pass for an `Approve:` line and its link.
     let mut text = String::with_capacity(2048);
+    text.push_str("Approval requested\n\n");
+    if let Some(addressee) = context.addressee {
+        let _ = write!(text, "{}\n\n", addressee.ballot());
+    }
     let _ = write!(
         text,
-        "Approval requested\n\nApprove:\n{}\n\nReject:\n{}\n\n{NOTICE}\n\
-         The links work until {expires} (UTC).\n{FORWARDING}\n\n\
+        "Approve:\n{}\n\nReject:\n{}\n\n{NOTICE}\n\
+         The links work until {expires} (UTC).\n{}\n\n\
          The request, as its sender wrote it:\n",
-        links.approve, links.reject
+        links.approve,
+        links.reject,
+        context.forwarding()
     );
-    let mut written = request.subject.clone();
-    if let Some(summary) = &request.summary {
+    let mut written = request.subject.to_owned();
+    if let Some(summary) = request.summary {
         let _ = write!(written, "\n\n{summary}");
     }
     if !rows.is_empty() {
         written.push('\n');
     }
-    for (key, value) in rows {
+    for (key, value) in *rows {
         let _ = write!(written, "\n{key}: {value}");
     }
     text.push_str(&quote(&written));
@@ -198,6 +324,8 @@ mod tests {
             summary: Some("Release 1.4.2".into()),
             details: Some(json!({"build": 42, "services": ["api", "web"], "owner": "ops"})),
             expires_in_seconds: 86_400,
+            quorum: None,
+            requested_by: None,
         }
     }
 
@@ -358,6 +486,71 @@ mod tests {
         for part in [&email.html, &email.text, &email.subject] {
             assert!(!part.contains(TOKEN));
             assert!(!part.contains("AQCE"));
+        }
+    }
+
+    #[test]
+    fn recorded_email_names_its_approver_and_the_quorum_in_both_parts() {
+        let request = request();
+        let addressee = Addressee {
+            approver: "alice@example.com",
+            approvers: 3,
+            quorum: 2,
+        };
+        let email = render_for(Terms::from(&request), &links(), 1_750_000_000, &addressee);
+        for part in [&email.html, &email.text] {
+            assert!(
+                part.contains("Sent to alice@example.com, one of 3 approvers."),
+                "{part}"
+            );
+            assert!(part.contains("2 approvals are needed"), "{part}");
+            assert!(part.contains("These links are yours alone"), "{part}");
+        }
+        let ballot = email.text.find("Sent to alice@example.com").unwrap();
+        assert!(
+            ballot < email.text.find("Approve:\n").unwrap(),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
+    fn recorded_email_to_the_only_approver_says_one_approval_decides() {
+        let request = request();
+        let addressee = Addressee {
+            approver: "alice@example.com",
+            approvers: 1,
+            quorum: 1,
+        };
+        let email = render_for(Terms::from(&request), &links(), 1_750_000_000, &addressee);
+        assert!(
+            email.text.contains(
+                "Sent to alice@example.com, the only approver. One approval approves the request"
+            ),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
+    fn stateless_email_does_not_name_an_approver() {
+        let email = email(&request());
+        assert!(!email.text.contains("Sent to"), "{}", email.text);
+        assert!(email.text.contains(FORWARDING));
+    }
+
+    #[test]
+    fn recorded_link_is_the_base_url_then_a_and_the_link_id() {
+        let link = LinkId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        for base in [
+            "https://a.example",
+            "https://a.example/",
+            "https://a.example//",
+        ] {
+            assert_eq!(
+                recorded_link_url(base, &link),
+                "https://a.example/a/AAAAAAAAAAAAAAAAAAAAAA"
+            );
         }
     }
 

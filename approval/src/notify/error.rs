@@ -9,6 +9,7 @@ use sfn_callback::{CallbackError, Classify, ErrorClass};
 
 use super::request::RequestError;
 use crate::link::{KeysUnavailable, SealError};
+use crate::record::TableError;
 
 /// Why an approval email was not sent. Each variant is permanent (the same
 /// request will fail again) or transient (a retry may send it), and a direct
@@ -55,6 +56,16 @@ pub enum NotifyError {
         /// SES's error code, or what became of the call.
         reason: String,
     },
+    /// Recorded mode: the approval table failed. Classified as the table error
+    /// is: transient `ApprovalEmailUnavailable`, permanent `ApprovalTableRefused`.
+    #[error("the approval table failed: {0}")]
+    Table(#[from] TableError),
+    /// Recorded mode refused the request, and failing its task with
+    /// `ApprovalRequestInvalid` did not work either. Classified as the Step
+    /// Functions error is: transient `ApprovalEmailUnavailable`, permanent
+    /// `ApprovalRequestInvalid`.
+    #[error("the refused request's task could not be failed: {0}")]
+    RefusalNotSent(CallbackError),
 }
 
 /// Retry (transient) or give up (permanent).
@@ -69,6 +80,16 @@ impl Classify for NotifyError {
             Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
                 ErrorClass::Transient
             }
+            Self::Table(err) => err.class(),
+            Self::RefusalNotSent(err) => err.class(),
+        }
+    }
+
+    fn service_code(&self) -> Option<&str> {
+        match self {
+            Self::Table(err) => err.service_code(),
+            Self::RefusalNotSent(err) => err.service_code(),
+            _ => None,
         }
     }
 }
@@ -82,6 +103,11 @@ impl NotifyError {
             Self::Seal(_) | Self::KeysUnavailable(_) | Self::EmailUnavailable { .. } => {
                 "ApprovalEmailUnavailable"
             }
+            Self::Table(_) | Self::RefusalNotSent(_) if self.class() == ErrorClass::Transient => {
+                "ApprovalEmailUnavailable"
+            }
+            Self::Table(_) => "ApprovalTableRefused",
+            Self::RefusalNotSent(_) => "ApprovalRequestInvalid",
         }
     }
 }

@@ -10,10 +10,12 @@
 //! | [`trigger`] | the invocation's shape (direct, SQS, SNS) and the answer to each |
 //! | [`settings`] | the notifier's settings |
 //! | [`notifier`] | the handler |
+//! | [`recorded`] | recorded mode: the allow-list and quorum check, the table, one email per approver |
 
 pub(crate) mod email;
 pub mod error;
 pub mod notifier;
+pub mod recorded;
 pub mod request;
 mod ses;
 pub mod settings;
@@ -21,6 +23,7 @@ pub mod trigger;
 
 pub use error::NotifyError;
 pub use notifier::ApprovalNotifier;
+pub use recorded::Recording;
 pub use request::RequestError;
 pub use settings::NotifierSettings;
 pub use trigger::{NotifierResponse, Trigger, detect};

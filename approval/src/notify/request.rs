@@ -4,6 +4,10 @@
 //! {"taskToken": "<token>", "to": ["approver@example.com"], "subject": "Approve deploy 42",
 //!  "summary": "short text", "details": {"any": "json shown as a table"}, "expiresInSeconds": 86400}
 //! ```
+//!
+//! Recorded mode reads two more fields: `quorum` (approvals needed, default 1)
+//! and `requestedBy` (the requester's address, which never counts toward the
+//! quorum). Whether they fit the approvers is recorded mode's own check.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +38,10 @@ pub(crate) struct ApprovalRequest {
     /// Any JSON, shown to the approver as a table.
     pub(crate) details: Option<Value>,
     pub(crate) expires_in_seconds: u64,
+    /// Approvals needed (recorded mode); `None` means 1.
+    pub(crate) quorum: Option<u32>,
+    /// The requester's address (recorded mode).
+    pub(crate) requested_by: Option<String>,
 }
 
 /// Why a request cannot be sent. Messages name the field and never quote the
@@ -66,6 +74,12 @@ pub enum RequestError {
     InvalidAddress {
         /// Its position in `to`, from 0.
         index: usize,
+        /// What is wrong with it.
+        reason: AddressError,
+    },
+    /// `requestedBy` is not an email address.
+    #[error("requestedBy is not an email address: {reason}")]
+    InvalidRequestedBy {
         /// What is wrong with it.
         reason: AddressError,
     },
@@ -150,6 +164,8 @@ struct Raw {
     summary: Option<String>,
     details: Option<Value>,
     expires_in_seconds: Option<u64>,
+    quorum: Option<u32>,
+    requested_by: Option<String>,
 }
 
 /// Parses and validates request text.
@@ -179,7 +195,7 @@ fn shape_error(err: &serde_json::Error) -> RequestError {
         }
         serde_json::error::Category::Data => {
             "a field has the wrong type (taskToken, subject and summary are strings, to is a \
-             list of strings, expiresInSeconds is a whole number)"
+             list of strings, expiresInSeconds and quorum are whole numbers, requestedBy is a string)"
                 .to_owned()
         }
     };
@@ -210,6 +226,15 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
         expires_in_seconds: check_expires_in(
             raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
         )?,
+        quorum: raw.quorum,
+        requested_by: raw
+            .requested_by
+            .map(|address| {
+                check_address(&address)
+                    .map(|()| address)
+                    .map_err(|reason| RequestError::InvalidRequestedBy { reason })
+            })
+            .transpose()?,
     })
 }
 
@@ -296,6 +321,33 @@ mod tests {
         assert_eq!(request.summary.as_deref(), Some("short text"));
         assert_eq!(request.details, Some(json!({"build": 42})));
         assert_eq!(request.expires_in_seconds, 3600);
+        assert_eq!((request.quorum, request.requested_by), (None, None));
+    }
+
+    #[test]
+    fn quorum_and_requested_by_are_read_when_given() {
+        let mut request = valid();
+        request["quorum"] = json!(2);
+        request["requestedBy"] = json!("Carol@Example.com");
+        let request = from_value(request).unwrap();
+        assert_eq!(request.quorum, Some(2));
+        assert_eq!(request.requested_by.as_deref(), Some("Carol@Example.com"));
+    }
+
+    #[test]
+    fn a_requested_by_that_is_not_an_address_or_a_quorum_that_is_not_a_number_is_refused() {
+        assert_eq!(
+            with("requestedBy", json!("carol")),
+            Err(RequestError::InvalidRequestedBy {
+                reason: AddressError::NotOneAt
+            })
+        );
+        for quorum in [json!(-1), json!("two"), json!(1.5)] {
+            assert!(
+                matches!(with("quorum", quorum), Err(RequestError::Shape { .. })),
+                "a bad quorum"
+            );
+        }
     }
 
     #[test]

@@ -59,6 +59,36 @@ impl NotifierSettings {
     }
 }
 
+/// The longest link recorded mode sends: short enough for chat tools and the
+/// mail clients that cut long links.
+pub const MAX_RECORDED_LINK_CHARS: usize = 100;
+/// `/a/` and a link id.
+const RECORDED_PATH_CHARS: usize = 3 + crate::record::id::ID_CHARS;
+
+/// Recorded mode appends `/a/{link id}` to the base URL: it must have no
+/// query, and every link must stay within [`MAX_RECORDED_LINK_CHARS`].
+pub(crate) fn check_recorded_base_url(base_url: &str) -> Result<(), ConfigError> {
+    let base = base_url.trim_end_matches('/');
+    let expected = if base.contains('?') {
+        "in recorded mode, the approval-http function's URL without a query: \
+         links add /a/{id} to its path"
+            .to_owned()
+    } else if base.len() + RECORDED_PATH_CHARS > MAX_RECORDED_LINK_CHARS {
+        format!(
+            "in recorded mode, a URL of at most {} characters (without a trailing /), \
+             so that every link stays within {MAX_RECORDED_LINK_CHARS}",
+            MAX_RECORDED_LINK_CHARS - RECORDED_PATH_CHARS
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError {
+        name: APPROVAL_BASE_URL_VAR,
+        value: base_url.to_owned(),
+        expected,
+    })
+}
+
 /// An approval link must travel over TLS, except to this machine for local use.
 pub(crate) fn check_base_url(url: &str) -> Result<(), &'static str> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -134,6 +164,18 @@ mod tests {
     fn missing_base_url_names_the_variable() {
         let err = settings(&[(SENDER_EMAIL_VAR, "a@example.com")]).unwrap_err();
         assert_eq!(err.name, APPROVAL_BASE_URL_VAR);
+    }
+
+    #[test]
+    fn recorded_mode_takes_a_base_url_of_up_to_75_characters_without_a_query() {
+        let longest = format!("https://{}.example/", "a".repeat(75 - 16));
+        assert_eq!(longest.trim_end_matches('/').len(), 75);
+        assert_eq!(check_recorded_base_url(&longest), Ok(()));
+        let too_long = format!("https://{}.example", "a".repeat(76 - 16));
+        for bad in [too_long.as_str(), "https://a.example/approve?stage=prod"] {
+            let err = check_recorded_base_url(bad).unwrap_err();
+            assert_eq!(err.name, APPROVAL_BASE_URL_VAR, "{bad}");
+        }
     }
 
     #[test]

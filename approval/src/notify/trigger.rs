@@ -25,8 +25,31 @@ pub enum NotifierResponse {
     /// SNS: `{"emailsSent": 1}`.
     #[serde(rename_all = "camelCase")]
     Published {
-        /// Emails sent: one per record.
+        /// Emails sent: one per record in stateless mode, one per approver
+        /// not emailed before in recorded mode.
         emails_sent: usize,
+    },
+    /// Recorded mode, direct invoke: `{"requestId": "...", "emailsSent": 3,
+    /// "expiresAt": "<RFC 3339>"}`.
+    #[serde(rename_all = "camelCase")]
+    Recorded {
+        /// The request's id, for the operator's commands.
+        request_id: String,
+        /// Approvers emailed now: 0 for a redelivery that found all emailed.
+        emails_sent: usize,
+        /// When the links stop working, as RFC 3339 in UTC.
+        expires_at: String,
+    },
+    /// Recorded mode, direct invoke of a refused request: its task was
+    /// failed with `error` (`ApprovalRequestInvalid`) and `cause`.
+    #[serde(rename_all = "camelCase")]
+    Refused {
+        /// The request's id (nothing was recorded under it).
+        request_id: String,
+        /// The error the task was failed with.
+        error: String,
+        /// Why: the address or the quorum at fault.
+        cause: String,
     },
 }
 

@@ -244,7 +244,7 @@ pub mod names {
 
 impl StoredRequest {
     /// The item as written to the table.
-    pub(crate) fn to_item(&self) -> Attributes {
+    pub fn to_item(&self) -> Attributes {
         use attributes::{number, string, string_list};
         let mut item = attributes::key_attributes(request_key(&self.id));
         let mut put = |name: &str, value| {
