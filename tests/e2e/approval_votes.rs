@@ -57,8 +57,11 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_fails_the_task_with_approval_rejected_naming_who_rejected_and_why() -> Result<()> {
     let mut world = ApprovalWorld::start_recorded().await?;
+    // moto keeps no failure cause: the proxy shows the one sent.
+    let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
+    let http = world.start_http_instance_via(&proxy).await?;
     let (execution, _) = request(&mut world, "reject", &[ALICE, BOB], 2).await?;
-    let reject = button(&world, BOB, "Reject")?;
+    let reject = button(&world, BOB, "Reject")?.replace(&world.http.url(), &http.url());
 
     let ballot = fetch("GET", reject.clone()).await?;
     let decided = post_vote(reject, "reject", "not on a Friday").await?;
@@ -67,7 +70,10 @@ async fn reject_fails_the_task_with_approval_rejected_naming_who_rejected_and_wh
     assert_eq!(decided.status, 200, "{}", decided.body);
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
     statemachine::assert_failed_with(&described, "ApprovalRejected");
-    let cause: Value = serde_json::from_str(described.cause().unwrap_or_default())?;
+    let failures = proxy.task_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].error.as_deref(), Some("ApprovalRejected"));
+    let cause: Value = serde_json::from_str(failures[0].cause.as_deref().unwrap_or_default())?;
     assert_eq!(
         cause,
         serde_json::json!({"rejectedBy": BOB, "comment": "not on a Friday"})

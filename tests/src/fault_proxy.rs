@@ -165,6 +165,14 @@ impl FaultPlan {
     }
 }
 
+/// The error and cause of one `SendTaskFailure` call the proxy received (moto
+/// keeps no cause, so tests read it here). Never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
 /// What the proxy saw and did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FaultCounts {
@@ -291,6 +299,7 @@ struct Shared {
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
     counts: Mutex<FaultCounts>,
+    failures: Mutex<Vec<TaskFailure>>,
     watches: Mutex<HashMap<u64, Watched>>,
     next_watch: AtomicU64,
 }
@@ -367,6 +376,7 @@ impl FaultProxy {
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
             counts: Mutex::new(FaultCounts::default()),
+            failures: Mutex::new(Vec::new()),
             watches: Mutex::new(HashMap::new()),
             next_watch: AtomicU64::new(0),
         });
@@ -399,6 +409,15 @@ impl FaultProxy {
     /// What the proxy saw and did so far.
     pub fn counts(&self) -> FaultCounts {
         *self.shared.counts()
+    }
+
+    /// The error and cause of every `SendTaskFailure` received so far, in order.
+    pub fn task_failures(&self) -> Vec<TaskFailure> {
+        self.shared
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A handle that watches which calls take effect, for as long as it lives.
@@ -516,7 +535,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         counts.send_task_calls += 1;
         match action.as_str() {
             "SendTaskSuccess" => counts.send_task_success += 1,
-            "SendTaskFailure" => counts.send_task_failure += 1,
+            "SendTaskFailure" => {
+                counts.send_task_failure += 1;
+                shared
+                    .failures
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(task_failure(&body));
+            }
             _ => {}
         }
         if let Some(fault) = fault {
@@ -611,6 +637,16 @@ async fn answer_send_task(
         shared.close(token);
     }
     Ok(response)
+}
+
+/// The error and cause of a `SendTaskFailure` request body.
+fn task_failure(body: &[u8]) -> TaskFailure {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    TaskFailure {
+        error: text("error"),
+        cause: text("cause"),
+    }
 }
 
 /// The `taskToken` of a `SendTask*` request body.
@@ -873,6 +909,13 @@ mod tests {
         call(&proxy, "AWSStepFunctions.SendTaskHeartbeat", BODY).await;
         call(&proxy, SUCCESS, BODY).await;
 
+        assert_eq!(
+            proxy.task_failures(),
+            [TaskFailure {
+                error: None,
+                cause: None
+            }]
+        );
         let counts = proxy.counts();
         assert_eq!(
             (
