@@ -260,13 +260,13 @@ async fn a_vote_that_loses_the_re_claim_sends_nothing_and_gets_409() {
 }
 
 #[tokio::test]
-async fn the_decider_coming_back_within_the_lease_gets_503_and_sends_nothing() {
+async fn the_decider_voting_again_within_the_lease_gets_409_and_sends_nothing() {
     let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
     let app = app(claimed_table(&table, now_unix() - 5, true), &sfn, accepts);
 
     let response = app.handle(post_vote()).await;
 
-    assert_eq!(response.status(), 503, "{}", text(&response));
+    assert_eq!(response.status(), 409, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 0);
     assert_eq!(table.count("UpdateItem"), 0);
 }
@@ -291,4 +291,28 @@ async fn a_task_timed_out_on_completion_is_decided_marked_sent_and_never_resent(
         marked[0]["ExpressionAttributeValues"][":sent"],
         json!({"S": "sent"})
     );
+}
+
+#[tokio::test]
+async fn viewing_a_decided_request_whose_completion_is_unsent_offers_to_send_it_and_calls_nothing()
+{
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
+    let app = app(claimed_table(&table, claimed_at, true), &sfn, accepts);
+    let view = http::Request::builder()
+        .method(Method::GET)
+        .uri(format!("https://approve.example/a/{}", link_id().expose()))
+        .body(Body::Empty)
+        .unwrap();
+
+    let response = app.handle(view).await;
+
+    assert_eq!(response.status(), 409);
+    assert!(
+        text(&response).contains("Tell the workflow again"),
+        "{}",
+        text(&response)
+    );
+    assert_eq!(sfn.count(SUCCESS), 0);
+    assert_eq!(table.count("UpdateItem"), 0);
 }

@@ -277,13 +277,8 @@ impl Recorded {
                     Err(err) => table_failed(&err),
                 }
             }
-            // The voter who decided comes back while the claim holds: the
-            // workflow may not know yet, so ask them to come back once more.
-            Some(CompletionState::Claimed { .. })
-                if request.decided_by.contains(&visit.link.approver) =>
-            {
-                pages::vote_recorded_not_sent()
-            }
+            // While the claim holds, its holder may still be sending: a
+            // second vote, even the decider's, is a second vote (409).
             _ => refused,
         }
     }
@@ -374,7 +369,10 @@ impl Recorded {
                 return Some((pages::withdrawn(), LedgerOutcome::Withdrawn));
             }
             RequestStatus::Approved | RequestStatus::Rejected => {
-                return Some((decided_page(&visit.request), LedgerOutcome::AlreadyDecided));
+                return Some((
+                    decided_page(&visit.request, visit.link.action),
+                    LedgerOutcome::AlreadyDecided,
+                ));
             }
             RequestStatus::Pending => {}
         }
@@ -437,12 +435,15 @@ fn ballot(visit: &Visit) -> Page {
     )
 }
 
-/// 409: what was decided, by whom and when.
-fn decided_page(request: &StoredRequest) -> Page {
+/// 409: what was decided, by whom and when; while the completion is only
+/// claimed, with the link's button to send it again.
+fn decided_page(request: &StoredRequest, action: Action) -> Page {
+    let unsent = matches!(request.completion, Some(CompletionState::Claimed { .. }));
     pages::decided(
         request.status.as_str(),
         &request.decided_by,
         request.decided_at,
+        unsent.then_some(action),
     )
 }
 

@@ -135,27 +135,48 @@ pub(crate) fn already_voted(decision: &str, decided_at: Option<u64>) -> Page {
     )
 }
 
-/// 409: the request was decided; says what and by whom.
-pub(crate) fn decided(decision: &str, by: &[String], decided_at: Option<u64>) -> Page {
+/// 409: the request was decided; says what and by whom. With `unsent`, the
+/// completion is not known to have reached the workflow: the page offers the
+/// link's button to send it again (which works once the claim's lease is over).
+pub(crate) fn decided(
+    decision: &str,
+    by: &[String],
+    decided_at: Option<u64>,
+    unsent: Option<Action>,
+) -> Page {
     let who = if by.is_empty() {
         "its approvers".to_owned()
     } else {
         by.join(", ")
     };
     let when = decided_at.map_or_else(String::new, |at| format!(" at {} (UTC)", rfc3339(at)));
-    Page::new(
-        409,
-        "Already decided",
-        &format!(
-            "<h1>This request is already {decision}</h1>\
-             <p>It was {decision} by <strong class=\"decided-by\">{who}</strong>{when}, so \
-             there is nothing more to do.</p>\
-             <p class=\"muted\">Thank you for checking. You can close this page.</p>",
-            decision = escape(decision),
-            who = escape(&who),
-            when = escape(&when),
-        ),
-    )
+    let mut body = format!(
+        "<h1>This request is already {decision}</h1>\
+         <p>It was {decision} by <strong class=\"decided-by\">{who}</strong>{when}, so \
+         there is nothing more to decide.</p>",
+        decision = escape(decision),
+        who = escape(&who),
+        when = escape(&when),
+    );
+    match unsent {
+        Some(action) => {
+            let value = action.as_str();
+            let _ = write!(
+                body,
+                "<p>The workflow has not confirmed the decision yet. If it is still waiting \
+                 a minute from now, press the button to tell it again.</p>\
+                 <form method=\"post\"><div class=\"buttons\"><button type=\"submit\" \
+                 name=\"decision\" value=\"{value}\" class=\"secondary\">Tell the workflow \
+                 again</button></div></form>"
+            );
+        }
+        None => {
+            body.push_str(
+                "<p class=\"muted\">Thank you for checking. You can close this page.</p>",
+            );
+        }
+    }
+    Page::new(409, "Already decided", &body)
 }
 
 /// 410: the request was withdrawn.
@@ -199,8 +220,8 @@ pub(crate) fn vote_recorded_not_sent() -> Page {
         "<h1>Your vote is recorded; please try again in a minute</h1>\
          <p>Your vote is on record and decides the request, but the workflow could not be \
          told just now because the service is busy.</p>\
-         <p>Open the link from the email again in a minute and press the button once more: \
-         that tells the workflow. Your vote will not be counted twice.</p>",
+         <p>Open the link from the email again in a minute and press its button: that \
+         tells the workflow. Your vote will not be counted twice.</p>",
     )
 }
 
@@ -298,6 +319,7 @@ mod tests {
             "approved",
             &["alice@example.com".into(), "bob@example.com".into()],
             Some(1_750_000_000),
+            None,
         );
         assert_eq!(page.status, 409);
         assert!(page.html.contains("approved by <strong class=\"decided-by\">alice@example.com, bob@example.com</strong>"), "{}", page.html);
@@ -309,7 +331,7 @@ mod tests {
         let statuses: Vec<u16> = [
             vote_counted(1, 2),
             already_voted("approved", None),
-            decided("rejected", &[], None),
+            decided("rejected", &[], None, None),
             withdrawn(),
             not_allowed(),
             unknown_link(),
@@ -319,6 +341,16 @@ mod tests {
         .map(|page| page.status)
         .collect();
         assert_eq!(statuses, [200, 409, 409, 410, 403, 404, 503]);
+    }
+
+    #[test]
+    fn a_decided_page_offers_to_tell_the_workflow_again_only_when_unsent() {
+        let by = ["alice@example.com".to_owned()];
+        let sent = decided("approved", &by, None, None).html;
+        let unsent = decided("approved", &by, None, Some(Action::Approve)).html;
+        assert!(!sent.contains("<form"));
+        assert!(unsent.contains("<form method=\"post\">"), "{unsent}");
+        assert!(unsent.contains("name=\"decision\" value=\"approve\""));
     }
 
     #[test]
