@@ -316,3 +316,145 @@ async fn viewing_a_decided_request_whose_completion_is_unsent_offers_to_send_it_
     assert_eq!(sfn.count(SUCCESS), 0);
     assert_eq!(table.count("UpdateItem"), 0);
 }
+
+/// A Function URL event for `method` on Alice's link, from `source_ip` with
+/// `user_agent`, carrying a forged `X-Forwarded-For`.
+fn url_event(method: &str, source_ip: &str, user_agent: &str) -> Request {
+    let path = format!("/a/{}", link_id().expose());
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"user-agent": user_agent, "x-forwarded-for": "10.0.0.1", "host": "approve.example"},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc", "domainName": "approve.example",
+            "domainPrefix": "abc",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": user_agent},
+            "requestId": "r-1", "routeKey": "$default", "stage": "$default",
+            "time": "21/Nov/2026:12:00:00 +0000", "timeEpoch": 1_763_726_400_000_u64
+        },
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// The table with Alice's link and a pending request, and its `PutItem`
+/// answered with `ledger`.
+fn viewed_table(table: &ScriptedTable, link: Value, ledger: (u16, Value)) -> ApprovalTable {
+    table.table(move |operation, earlier| match (operation, earlier) {
+        ("GetItem", 0) => item(Some(link.clone())),
+        ("GetItem", 1) => item(Some(request_item("pending", 0, None))),
+        ("GetItem", _) => item(None),
+        ("PutItem", _) => ledger.clone(),
+        _ => ok(json!({})),
+    })
+}
+
+#[tokio::test]
+async fn a_view_shows_the_ballot_and_records_the_connection_not_x_forwarded_for() {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let app = app(
+        viewed_table(&table, link_item(), ok(json!({}))),
+        &sfn,
+        accepts,
+    );
+
+    let response = app
+        .handle(url_event("GET", "198.51.100.4", "Firefox/140"))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert!(
+        text(&response).contains("0 of 1 approval"),
+        "{}",
+        text(&response)
+    );
+    let ledger = &table.bodies("PutItem")[0]["Item"];
+    assert_eq!(ledger["action"], json!({"S": "view"}));
+    assert_eq!(ledger["outcome"], json!({"S": "shown"}));
+    assert_eq!(ledger["sourceIp"], json!({"S": "198.51.100.4"}));
+    assert_eq!(ledger["userAgent"], json!({"S": "Firefox/140"}));
+    assert_eq!(ledger["approver"], json!({"S": ALICE}));
+    assert_eq!(sfn.count(SUCCESS), 0);
+}
+
+#[tokio::test]
+async fn a_view_whose_ledger_record_cannot_be_written_is_503() {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let busy_table = viewed_table(
+        &table,
+        link_item(),
+        (500, json!({"__type": "InternalServerError"})),
+    );
+    let app = app(busy_table, &sfn, accepts);
+
+    let response = app.handle(url_event("GET", "198.51.100.4", "x")).await;
+
+    assert_eq!(response.status(), 503);
+    assert!(
+        !text(&response).contains("<form"),
+        "nothing shown unrecorded"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_link_is_410_and_recorded_as_expired() {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let mut link = link_item();
+    link["expiresAt"] = json!({"N": (now_unix() - 1).to_string()});
+    let app = app(viewed_table(&table, link, ok(json!({}))), &sfn, accepts);
+
+    let response = app.handle(url_event("GET", "198.51.100.4", "x")).await;
+
+    assert_eq!(response.status(), 410);
+    assert_eq!(
+        table.bodies("PutItem")[0]["Item"]["outcome"],
+        json!({"S": "expired"})
+    );
+}
+
+#[tokio::test]
+async fn an_approver_no_longer_allowed_is_403_and_recorded_as_not_allowed() {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let mut link = link_item();
+    link["approver"] = json!({"S": "mallory@elsewhere.example"});
+    let app = app(viewed_table(&table, link, ok(json!({}))), &sfn, accepts);
+
+    let response = app.handle(post_vote()).await;
+
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        table.bodies("PutItem")[0]["Item"]["outcome"],
+        json!({"S": "not-allowed"})
+    );
+    assert_eq!(table.count("TransactWriteItems"), 0);
+    assert_eq!(sfn.count(SUCCESS), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_404_and_a_malformed_one_400_with_no_ledger_record() {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let app = app(table.table(|_, _| item(None)), &sfn, accepts);
+    let get = |path: &str| {
+        http::Request::builder()
+            .uri(format!("https://approve.example{path}"))
+            .body(Body::Empty)
+            .unwrap()
+    };
+
+    let unknown = app.handle(get("/a/AAAAAAAAAAAAAAAAAAAAAA")).await;
+    let malformed = app.handle(get("/a/AAAA")).await;
+    let stateless = app.handle(get("/?l=AQAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).await;
+
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(stateless.status(), 404);
+    assert_eq!(
+        table.count("GetItem"),
+        1,
+        "only the well-formed id is looked up"
+    );
+    assert_eq!(table.count("PutItem"), 0);
+}
