@@ -250,6 +250,19 @@ async fn format_characters_reach_neither_the_email_nor_the_sealed_links() {
 }
 
 #[tokio::test]
+async fn stateless_mode_ignores_the_recorded_fields_as_before() {
+    let replay = StaticReplayClient::new(vec![sent_ok()]);
+    let mut payload = request_json();
+    payload["quorum"] = json!("two");
+    payload["requestedBy"] = json!(42);
+
+    let answer = answer_json(notifier(&replay).handle(invoke(payload)).await);
+
+    assert_eq!(answer["messageId"], "msg-1");
+    assert_eq!(replay.actual_requests().count(), 1);
+}
+
+#[tokio::test]
 async fn bad_direct_request_is_an_invalid_approval_request_error_and_sends_nothing() {
     let replay = StaticReplayClient::new(vec![sent_ok()]);
     let mut payload = request_json();

@@ -431,6 +431,27 @@ impl Email {
     }
 }
 
+/// A recorded-mode notifier's environment that reaches no AWS peer (a
+/// loopback port nobody answers), for tests of its start: `LINK_KEY` set,
+/// `APPROVERS_ALLOWED` not, the rest from `settings` (which may add it).
+pub fn recorded_notifier_env(settings: &[(&str, &str)]) -> Result<Vec<(String, String)>> {
+    let key = LinkKey::generate()?.expose_base64();
+    let mut env = crate::peer::local_process_env("http://127.0.0.1:9");
+    for (name, value) in [
+        ("LINK_KEY", key.as_str()),
+        ("SENDER_EMAIL", SENDER),
+        ("APPROVAL_BASE_URL", "http://127.0.0.1:9/"),
+        ("APPROVAL_TABLE", TABLE),
+    ]
+    .into_iter()
+    .chain(settings.iter().copied())
+    {
+        env.retain(|(existing, _)| existing != name);
+        env.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(env)
+}
+
 /// The approval table [`TABLE`], created in `peer`: for tests of the table's
 /// operations without the functions.
 pub async fn table_in(peer: &LocalAws) -> Result<ApprovalTable> {

@@ -7,7 +7,8 @@
 //!
 //! Recorded mode reads two more fields: `quorum` (approvals needed, default 1)
 //! and `requestedBy` (the requester's address, which never counts toward the
-//! quorum). Whether they fit the approvers is recorded mode's own check.
+//! quorum). They are kept as given and checked by recorded mode alone, so the
+//! stateless mode reads requests exactly as before.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -38,10 +39,10 @@ pub(crate) struct ApprovalRequest {
     /// Any JSON, shown to the approver as a table.
     pub(crate) details: Option<Value>,
     pub(crate) expires_in_seconds: u64,
-    /// Approvals needed (recorded mode); `None` means 1.
-    pub(crate) quorum: Option<u32>,
-    /// The requester's address (recorded mode).
-    pub(crate) requested_by: Option<String>,
+    /// `quorum` as given, unchecked: recorded mode checks it.
+    pub(crate) quorum: Option<Value>,
+    /// `requestedBy` as given, unchecked: recorded mode checks it.
+    pub(crate) requested_by: Option<Value>,
 }
 
 /// Why a request cannot be sent. Messages name the field and never quote the
@@ -74,12 +75,6 @@ pub enum RequestError {
     InvalidAddress {
         /// Its position in `to`, from 0.
         index: usize,
-        /// What is wrong with it.
-        reason: AddressError,
-    },
-    /// `requestedBy` is not an email address.
-    #[error("requestedBy is not an email address: {reason}")]
-    InvalidRequestedBy {
         /// What is wrong with it.
         reason: AddressError,
     },
@@ -164,8 +159,8 @@ struct Raw {
     summary: Option<String>,
     details: Option<Value>,
     expires_in_seconds: Option<u64>,
-    quorum: Option<u32>,
-    requested_by: Option<String>,
+    quorum: Option<Value>,
+    requested_by: Option<Value>,
 }
 
 /// Parses and validates request text.
@@ -195,7 +190,7 @@ fn shape_error(err: &serde_json::Error) -> RequestError {
         }
         serde_json::error::Category::Data => {
             "a field has the wrong type (taskToken, subject and summary are strings, to is a \
-             list of strings, expiresInSeconds and quorum are whole numbers, requestedBy is a string)"
+             list of strings, expiresInSeconds is a whole number)"
                 .to_owned()
         }
     };
@@ -226,15 +221,8 @@ fn validate(raw: Raw) -> Result<ApprovalRequest, RequestError> {
         expires_in_seconds: check_expires_in(
             raw.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS),
         )?,
-        quorum: raw.quorum,
-        requested_by: raw
-            .requested_by
-            .map(|address| {
-                check_address(&address)
-                    .map(|()| address)
-                    .map_err(|reason| RequestError::InvalidRequestedBy { reason })
-            })
-            .transpose()?,
+        quorum: raw.quorum.filter(|quorum| !quorum.is_null()),
+        requested_by: raw.requested_by.filter(|address| !address.is_null()),
     })
 }
 
@@ -325,29 +313,13 @@ mod tests {
     }
 
     #[test]
-    fn quorum_and_requested_by_are_read_when_given() {
+    fn quorum_and_requested_by_are_kept_as_given_for_recorded_mode_to_check() {
         let mut request = valid();
-        request["quorum"] = json!(2);
-        request["requestedBy"] = json!("Carol@Example.com");
+        request["quorum"] = json!("two");
+        request["requestedBy"] = json!(42);
         let request = from_value(request).unwrap();
-        assert_eq!(request.quorum, Some(2));
-        assert_eq!(request.requested_by.as_deref(), Some("Carol@Example.com"));
-    }
-
-    #[test]
-    fn a_requested_by_that_is_not_an_address_or_a_quorum_that_is_not_a_number_is_refused() {
-        assert_eq!(
-            with("requestedBy", json!("carol")),
-            Err(RequestError::InvalidRequestedBy {
-                reason: AddressError::NotOneAt
-            })
-        );
-        for quorum in [json!(-1), json!("two"), json!(1.5)] {
-            assert!(
-                matches!(with("quorum", quorum), Err(RequestError::Shape { .. })),
-                "a bad quorum"
-            );
-        }
+        assert_eq!(request.quorum, Some(json!("two")));
+        assert_eq!(request.requested_by, Some(json!(42)));
     }
 
     #[test]

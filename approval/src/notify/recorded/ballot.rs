@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::notify::request::ApprovalRequest;
+use serde_json::Value;
+
+use crate::notify::request::{ApprovalRequest, check_address};
 use crate::record::ApproversAllowed;
 
 /// The approvers of a request that passed, and its quorum.
@@ -50,10 +52,7 @@ pub(crate) fn check(
             )));
         }
     }
-    let requested_by = request
-        .requested_by
-        .as_deref()
-        .map(|address| address.trim().to_ascii_lowercase());
+    let requested_by = requested_by(request.requested_by.as_ref())?;
     let mut approvers: Vec<String> = Vec::with_capacity(request.to.len());
     let mut requester_named = false;
     for address in &request.to {
@@ -64,12 +63,13 @@ pub(crate) fn check(
             approvers.push(address);
         }
     }
-    let quorum = request.quorum.unwrap_or(1);
-    if quorum == 0 {
-        return Err(Refusal("quorum is 0: it must be at least 1".to_owned()));
-    }
+    let quorum = quorum(request.quorum.as_ref())?;
     let voters = approvers.len();
-    if usize::try_from(quorum).map_or(true, |quorum| quorum > voters) {
+    let reachable = usize::try_from(quorum)
+        .ok()
+        .filter(|&needed| needed <= voters)
+        .and_then(|needed| u32::try_from(needed).ok());
+    let Some(reachable) = reachable else {
         let counted = if requester_named {
             format!(
                 " (requestedBy {} is in to, and the requester never counts toward the quorum)",
@@ -82,12 +82,41 @@ pub(crate) fn check(
             "quorum is {quorum}, but only {voters} approver{} can vote{counted}",
             if voters == 1 { "" } else { "s" }
         )));
-    }
+    };
     Ok(Ballot {
         approvers,
-        quorum,
+        quorum: reachable,
         requested_by,
     })
+}
+
+/// `quorum`: a whole number from 1; absent means 1.
+fn quorum(given: Option<&Value>) -> Result<u64, Refusal> {
+    let Some(given) = given else {
+        return Ok(1);
+    };
+    match given.as_u64() {
+        Some(0) => Err(Refusal("quorum is 0: it must be at least 1".to_owned())),
+        Some(quorum) => Ok(quorum),
+        None => Err(Refusal(
+            "quorum must be a whole number of approvals, at least 1".to_owned(),
+        )),
+    }
+}
+
+/// `requestedBy`: an address, lowercase; absent is none.
+fn requested_by(given: Option<&Value>) -> Result<Option<String>, Refusal> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let Some(address) = given.as_str() else {
+        return Err(Refusal(
+            "requestedBy must be the requester's email address, as a string".to_owned(),
+        ));
+    };
+    check_address(address)
+        .map_err(|reason| Refusal(format!("requestedBy is not an email address: {reason}")))?;
+    Ok(Some(address.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -100,7 +129,9 @@ mod tests {
         ApproversAllowed::parse("@example.com,lead@partner.example").unwrap()
     }
 
-    fn request(to: &[&str], quorum: Option<u32>, requested_by: Option<&str>) -> ApprovalRequest {
+    fn request(to: &[&str], quorum: Option<u64>, requested_by: Option<&str>) -> ApprovalRequest {
+        let quorum = quorum.map(Value::from);
+        let requested_by = requested_by.map(Value::from);
         ApprovalRequest {
             token: TaskToken::new("AQCEAAAAKgAAAAMAAAAAAAAAAeMc").unwrap(),
             to: to.iter().map(|&a| a.to_owned()).collect(),
@@ -109,7 +140,7 @@ mod tests {
             details: None,
             expires_in_seconds: 3600,
             quorum,
-            requested_by: requested_by.map(str::to_owned),
+            requested_by,
         }
     }
 
@@ -157,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_quorum_the_approvers_cannot_reach_is_refused() {
-        for quorum in [0, 3, u32::MAX] {
+        for quorum in [0, 3, u64::from(u32::MAX) + 1] {
             let refusal = check(
                 &request(&["a@example.com", "b@example.com"], Some(quorum), None),
                 &allowed(),
@@ -188,6 +219,31 @@ mod tests {
         .unwrap();
         assert_eq!(ballot.approvers, ["a@example.com"]);
         assert_eq!(ballot.requested_by.as_deref(), Some("carol@example.com"));
+    }
+
+    #[test]
+    fn a_quorum_that_is_not_a_whole_number_is_refused() {
+        for quorum in [
+            Value::from(-1),
+            Value::from("two"),
+            Value::from(1.5),
+            Value::Bool(true),
+        ] {
+            let mut request = request(&["a@example.com"], None, None);
+            request.quorum = Some(quorum);
+            let refusal = check(&request, &allowed()).unwrap_err();
+            assert!(refusal.cause().contains("whole number"), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn a_requested_by_that_is_not_an_address_is_refused() {
+        for given in [Value::from("carol"), Value::from(42)] {
+            let mut request = request(&["a@example.com"], None, None);
+            request.requested_by = Some(given);
+            let refusal = check(&request, &allowed()).unwrap_err();
+            assert!(refusal.cause().contains("requestedBy"), "{refusal}");
+        }
     }
 
     #[test]
