@@ -253,6 +253,15 @@ async fn twenty_concurrent_votes_of_three_approvers_send_exactly_one_success() -
         output["approval"]["votes"].as_array().map(Vec::len),
         Some(2)
     );
+    let token = world.task_token(&execution).await?;
+    for instance in &instances {
+        let logs = instance.log_text().await;
+        assert!(!logs.contains(&token), "the task token is in the logs");
+        for path in &paths {
+            let id = path.trim_start_matches("a/");
+            assert!(!logs.contains(id), "a link id is in the logs");
+        }
+    }
     Ok(())
 }
 
