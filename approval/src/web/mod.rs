@@ -6,6 +6,7 @@
 //! | `page` (internal) | the confirmation and result pages |
 //! | `recorded` (internal) | recorded mode: the ballot and the vote on `/a/{id}` links |
 //! | `recorded_page` (internal) | recorded mode's pages: the ballot and the answer to each vote |
+//! | `send` (internal) | sending a decided request's completion, once |
 //! | [`route`] | which page a path asks for (`/a/{id}`) |
 //! | [`visitor`] | where a request came from, from the Function URL's request context |
 //! | [`router`] | the router: GET and HEAD show, POST decides |
@@ -16,6 +17,7 @@ mod recorded;
 mod recorded_page;
 pub mod route;
 pub mod router;
+mod send;
 pub mod visitor;
 
 pub use router::ApprovalHttp;

@@ -19,16 +19,16 @@
 use lambda_http::http::Method;
 use lambda_http::{Request, RequestExt};
 use sfn_callback::client::{CallbackClient, Deadline};
-use sfn_callback::outcome::{Classify, Done, ErrorClass, Outcome};
+use sfn_callback::outcome::{Classify, ErrorClass};
 
 use super::form::{self, FormError, MAX_VOTE_BODY_BYTES};
 use super::page::{self, Page};
 use super::recorded_page::{self as pages, RequestView};
 use super::route::{Route, route};
+use super::send::send_completion;
 use super::visitor::visitor;
-use crate::link::{self, Action, KeyStore};
+use crate::link::{Action, KeyStore};
 use crate::now_micros;
-use crate::record::decision;
 use crate::record::ledger::{LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor};
 use crate::record::link::LinkRecord;
 use crate::record::vote::{Ballot, COMPLETION_LEASE_SECONDS, Cast};
@@ -212,7 +212,7 @@ impl Recorded {
                     decision = decided.status.as_str(),
                     "vote decided the request"
                 );
-                self.complete(keys, client, &decided, deadline).await
+                send_completion(&self.table, keys, client, &decided, deadline).await
             }
             Ok(Cast::AlreadyVoted(vote)) => {
                 let page = pages::already_voted(vote.decision_text(), Some(vote.decided_at));
@@ -271,7 +271,7 @@ impl Recorded {
                             claimed_at = at,
                             "completion claimed again after its lease: sending it"
                         );
-                        self.complete(keys, client, request, deadline).await
+                        send_completion(&self.table, keys, client, request, deadline).await
                     }
                     Ok(false) => refused,
                     Err(err) => table_failed(&err),
@@ -281,80 +281,6 @@ impl Recorded {
             // second vote, even the decider's, is a second vote (409).
             _ => refused,
         }
-    }
-
-    /// Sends the completion of the decided `request` (this caller holds the
-    /// claim) and notes it sent, unless Step Functions was busy.
-    async fn complete(
-        &self,
-        keys: &KeyStore,
-        client: &CallbackClient,
-        request: &StoredRequest,
-        deadline: Deadline,
-    ) -> Page {
-        let keys = match keys.keys().await {
-            Ok(keys) => keys,
-            Err(err) => {
-                tracing::error!(request_id = %request.id, error = %err, "completion not sent: the link keys are unavailable");
-                return pages::vote_recorded_not_sent();
-            }
-        };
-        let token = match link::open_token(&keys, &request.sealed_token) {
-            Ok(token) => token,
-            Err(err) => {
-                tracing::error!(request_id = %request.id, error = %err, "completion not sent: the stored token does not open");
-                return page::server_error();
-            }
-        };
-        let votes = match self.table.votes(&request.id).await {
-            Ok(votes) => votes,
-            Err(err) => {
-                tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
-                return match err.class() {
-                    ErrorClass::Transient => pages::vote_recorded_not_sent(),
-                    ErrorClass::Permanent => page::server_error(),
-                };
-            }
-        };
-        let completion = match decision::completion(request.status, request.quorum, &votes) {
-            Some(Ok(completion)) => completion,
-            Some(Err(err)) => {
-                tracing::error!(request_id = %request.id, error = %err, "completion could not be built");
-                return page::server_error();
-            }
-            None => {
-                tracing::error!(request_id = %request.id, status = request.status.as_str(), "completion not sent: the votes do not explain the decision");
-                return page::server_error();
-            }
-        };
-        let outcome = client.complete(&token, completion, deadline).await;
-        let settled = match &outcome {
-            Ok(_) => true,
-            Err(err) => err.task_is_gone(),
-        };
-        if settled && let Err(err) = self.table.mark_completion_sent(&request.id).await {
-            // Harmless: a later claim finds the task closed.
-            tracing::warn!(request_id = %request.id, error = %err, "completion sent but not marked sent");
-        }
-        match &outcome {
-            Ok(done) => tracing::info!(
-                request_id = %request.id,
-                token = %token,
-                decision = request.status.as_str(),
-                outcome = ?done,
-                "approval completed"
-            ),
-            Err(err) => tracing::warn!(
-                request_id = %request.id,
-                token = %token,
-                decision = request.status.as_str(),
-                outcome = ?err.class(),
-                sfn_error = err.service_code(),
-                error = %err,
-                "approval decided but not completed"
-            ),
-        }
-        completion_page(request.status, &outcome)
     }
 
     /// Why `visit` takes no vote, if it takes none: in this order, an
@@ -445,22 +371,6 @@ fn decided_page(request: &StoredRequest, action: Action) -> Page {
         request.decided_at,
         unsent.then_some(action),
     )
-}
-
-/// The page for a completion's outcome, read from the one classification.
-fn completion_page(status: RequestStatus, outcome: &Outcome) -> Page {
-    match outcome {
-        Ok(Done::Completed | Done::FailedWithoutDetails) => match status {
-            RequestStatus::Rejected => page::rejected(),
-            _ => page::approved(),
-        },
-        // The task closed before the decision reached it (it timed out): the
-        // request is decided on record, and nothing more can be done.
-        Ok(Done::AlreadyClosed) => page::already_decided(),
-        Err(err) if err.class() == ErrorClass::Transient => pages::vote_recorded_not_sent(),
-        Err(err) if err.task_is_gone() => page::already_decided(),
-        Ok(Done::OutputRejected) | Err(_) => page::server_error(),
-    }
 }
 
 fn ledger_action(action: Action) -> LedgerAction {
