@@ -1,6 +1,6 @@
 //! The `approval-http` router, behind a Lambda Function URL or an API Gateway
 //! HTTP API. With `APPROVAL_TABLE` set it answers recorded mode's
-//! `/a/{link id}` links (see [`super::recorded`]); otherwise the stateless
+//! `/a/{link id}` links (the `recorded` module); otherwise the stateless
 //! sealed links:
 //!
 //! - GET or HEAD `?l=<sealed link>`: the confirmation page. Calls nothing: mail
