@@ -12,6 +12,15 @@ pub fn now_unix() -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
+/// The clock, in microseconds since 1970: the ledger's time.
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
+
 /// Unix seconds as RFC 3339 in UTC, e.g. `2025-06-15T14:26:40Z`.
 pub fn rfc3339(unix_seconds: u64) -> String {
     let seconds = i64::try_from(unix_seconds).unwrap_or(i64::MAX);

@@ -15,11 +15,16 @@
 //! page's form (POST); the first decision wins, and a later one gets a kind
 //! "already decided" page.
 //!
+//! In recorded mode (`APPROVAL_TABLE` set) the request lives in a DynamoDB
+//! table instead: each approver gets links of their own (`/a/{id}`), a POST is
+//! one vote, a quorum decides, and every view and vote is on a ledger.
+//!
 //! | module | job |
 //! |---|---|
 //! | [`link`] | the link keys (material, the secret, the settings, the store a warm function holds) and sealing |
 //! | [`notify`] | the request, the email, sending it through SES: the `approval-notifier` handler |
-//! | [`web`] | the decision form, the pages and the `approval-http` router |
+//! | [`record`] | recorded mode: the table, its ids, requests, votes and ledger |
+//! | [`web`] | the decision form, the pages and the `approval-http` router, both modes |
 //! | `text`, `html` (internal) | requester text as plain text, and HTML escaping, for the email and the pages |
 //!
 //! ```
@@ -54,6 +59,6 @@ pub mod record;
 mod text;
 pub mod web;
 
-pub use clock::{now_unix, rfc3339};
+pub use clock::{now_micros, now_unix, rfc3339};
 pub use notify::ApprovalNotifier;
 pub use web::ApprovalHttp;

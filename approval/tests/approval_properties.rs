@@ -8,6 +8,8 @@
 //! expired, so the answer tells a forger nothing about what is inside.
 //! Forms: any body parses or is refused with a `FormError`, never a panic; a form
 //! built from random field values is read as a model of the format says.
+//! Recorded mode: any path routes without a panic, and only `/a/` followed by a
+//! well-formed id names a link; any vote body parses or is refused.
 //!
 //! `cargo test` runs proptest's default of 256 cases per property; `make fuzz`
 //! runs 200,000 (`PROPTEST_CASES`).
@@ -22,7 +24,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use sfn_callback::TaskToken;
 use sfn_callback_approval::link::{self, Action, LinkData, LinkKey, LinkKeys, OpenError};
+use sfn_callback_approval::record::LinkId;
 use sfn_callback_approval::web::form::{self, FormError, MAX_BODY_BYTES, MAX_COMMENT_CHARS};
+use sfn_callback_approval::web::route::{Route, route_of_path};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -230,6 +234,41 @@ proptest! {
         ];
         fields.push((field.to_owned(), "again".to_owned()));
         prop_assert_eq!(form::parse(form_body(&fields).as_bytes()), Err(FormError::Repeated { field }));
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_path_routes_without_panicking_and_only_a_well_formed_id_is_a_link(path in prop_oneof![
+        any::<String>(),
+        "(/[A-Za-z0-9_./+=-]{0,30}){0,4}",
+        "/a/[A-Za-z0-9_+/=-]{0,30}",
+    ]) {
+        match route_of_path(&path) {
+            Route::Link(id) => {
+                let suffix = format!("/a/{}", id.expose());
+                prop_assert!(path.ends_with(&suffix), "{} does not end with {}", path, suffix);
+                prop_assert_eq!(LinkId::parse(id.expose()), Ok(id));
+            }
+            Route::MalformedLink => prop_assert!(path.contains("/a/")),
+            Route::Unknown => {}
+        }
+    }
+
+    #[test]
+    fn a_generated_link_id_always_routes_to_itself(prefix in "(/[a-z]{1,8}){0,2}") {
+        let id = LinkId::generate().unwrap();
+        prop_assert_eq!(route_of_path(&format!("{prefix}/a/{}", id.expose())), Route::Link(id));
+    }
+
+    #[test]
+    fn any_vote_body_parses_or_is_refused_without_panicking(body in prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300),
+        "(decision|comment|link|x)=[^&]{0,50}(&(decision|comment)=[^&]{0,50}){0,3}".prop_map(String::into_bytes),
+    ]) {
+        if let Ok(vote) = form::parse_vote(&body) {
+            prop_assert!(vote.comment.is_none_or(|comment| comment.chars().count() <= MAX_COMMENT_CHARS));
+        }
     }
 }
 

@@ -699,3 +699,107 @@ fn into_page(mut response: ureq::http::Response<ureq::Body>) -> Result<Page> {
         body,
     })
 }
+
+/// GET (or HEAD) `url` with `headers` added, e.g. a `User-Agent`.
+pub async fn fetch_with_headers(
+    method: &'static str,
+    url: String,
+    headers: &[(&str, &str)],
+) -> Result<Page> {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let agent = agent();
+        let response = match method {
+            "HEAD" => headers
+                .iter()
+                .fold(agent.head(&url), |request, (name, value)| {
+                    request.header(name, value)
+                })
+                .call()?,
+            _ => headers
+                .iter()
+                .fold(agent.get(&url), |request, (name, value)| {
+                    request.header(name, value)
+                })
+                .call()?,
+        };
+        into_page(response)
+    })
+    .await?
+}
+
+/// POSTs a recorded-mode ballot at `url`: its button `decision` and `comment`.
+pub async fn post_vote(url: String, decision: &str, comment: &str) -> Result<Page> {
+    let (decision, comment) = (decision.to_owned(), comment.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("decision", &decision)
+            .append_pair("comment", &comment)
+            .finish();
+        let response = agent()
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)?;
+        into_page(response)
+    })
+    .await?
+}
+
+/// Recorded mode's page and votes: more instances, the ledger, a withdrawal.
+impl ApprovalWorld {
+    /// Another approval-http instance whose Step Functions calls go through
+    /// `proxy` (everything else straight to moto), at its own URL.
+    pub async fn start_http_instance_via(
+        &self,
+        proxy: &crate::fault_proxy::FaultProxy,
+    ) -> Result<FunctionUrl> {
+        let mut env = self.http_env.clone();
+        env.push(("AWS_ENDPOINT_URL_SFN".to_owned(), proxy.endpoint()));
+        FunctionUrl::serve(Lambda::start("approval-http", &env).await?).await
+    }
+
+    /// The ledger of request `request_id`, oldest first.
+    pub async fn ledger(&self, request_id: &str) -> Result<Vec<HashMap<String, AttributeValue>>> {
+        let partition = format!("request#{request_id}");
+        let mut ledger: Vec<_> = self
+            .scan_table()
+            .await?
+            .into_iter()
+            .filter(|item| {
+                item.get("pk").and_then(|v| v.as_s().ok()) == Some(&partition)
+                    && item
+                        .get("sk")
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|sk| sk.starts_with("ledger#"))
+            })
+            .collect();
+        ledger.sort_by_key(|item| item.get("sk").and_then(|v| v.as_s().ok()).cloned());
+        Ok(ledger)
+    }
+
+    /// Marks request `request_id` withdrawn in the table, as an operator's
+    /// revoke does.
+    pub async fn withdraw_in_table(&self, request_id: &str) -> Result<()> {
+        let table = self.table()?;
+        table
+            .client()
+            .update_item()
+            .table_name(table.name())
+            .key("pk", AttributeValue::S(format!("request#{request_id}")))
+            .key("sk", AttributeValue::S("request".to_owned()))
+            .update_expression("SET #status = :withdrawn, withdrawnAt = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":withdrawn", AttributeValue::S("withdrawn".to_owned()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(sfn_callback_approval::now_unix().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|err| aws_error("UpdateItem", err))?;
+        Ok(())
+    }
+}

@@ -180,11 +180,23 @@ impl FaultPlan {
     }
 }
 
+/// The error and cause of one `SendTaskFailure` call the proxy received (moto
+/// keeps no cause, so tests read it here). Never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
 /// What the proxy saw and did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FaultCounts {
     /// `SendTask*` calls received, faults included.
     pub send_task_calls: u64,
+    /// Of these, `SendTaskSuccess` calls.
+    pub send_task_success: u64,
+    /// Of these, `SendTaskFailure` calls.
+    pub send_task_failure: u64,
     /// `SendTask*` calls that reached moto.
     pub forwarded: u64,
     /// Other requests, passed straight through.
@@ -243,10 +255,12 @@ impl fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} SendTask* calls, {} faults injected (throttled {}, HTTP 500 {}, HTTP 503 {}, \
+            "{} SendTask* calls ({} SendTaskSuccess, {} SendTaskFailure), {} faults injected (throttled {}, HTTP 500 {}, HTTP 503 {}, \
              delayed past the attempt timeout {}, reset {}, response dropped after taking effect {}), \
              {} forwarded to moto, {} answered TaskTimedOut as AWS would",
             self.send_task_calls,
+            self.send_task_success,
+            self.send_task_failure,
             self.faults(),
             self.throttled,
             self.status_500,
@@ -304,6 +318,7 @@ struct Shared {
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
     counts: Mutex<FaultCounts>,
+    failures: Mutex<Vec<TaskFailure>>,
     watches: Mutex<HashMap<u64, Watched>>,
     next_watch: AtomicU64,
 }
@@ -382,6 +397,7 @@ impl FaultProxy {
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
             counts: Mutex::new(FaultCounts::default()),
+            failures: Mutex::new(Vec::new()),
             watches: Mutex::new(HashMap::new()),
             next_watch: AtomicU64::new(0),
         });
@@ -414,6 +430,15 @@ impl FaultProxy {
     /// What the proxy saw and did so far.
     pub fn counts(&self) -> FaultCounts {
         *self.shared.counts()
+    }
+
+    /// The error and cause of every `SendTaskFailure` received so far, in order.
+    pub fn task_failures(&self) -> Vec<TaskFailure> {
+        self.shared
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A handle that watches which calls take effect, for as long as it lives.
@@ -543,6 +568,18 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     {
         let mut counts = shared.counts();
         counts.send_task_calls += 1;
+        match action.as_str() {
+            "SendTaskSuccess" => counts.send_task_success += 1,
+            "SendTaskFailure" => {
+                counts.send_task_failure += 1;
+                shared
+                    .failures
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(task_failure(&body));
+            }
+            _ => {}
+        }
         if let Some(fault) = fault {
             counts.count(fault);
         }
@@ -640,6 +677,16 @@ async fn answer_send_task(
         shared.close(token);
     }
     Ok(response)
+}
+
+/// The error and cause of a `SendTaskFailure` request body.
+fn task_failure(body: &[u8]) -> TaskFailure {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    TaskFailure {
+        error: text("error"),
+        cause: text("cause"),
+    }
 }
 
 /// The `taskToken` of a `SendTask*` request body.
@@ -907,6 +954,33 @@ mod tests {
             "the duplicate was not forwarded"
         );
         assert_eq!(proxy.counts().task_timed_out, 1);
+    }
+
+    #[tokio::test]
+    async fn calls_are_counted_per_action() {
+        let (_moto, _, proxy) = proxied(FaultPlan::none()).await;
+
+        call(&proxy, SUCCESS, BODY).await;
+        call(&proxy, "AWSStepFunctions.SendTaskFailure", BODY).await;
+        call(&proxy, "AWSStepFunctions.SendTaskHeartbeat", BODY).await;
+        call(&proxy, SUCCESS, BODY).await;
+
+        assert_eq!(
+            proxy.task_failures(),
+            [TaskFailure {
+                error: None,
+                cause: None
+            }]
+        );
+        let counts = proxy.counts();
+        assert_eq!(
+            (
+                counts.send_task_calls,
+                counts.send_task_success,
+                counts.send_task_failure
+            ),
+            (4, 2, 1)
+        );
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@
 //! | [`notifier`] | the handler |
 //! | [`recorded`] | recorded mode: the allow-list and quorum check, the table, one email per approver |
 
-mod email;
+pub(crate) mod email;
 pub mod error;
 pub mod notifier;
 pub mod recorded;

@@ -14,17 +14,25 @@
 //! | [`approver`] | an approver's item and links: writing them, marking the email sent |
 //! | [`operator`] | the operator's view: a request's whole record, withdrawing it, listing requests |
 //! | `attributes` (internal) | reading and writing item attributes, never panicking |
+//! | [`link`] | a link's record: what one link id stands for |
+//! | [`vote`] | the vote transaction and the claim on sending the completion |
+//! | [`decision`] | what a decided request tells Step Functions |
+//! | [`ledger`] | the ledger: one record per view and vote, and scanner detection |
 
 pub mod allowed;
 pub mod approver;
 mod attributes;
+pub mod decision;
 pub mod error;
 pub mod id;
+pub mod ledger;
+pub mod link;
 pub mod operator;
 pub mod request;
 pub mod schema;
 pub mod settings;
 pub mod table;
+pub mod vote;
 
 pub use allowed::ApproversAllowed;
 pub use approver::{ApproverLinks, ApproverRecord};

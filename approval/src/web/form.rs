@@ -102,6 +102,16 @@ pub fn parse(body: &[u8]) -> Result<DecisionForm, FormError> {
         .ok_or(FormError::MissingLink)?;
     let decision = decision.ok_or(FormError::MissingDecision)?;
     let decision = Action::parse(decision.trim()).ok_or(FormError::UnknownDecision)?;
+    Ok(DecisionForm {
+        link,
+        decision,
+        comment: read_comment(comment)?,
+    })
+}
+
+/// The comment as the approver meant it: trimmed, `None` when blank, at most
+/// [`MAX_COMMENT_CHARS`] characters.
+fn read_comment(comment: Option<String>) -> Result<Option<String>, FormError> {
     // Browsers count a line break as one character for `maxlength` but send two.
     let comment = comment
         .map(|comment| comment.replace("\r\n", "\n").trim().to_owned())
@@ -112,10 +122,49 @@ pub fn parse(body: &[u8]) -> Result<DecisionForm, FormError> {
             return Err(FormError::CommentTooLong { chars });
         }
     }
-    Ok(DecisionForm {
-        link,
+    Ok(comment)
+}
+
+/// The largest vote form read in recorded mode: the button and the longest
+/// comment.
+pub const MAX_VOTE_BODY_BYTES: usize =
+    "decision=approve".len() + "&comment=".len() + MAX_COMMENT_CHARS * MAX_POSTED_BYTES_PER_CHAR;
+
+/// The form a recorded-mode ballot posts: the link's own button and an
+/// optional comment. The link in the path says what is voted; the button only
+/// confirms it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteForm {
+    /// The button pressed, if the form named one.
+    pub decision: Option<Action>,
+    /// Trimmed; `None` when blank.
+    pub comment: Option<String>,
+}
+
+/// Parses a ballot's form body. Unknown fields are ignored; a repeated field
+/// is refused.
+pub fn parse_vote(body: &[u8]) -> Result<VoteForm, FormError> {
+    if body.len() > MAX_VOTE_BODY_BYTES {
+        return Err(FormError::TooLarge { bytes: body.len() });
+    }
+    let mut decision = None;
+    let mut comment = None;
+    for (name, value) in form_urlencoded::parse(body) {
+        let (slot, field) = match name.as_ref() {
+            "decision" => (&mut decision, "decision"),
+            "comment" => (&mut comment, "comment"),
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(FormError::Repeated { field });
+        }
+    }
+    let decision = decision
+        .map(|decision| Action::parse(decision.trim()).ok_or(FormError::UnknownDecision))
+        .transpose()?;
+    Ok(VoteForm {
         decision,
-        comment,
+        comment: read_comment(comment)?,
     })
 }
 
@@ -238,6 +287,51 @@ mod tests {
         ] {
             assert!(parse(body).is_err(), "{body:?}");
         }
+    }
+
+    #[test]
+    fn a_vote_form_has_its_button_and_comment() {
+        assert_eq!(
+            parse_vote(b"decision=reject&comment=+not+now+"),
+            Ok(VoteForm {
+                decision: Some(Action::Reject),
+                comment: Some("not now".into())
+            })
+        );
+        assert_eq!(
+            parse_vote(b""),
+            Ok(VoteForm {
+                decision: None,
+                comment: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_vote_form_with_a_repeated_or_unknown_decision_is_refused() {
+        assert_eq!(
+            parse_vote(b"decision=approve&decision=approve"),
+            Err(FormError::Repeated { field: "decision" })
+        );
+        assert_eq!(
+            parse_vote(b"decision=maybe"),
+            Err(FormError::UnknownDecision)
+        );
+    }
+
+    #[test]
+    fn the_longest_vote_comment_is_read_and_a_longer_body_refused() {
+        let comment = "𝄞".repeat(MAX_COMMENT_CHARS);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("decision", "approve")
+            .append_pair("comment", &comment)
+            .finish();
+        assert_eq!(body.len(), MAX_VOTE_BODY_BYTES);
+        assert_eq!(parse_vote(body.as_bytes()).unwrap().comment, Some(comment));
+        assert!(matches!(
+            parse_vote(&vec![b'a'; MAX_VOTE_BODY_BYTES + 1]),
+            Err(FormError::TooLarge { .. })
+        ));
     }
 
     #[test]

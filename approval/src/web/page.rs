@@ -21,7 +21,7 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    fn new(status: u16, title: &str, body: &str) -> Self {
+    pub(crate) fn new(status: u16, title: &str, body: &str) -> Self {
         Self {
             status,
             html: layout(title, body),
@@ -42,7 +42,12 @@ textarea{width:100%;box-sizing:border-box;min-height:90px;font:inherit;padding:8
 button{font:inherit;font-weight:700;font-size:16px;padding:10px 24px;border-radius:6px;cursor:pointer}\
 .primary.approve{background:#1f7a3a;border:2px solid #1f7a3a;color:#fff}\
 .primary.reject{background:#b42318;border:2px solid #b42318;color:#fff}\
-.secondary{background:#fff;border:2px solid #9aa5b1;color:#1f2933}";
+.secondary{background:#fff;border:2px solid #9aa5b1;color:#1f2933}\
+table.details{border-collapse:collapse;width:100%;font-size:14px;margin:12px 0}\
+table.details th{text-align:left;vertical-align:top;color:#52606d;font-weight:600;\
+white-space:nowrap;padding:6px 16px 6px 0;border-bottom:1px solid #e4e7eb;width:1%}\
+table.details td{padding:6px 0;border-bottom:1px solid #e4e7eb;word-break:break-word}\
+.progress{font-weight:600}";
 
 fn layout(title: &str, body: &str) -> String {
     format!(

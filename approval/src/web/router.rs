@@ -1,5 +1,7 @@
 //! The `approval-http` router, behind a Lambda Function URL or an API Gateway
-//! HTTP API:
+//! HTTP API. With `APPROVAL_TABLE` set it answers recorded mode's
+//! `/a/{link id}` links (the `recorded` module); otherwise the stateless
+//! sealed links:
 //!
 //! - GET or HEAD `?l=<sealed link>`: the confirmation page. Calls nothing: mail
 //!   scanners fetch every link, and fetching must not decide.
@@ -24,7 +26,9 @@ use sfn_callback::token::TaskToken;
 
 use super::form::{self, FormError, MAX_BODY_BYTES};
 use super::page::{self, Page};
+use super::recorded::Recorded;
 use crate::link::{self, Action, KeySource, KeyStore, KeysUnavailable, LinkKeys, OpenError};
+use crate::record::{ApprovalTable, RecordedSettings};
 use crate::{now_unix, rfc3339};
 
 /// The query parameter that carries the sealed link.
@@ -44,6 +48,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe
 pub struct ApprovalHttp {
     keys: Arc<KeyStore>,
     client: Arc<CallbackClient>,
+    /// Recorded mode's table and settings; `None` in the stateless mode.
+    recorded: Option<Arc<Recorded>>,
 }
 
 impl ApprovalHttp {
@@ -58,24 +64,64 @@ impl ApprovalHttp {
         Self {
             keys: Arc::new(keys),
             client: Arc::new(client),
+            recorded: None,
+        }
+    }
+
+    /// In recorded mode, with keys that never change: links are `/a/{id}`
+    /// ids looked up in `table`.
+    pub fn recorded(
+        keys: LinkKeys,
+        client: CallbackClient,
+        table: ApprovalTable,
+        settings: RecordedSettings,
+    ) -> Self {
+        Self::recorded_with_key_store(KeyStore::fixed(keys), client, table, settings)
+    }
+
+    /// In recorded mode, with keys from `keys`.
+    pub fn recorded_with_key_store(
+        keys: KeyStore,
+        client: CallbackClient,
+        table: ApprovalTable,
+        settings: RecordedSettings,
+    ) -> Self {
+        Self {
+            recorded: Some(Arc::new(Recorded { table, settings })),
+            ..Self::with_key_store(keys, client)
         }
     }
 
     /// Reads the settings (`LINK_KEY_SECRET_ARN` and `LINK_KEY_REFRESH_SECONDS`,
-    /// or `LINK_KEY`, and the client's retry settings), loads the keys and
-    /// builds the client.
+    /// or `LINK_KEY`, the client's retry settings, and recorded mode's
+    /// `APPROVAL_TABLE` and `APPROVERS_ALLOWED`), loads the keys and builds the
+    /// clients. Recorded mode when `APPROVAL_TABLE` is set.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = Config::from_env()?;
         let key_source = KeySource::from_env()?;
+        let recorded = RecordedSettings::from_env()?;
         let sdk_config = sfn_callback::aws::sdk_config().await;
         let keys = key_source.into_store(&sdk_config).await?;
         let client = CallbackClient::from_sdk_config(&sdk_config, config.retry);
-        Ok(Self::with_key_store(keys, client))
+        Ok(match recorded {
+            Some(settings) => {
+                let table = ApprovalTable::from_sdk_config(&sdk_config, settings.table.clone());
+                Self::recorded_with_key_store(keys, client, table, settings)
+            }
+            None => Self::with_key_store(keys, client),
+        })
     }
 
     /// Answers one request. Never fails: every outcome is a page.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let method = request.method();
+        let known = method == Method::GET || method == Method::HEAD || method == Method::POST;
+        if let Some(recorded) = self.recorded.as_deref()
+            && known
+        {
+            let page = recorded.handle(&self.keys, &self.client, &request).await;
+            return respond(page, method == Method::HEAD);
+        }
         if method == Method::GET || method == Method::HEAD {
             let page = self.confirm(&request).await;
             respond(page, method == Method::HEAD)

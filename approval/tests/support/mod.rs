@@ -40,3 +40,6 @@ pub fn untrusted_key_store(keys: LinkKeys) -> KeyStore {
     let read_at = SystemTime::now() - refresh - STALE_GRACE - Duration::from_mins(1);
     KeyStore::from_secret(client, "links".to_owned(), keys, read_at, refresh)
 }
+
+/// The DynamoDB double of recorded mode's replay tests.
+pub mod table;
