@@ -11,11 +11,14 @@ use serde_json::{Value, json};
 use sfn_callback::client::{CallbackClient, Deadline};
 use sfn_callback::completion::Completion;
 use sfn_callback::config::Config;
+use sfn_callback_approval::record::ledger::{
+    LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor,
+};
 use sfn_callback_approval::record::{
     ApprovalTable, CompletionState, RecordedSettings, RequestHistory, RequestId, RequestStatus,
     StoredRequest, Withdrawal,
 };
-use sfn_callback_approval::{link as link_seal, now_unix, rfc3339};
+use sfn_callback_approval::{link as link_seal, now_micros, now_unix, rfc3339};
 
 use crate::failure::Failure;
 use crate::{exit, link};
@@ -127,6 +130,7 @@ async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, 
     let request = match table.withdraw(&id, now_unix()).await? {
         Withdrawal::Withdrawn(request) => {
             println!("withdrawn: request {id}; its links now answer 410 \"withdrawn\"");
+            record_revoke(&table, &request).await;
             request
         }
         Withdrawal::NotPending(request) if request.status == RequestStatus::Withdrawn => {
@@ -152,6 +156,31 @@ async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, 
         return Ok(exit::DONE);
     }
     fail_task(&request).await
+}
+
+/// Puts the withdrawal on the request's ledger. The withdrawal itself is
+/// done whatever becomes of this record, so a failure is only reported.
+async fn record_revoke(table: &ApprovalTable, request: &StoredRequest) {
+    let operator = std::env::var("USER")
+        .ok()
+        .filter(|user| !user.trim().is_empty())
+        .map_or_else(|| "operator".to_owned(), |user| format!("operator {user}"));
+    let entry = LedgerEntry::new(
+        request.id.clone(),
+        &operator,
+        LedgerAction::Revoke,
+        LedgerOutcome::Revoked,
+        now_micros(),
+        Visitor {
+            source_ip: None,
+            user_agent: Some(concat!("sfn-callback/", env!("CARGO_PKG_VERSION")).to_owned()),
+        },
+        request.sent_at,
+        ScannerWindow { seconds: 0 },
+    );
+    if let Err(err) = table.record(&entry, request.ttl).await {
+        eprintln!("warning: the withdrawal is done, but its ledger record was not written: {err}");
+    }
 }
 
 /// Fails the withdrawn request's task with `ApprovalRevoked`.

@@ -425,9 +425,20 @@ async fn approvals_revoke_withdraws_the_request_and_leaves_the_task_waiting() ->
         text(&again)
     );
     assert_eq!(String::from_utf8_lossy(&pending.stdout).trim(), "");
-    let request = table.request(&id).await?.ok_or("no request")?;
-    assert_eq!(request.status, RequestStatus::Withdrawn);
-    assert!(request.withdrawn_at.is_some());
+    let history = table.history(&id).await?.ok_or("no request")?;
+    assert_eq!(history.request.status, RequestStatus::Withdrawn);
+    assert!(history.request.withdrawn_at.is_some());
+    let revokes: Vec<_> = history
+        .ledger
+        .iter()
+        .filter(|record| record["action"] == "revoke")
+        .collect();
+    assert_eq!(
+        revokes.len(),
+        1,
+        "one ledger record for one withdrawal: {revokes:?}"
+    );
+    assert_eq!(revokes[0]["outcome"], "revoked");
     assert_eq!(
         statemachine::status(&world.sfn, &execution).await?,
         ExecutionStatus::Running

@@ -35,7 +35,9 @@ async fn run() -> Result<()> {
     sns::run(&peer).await?;
     heading("3. Worker API: sqs-worker does the work itself, with heartbeats");
     worker::run(&peer).await?;
-    heading("4. Human approval by email: sealed links, a confirmation page, first decision wins");
+    heading(
+        "4. Human approval by email, recorded: a link per approver, a 2-of-2 quorum, the ledger",
+    );
     approval::run().await?;
     heading("5. Activities: activity-worker polls GetActivityTask (needs localstack)");
     activity::run().await?;
