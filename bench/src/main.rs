@@ -11,16 +11,19 @@
 //! 4. Throughput of one `sqs-callback` instance against moto, as a share of
 //!    moto's own SendTaskSuccess rate measured in the same run.
 //! 5. Size of each stripped release bootstrap, `x86_64` and arm64.
+//! 6. The approval page of recorded mode: GET (the confirmation page) and POST
+//!    (the vote that completes the task) latency, median and p99, against moto.
 //!
 //! Every figure is a median of repeated runs; every comparison is a ratio taken
 //! in the same run, because the machine is shared and noisy. The table goes to
 //! stdout and to `bench/results/<date>.md` with the machine's description.
 //!
 //! `make bench` builds the release binaries and the arm64 bootstraps first and
-//! runs this from `target/release`. Settings: `BENCH_ONLY=cold,latency,rss,throughput,size`
+//! runs this from `target/release`. Settings: `BENCH_ONLY=cold,latency,rss,throughput,size,approval`
 //! (a subset), `BENCH_QUICK=1` (fewer runs, for trying the bench itself),
 //! `SFN_BENCH_BIN_DIR`, `SFN_BENCH_ARM64_DIR` (where the binaries are).
 
+mod approval;
 mod coldstart;
 mod endpoint;
 mod latency;
@@ -50,6 +53,7 @@ struct Runs {
     rss_python: usize,
     throughput_rounds: usize,
     throughput_pairs: usize,
+    approval_rounds: usize,
 }
 
 impl Runs {
@@ -63,6 +67,7 @@ impl Runs {
         rss_python: 3,
         throughput_rounds: 5,
         throughput_pairs: 10,
+        approval_rounds: 101,
     };
     const QUICK: Self = Self {
         cold_rounds: 5,
@@ -74,6 +79,7 @@ impl Runs {
         rss_python: 1,
         throughput_rounds: 1,
         throughput_pairs: 5,
+        approval_rounds: 11,
     };
 }
 
@@ -124,6 +130,10 @@ async fn run() -> Result<()> {
         step("throughput: sqs-callback through the Runtime API vs direct SDK calls, against moto");
         results.throughput =
             Some(throughput::measure(runs.throughput_rounds, runs.throughput_pairs).await?);
+    }
+    if wanted("approval") {
+        step("approval page: recorded mode's GET and POST through approval-http, against moto");
+        results.approval = Some(approval::measure(runs.approval_rounds).await?);
     }
     if wanted("size") {
         step("binary size: release bootstraps, x86_64 and arm64");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sfn_callback_tests::{Result, workspace_root};
 
+use crate::approval::ApprovalLatency;
 use crate::coldstart::{ColdStarts, FirstInvocations, mib};
 use crate::latency::{BatchLatency, PeakRss};
 use crate::size::Size;
@@ -49,6 +50,7 @@ pub struct Results {
     pub latency: Option<(BatchLatency, BatchLatency)>,
     pub rss: Option<(PeakRss, PeakRss)>,
     pub throughput: Option<Throughput>,
+    pub approval: Option<ApprovalLatency>,
     pub sizes: Option<Vec<Size>>,
     pub elapsed: Duration,
     pub quick: bool,
@@ -104,6 +106,9 @@ impl Results {
                 format!("≥ {:.0}%", TARGETS.throughput_share * 100.0),
                 verdict(share >= TARGETS.throughput_share).into(),
             ]);
+        }
+        if let Some(approval) = &self.approval {
+            approval_rows(approval, &mut rows);
         }
         if let Some(sizes) = &self.sizes {
             size_rows(sizes, &mut rows);
@@ -208,6 +213,14 @@ impl Results {
                 Spread(&throughput.ours, 0),
                 Spread(&throughput.direct, 0),
                 Spread(&throughput.ratio, 3)
+            );
+        }
+        if let Some(approval) = &self.approval {
+            let _ = writeln!(
+                text,
+                "Recorded approval page through approval-http against moto (ms):\n\n- GET, the confirmation page: {}\n- POST, the deciding vote with its SendTaskSuccess: {}\n",
+                Spread(&approval.get, 1),
+                Spread(&approval.post, 1)
             );
         }
         if let Some(sizes) = &self.sizes {
@@ -316,6 +329,34 @@ fn latency_rows(ours: &BatchLatency, python: &BatchLatency, rows: &mut Vec<Row>)
         "≈ 10× (sequential, as the samples)".into(),
         "reference".into(),
     ]);
+}
+
+/// Reported, with no target: moto's DynamoDB answers in milliseconds, so the
+/// figures say how many calls a page makes more than how fast AWS would be.
+fn approval_rows(approval: &ApprovalLatency, rows: &mut Vec<Row>) {
+    for (what, samples) in [
+        (
+            "approval page GET (recorded mode): approval-http",
+            &approval.get,
+        ),
+        (
+            "approval vote POST, deciding, with SendTaskSuccess: approval-http",
+            &approval.post,
+        ),
+    ] {
+        rows.push([
+            what.into(),
+            format!("{:.1} ms median", samples.median()),
+            format!(
+                "p99 {:.1} ms (n={})",
+                samples.percentile(99.0),
+                samples.len()
+            ),
+            "-".into(),
+            "reported".into(),
+            "-".into(),
+        ]);
+    }
 }
 
 fn size_rows(sizes: &[Size], rows: &mut Vec<Row>) {

@@ -44,6 +44,23 @@ impl Samples {
     pub fn max(&self) -> f64 {
         self.sorted().last().copied().unwrap_or(f64::NAN)
     }
+
+    /// The `percent` percentile by nearest rank (the smallest value with at
+    /// least `percent`% of the samples at or below it); NaN when empty.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "counts far below 2^52, and a rank from 1 to len"
+    )]
+    pub fn percentile(&self, percent: f64) -> f64 {
+        let sorted = self.sorted();
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (percent / 100.0 * sorted.len() as f64).ceil().max(1.0) as usize;
+        sorted[rank.min(sorted.len()) - 1]
+    }
 }
 
 /// `median (min–max, n=N)` with `digits` decimals.
@@ -84,6 +101,14 @@ mod tests {
     #[test]
     fn median_of_even_count_is_the_mean_of_the_middle_two() {
         assert!((samples(&[4.0, 1.0, 3.0, 2.0]).median() - 2.5).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn p99_of_a_hundred_is_the_99th_and_of_fewer_the_largest() {
+        let hundred = samples(&(1..=100).map(f64::from).collect::<Vec<_>>());
+        assert!((hundred.percentile(99.0) - 99.0).abs() < f64::EPSILON);
+        assert!((samples(&[3.0, 1.0, 2.0]).percentile(99.0) - 3.0).abs() < f64::EPSILON);
+        assert!(Samples::default().percentile(99.0).is_nan());
     }
 
     #[test]
