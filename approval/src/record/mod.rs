@@ -17,12 +17,14 @@
 //! | [`link`] | a link's record: what one link id stands for |
 //! | [`vote`] | the vote transaction and the claim on sending the completion |
 //! | [`decision`] | what a decided request tells Step Functions |
+//! | [`delivery`] | sending a decided request's completion, once, and marking it sent |
 //! | [`ledger`] | the ledger: one record per view and vote, and scanner detection |
 
 pub mod allowed;
 pub mod approver;
 mod attributes;
 pub mod decision;
+pub mod delivery;
 pub mod error;
 pub mod id;
 pub mod ledger;

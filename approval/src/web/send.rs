@@ -5,12 +5,12 @@
 //! over once its lease is over).
 
 use sfn_callback::client::{CallbackClient, Deadline};
-use sfn_callback::outcome::{Classify, Done, ErrorClass, Outcome};
+use sfn_callback::outcome::{CallbackError, Classify, Done, ErrorClass};
 
 use super::page::{self, Page};
 use super::recorded_page as pages;
-use crate::link::{self, KeyStore};
-use crate::record::decision;
+use crate::link::KeyStore;
+use crate::record::delivery::{self, Delivered, NotDelivered};
 use crate::record::{ApprovalTable, RequestStatus, StoredRequest};
 
 /// Sends the completion of the decided `request` (this caller holds the
@@ -29,43 +29,21 @@ pub(crate) async fn send_completion(
             return pages::vote_recorded_not_sent();
         }
     };
-    let token = match link::open_token(&keys, &request.sealed_token) {
-        Ok(token) => token,
-        Err(err) => {
-            tracing::error!(request_id = %request.id, error = %err, "completion not sent: the stored token does not open");
-            return page::server_error();
-        }
-    };
-    let votes = match table.votes(&request.id).await {
-        Ok(votes) => votes,
-        Err(err) => {
-            tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
-            return match err.class() {
-                ErrorClass::Transient => pages::vote_recorded_not_sent(),
-                ErrorClass::Permanent => page::server_error(),
-            };
-        }
-    };
-    let completion = match decision::completion(request.status, request.quorum, &votes) {
-        Some(Ok(completion)) => completion,
-        Some(Err(err)) => {
-            tracing::error!(request_id = %request.id, error = %err, "completion could not be built");
-            return page::server_error();
-        }
-        None => {
-            tracing::error!(request_id = %request.id, status = request.status.as_str(), "completion not sent: the votes do not explain the decision");
-            return page::server_error();
-        }
-    };
-    let outcome = client.complete(&token, completion, deadline).await;
-    let settled = match &outcome {
-        Ok(_) => true,
-        Err(err) => err.task_is_gone(),
-    };
-    if settled && let Err(err) = table.mark_completion_sent(&request.id).await {
-        // Harmless: a later claim finds the task closed.
-        tracing::warn!(request_id = %request.id, error = %err, "completion sent but not marked sent");
-    }
+    let Delivered { token, outcome } =
+        match delivery::deliver(table, &keys, client, request, deadline).await {
+            Ok(delivered) => delivered,
+            Err(NotDelivered::Votes(err)) => {
+                tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
+                return match err.class() {
+                    ErrorClass::Transient => pages::vote_recorded_not_sent(),
+                    ErrorClass::Permanent => page::server_error(),
+                };
+            }
+            Err(err) => {
+                tracing::error!(request_id = %request.id, error = %err, "completion not sent");
+                return page::server_error();
+            }
+        };
     match &outcome {
         Ok(done) => tracing::info!(
             request_id = %request.id,
@@ -84,21 +62,33 @@ pub(crate) async fn send_completion(
             "approval decided but not completed"
         ),
     }
-    completion_page(request.status, &outcome)
+    match outcome {
+        Ok(done) => done_page(request.status, done),
+        Err(err) => error_page(&err),
+    }
 }
 
-/// The page for a completion's outcome, read from the one classification.
-fn completion_page(status: RequestStatus, outcome: &Outcome) -> Page {
-    match outcome {
-        Ok(Done::Completed | Done::FailedWithoutDetails) => match status {
+/// The page for a completion Step Functions took (or had closed already).
+fn done_page(status: RequestStatus, done: Done) -> Page {
+    match done {
+        Done::Completed | Done::FailedWithoutDetails => match status {
             RequestStatus::Rejected => page::rejected(),
             _ => page::approved(),
         },
         // The task closed before the decision reached it (it timed out): the
         // request is decided on record, and nothing more can be done.
-        Ok(Done::AlreadyClosed) => page::already_decided(),
-        Err(err) if err.class() == ErrorClass::Transient => pages::vote_recorded_not_sent(),
-        Err(err) if err.task_is_gone() => page::already_decided(),
-        Ok(Done::OutputRejected) | Err(_) => page::server_error(),
+        Done::AlreadyClosed => page::already_decided(),
+        Done::OutputRejected => page::server_error(),
+    }
+}
+
+/// The page for a completion that failed, read from the one classification.
+fn error_page(err: &CallbackError) -> Page {
+    if err.class() == ErrorClass::Transient {
+        pages::vote_recorded_not_sent()
+    } else if err.task_is_gone() {
+        page::already_decided()
+    } else {
+        page::server_error()
     }
 }
