@@ -11,9 +11,11 @@ use serde_json::{Value, json};
 use sfn_callback::client::{CallbackClient, Deadline};
 use sfn_callback::completion::Completion;
 use sfn_callback::config::Config;
+use sfn_callback_approval::record::delivery::{self, Delivered, NotDelivered};
 use sfn_callback_approval::record::ledger::{
     LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor,
 };
+use sfn_callback_approval::record::vote::COMPLETION_LEASE_SECONDS;
 use sfn_callback_approval::record::{
     ApprovalTable, CompletionState, RecordedSettings, RequestHistory, RequestId, RequestStatus,
     StoredRequest, Withdrawal,
@@ -51,6 +53,16 @@ pub enum ApprovalsCommand {
         #[arg(long)]
         table: Option<String>,
     },
+    /// Send a decided request's decision to Step Functions again, when its
+    /// delivery was cut short (`list --pending` shows it as "not sent").
+    /// Needs the link key (`LINK_KEY_SECRET_ARN`, or `LINK_KEY` locally).
+    Resend {
+        /// The request id.
+        request_id: String,
+        /// The approval table (default: `APPROVAL_TABLE`).
+        #[arg(long)]
+        table: Option<String>,
+    },
     /// List recorded requests, oldest first.
     List {
         /// Only the requests that still wait for votes.
@@ -78,6 +90,7 @@ pub async fn run(command: ApprovalsCommand) -> ExitCode {
             fail,
             table,
         } => revoke(table, &request_id, fail).await,
+        ApprovalsCommand::Resend { request_id, table } => resend(table, &request_id).await,
         ApprovalsCommand::List {
             pending,
             json,
@@ -208,13 +221,62 @@ async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
     )
 }
 
+/// Takes over a claimed completion whose lease is over and delivers it.
+async fn resend(table_name: Option<String>, id: &str) -> Result<u8, Failure> {
+    let id = request_id(id)?;
+    let table = table(table_name).await?;
+    let Some(request) = table.request(&id).await? else {
+        return Err(Failure::Invalid(format!(
+            "no request {id} in {}",
+            table.name()
+        )));
+    };
+    let claimed_at = match (request.status, request.completion) {
+        (RequestStatus::Pending | RequestStatus::Withdrawn, _) | (_, None) => {
+            return Err(Failure::Invalid(format!(
+                "request {id} is {}: there is no decision to send",
+                request.status.as_str()
+            )));
+        }
+        (_, Some(CompletionState::Sent)) => {
+            println!("request {id}: its decision reached Step Functions already; nothing was sent");
+            return Ok(exit::ALREADY_CLOSED);
+        }
+        (_, Some(CompletionState::Claimed { at })) => at,
+    };
+    let now = now_unix();
+    let lease_ends = claimed_at.saturating_add(COMPLETION_LEASE_SECONDS);
+    if now < lease_ends {
+        println!(
+            "request {id}: a vote is sending its decision now; try again in {} s",
+            lease_ends - now
+        );
+        return Ok(exit::TRY_AGAIN);
+    }
+    if !table.reclaim_completion(&id, claimed_at, now).await? {
+        println!("request {id}: someone else took over sending its decision; nothing was sent");
+        return Ok(exit::TRY_AGAIN);
+    }
+    let keys = link::keys().await.map_err(Failure::Invalid)?;
+    let config = Config::from_env().map_err(|err| Failure::Invalid(err.to_string()))?;
+    let client = CallbackClient::from_env(config.retry).await;
+    match delivery::deliver(&table, &keys, &client, &request, Deadline::NONE).await {
+        Ok(Delivered { token, outcome }) => Ok(match outcome {
+            Ok(done) => crate::report_done("resend", &token, done),
+            Err(err) => crate::report_error("resend", &token, &err),
+        }),
+        Err(NotDelivered::Votes(err)) => Err(err.into()),
+        Err(err) => Err(Failure::Invalid(format!("request {id}: {err}"))),
+    }
+}
+
 async fn list(
     table_name: Option<String>,
     only_pending: bool,
     as_json: bool,
 ) -> Result<u8, Failure> {
     let table = table(table_name).await?;
-    let requests = table.requests(only_pending).await?;
+    let requests = table.requests(only_pending, now_unix()).await?;
     if as_json {
         for request in &requests {
             println!("{}", request_json(request));
@@ -230,11 +292,11 @@ async fn list(
         .map(|request| {
             [
                 request.id.to_string(),
-                request.status.as_str().to_owned(),
+                standing(request, now_unix()),
                 format!("{} of {}", request.approvals, request.quorum),
                 rfc3339(request.created_at),
                 rfc3339(request.expires_at),
-                request.subject.clone(),
+                printable(&request.subject),
             ]
         })
         .collect();
@@ -279,6 +341,21 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         text.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     text
+}
+
+/// The request's status as an operator needs it: a decision not yet sent,
+/// or a pending request whose links have expired, says so.
+fn standing(request: &StoredRequest, now: u64) -> String {
+    match (request.status, request.completion) {
+        (
+            RequestStatus::Approved | RequestStatus::Rejected,
+            Some(CompletionState::Claimed { .. }),
+        ) => {
+            format!("{} (not sent: approvals resend)", request.status.as_str())
+        }
+        (RequestStatus::Pending, _) if request.expires_at <= now => "expired".to_owned(),
+        (status, _) => status.as_str().to_owned(),
+    }
 }
 
 /// " by a, b", or nothing when nobody decided.
@@ -342,11 +419,11 @@ fn history_text(history: &RequestHistory) -> String {
     let mut text = format!(
         "request      {}\nstatus       {}{} ({} of {} approvals)\nsubject      {}\n",
         request.id,
-        request.status.as_str(),
+        standing(request, now_unix()),
         decided_by(request),
         request.approvals,
         request.quorum,
-        request.subject,
+        printable(&request.subject),
     );
     if let Some(requested_by) = &request.requested_by {
         let _ = writeln!(text, "requested by {requested_by}");
@@ -414,13 +491,28 @@ fn history_text(history: &RequestHistory) -> String {
     text
 }
 
-/// A field of a JSON record as text; "-" when absent.
+/// A field of a JSON record as text; "-" when absent. Control characters are
+/// escaped: a user agent is whatever the visitor sent, and must not move the
+/// operator's cursor or fake a line of the ledger.
 fn field(record: &Value, name: &str) -> String {
     match record.get(name) {
         None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(text)) => text.clone(),
+        Some(Value::String(text)) => printable(text),
         Some(other) => other.to_string(),
     }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), the rest as is.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -439,6 +531,15 @@ mod tests {
         assert_eq!(
             text,
             "A         B          C\nx         long cell  end\nwide one  b          e\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_field_are_escaped() {
+        let record = json!({"userAgent": "evil\u{1b}[2K\rfake line\u{9b}"});
+        assert_eq!(
+            field(&record, "userAgent"),
+            "evil\\u{1b}[2K\\u{d}fake line\\u{9b}"
         );
     }
 

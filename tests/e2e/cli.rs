@@ -8,7 +8,12 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 use sfn_callback::TaskToken;
+use sfn_callback_approval::link::Action;
 use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
+use sfn_callback_approval::record::ledger::{
+    LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor,
+};
+use sfn_callback_approval::record::vote::Ballot;
 use sfn_callback_approval::record::{ApprovalTable, NewRequest, RequestId, RequestStatus};
 use sfn_callback_tests::approval::table_in;
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
@@ -481,5 +486,101 @@ async fn approvals_revoke_of_an_unknown_request_exits_2() -> Result<()> {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("no request"), "{}", text(&output));
     assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed));
+    Ok(())
+}
+
+/// Records the votes of both approvers, the second deciding the request at
+/// `decided_at` and claiming its completion, as a deciding voter whose
+/// answer never came back leaves it: decided, never sent.
+async fn decided_but_never_sent(recorded: &Recorded, decided_at: u64) -> Result<()> {
+    let mut request = recorded
+        .table
+        .request(&recorded.id)
+        .await?
+        .ok_or("no request")?;
+    for (approver, at) in [
+        ("alice@example.com", decided_at - 1),
+        ("bob@example.com", decided_at),
+    ] {
+        let ballot = Ballot {
+            approver: approver.to_owned(),
+            decision: Action::Approve,
+            comment: Some(format!("{approver} agrees")),
+            at,
+        };
+        let entry = LedgerEntry::new(
+            recorded.id.clone(),
+            approver,
+            LedgerAction::Approve,
+            LedgerOutcome::Accepted,
+            at * 1_000_000,
+            Visitor::default(),
+            request.sent_at,
+            ScannerWindow { seconds: 0 },
+        );
+        recorded
+            .table
+            .cast(request.clone(), &ballot, &entry)
+            .await?;
+        request = recorded
+            .table
+            .request(&recorded.id)
+            .await?
+            .ok_or("no request")?;
+    }
+    assert_eq!(request.status, RequestStatus::Approved);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_resend_delivers_a_decision_whose_sending_was_cut_short_once() -> Result<()> {
+    let world = world().await?;
+    let recorded = recorded_request(&world, "resent").await?;
+    decided_but_never_sent(&recorded, sfn_callback_approval::now_unix() - 120).await?;
+    let env = recorded.env.clone();
+    let id = recorded.id.as_str();
+
+    let listed = run_cli(&["approvals", "list", "--pending"], env.clone(), "")?;
+    let resent = run_cli(&["approvals", "resend", id], env.clone(), "")?;
+    let again = run_cli(&["approvals", "resend", id], env, "")?;
+
+    assert!(
+        text(&listed).contains("approved (not sent: approvals resend)"),
+        "{}",
+        text(&listed)
+    );
+    assert_eq!(resent.status.code(), Some(0), "{}", text(&resent));
+    assert!(
+        !text(&resent).contains(&recorded.token),
+        "the token is never printed"
+    );
+    let described = statemachine::wait_finished(&world.sfn, &recorded.execution, LIMIT).await?;
+    assert_eq!(described.status(), &ExecutionStatus::Succeeded);
+    let output: serde_json::Value = serde_json::from_str(described.output().unwrap_or_default())?;
+    assert_eq!(output["decision"], "approved");
+    assert_eq!(output["votes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(again.status.code(), Some(3), "{}", text(&again));
+    assert!(text(&again).contains("already"), "{}", text(&again));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_resend_within_the_lease_sends_nothing_and_exits_5() -> Result<()> {
+    let world = world().await?;
+    let recorded = recorded_request(&world, "leased").await?;
+    decided_but_never_sent(&recorded, sfn_callback_approval::now_unix()).await?;
+
+    let output = run_cli(
+        &["approvals", "resend", recorded.id.as_str()],
+        recorded.env.clone(),
+        "",
+    )?;
+
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(text(&output).contains("try again in"), "{}", text(&output));
+    assert_eq!(
+        statemachine::status(&world.sfn, &recorded.execution).await?,
+        ExecutionStatus::Running
+    );
     Ok(())
 }

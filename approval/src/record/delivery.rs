@@ -55,7 +55,10 @@ pub async fn deliver(
     deadline: Deadline,
 ) -> Result<Delivered, NotDelivered> {
     let token = link::open_token(keys, &request.sealed_token).map_err(NotDelivered::Token)?;
-    let votes = table.votes(&request.id).await.map_err(NotDelivered::Votes)?;
+    let votes = table
+        .votes(&request.id)
+        .await
+        .map_err(NotDelivered::Votes)?;
     let completion = match decision::completion(request.status, request.quorum, &votes) {
         Some(built) => built.map_err(NotDelivered::Build)?,
         None => {

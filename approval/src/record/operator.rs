@@ -139,14 +139,19 @@ impl ApprovalTable {
         }
     }
 
-    /// Every recorded request, or only the pending ones, oldest first. A
-    /// paginated `Scan` of the whole table: an operator's command, not a
-    /// function's hot path.
-    pub async fn requests(&self, only_pending: bool) -> Result<Vec<StoredRequest>, TableError> {
+    /// Every recorded request, or only those that still wait at `now` (unix
+    /// seconds): pending and not expired, or decided with a completion
+    /// claimed but not yet sent. Oldest first. A paginated `Scan` of the
+    /// whole table: an operator's command, not a function's hot path.
+    pub async fn requests(
+        &self,
+        only_waiting: bool,
+        now: u64,
+    ) -> Result<Vec<StoredRequest>, TableError> {
         let mut found = Vec::new();
         let mut start: Option<Attributes> = None;
-        let filter = if only_pending {
-            "#sk = :request AND #status = :pending"
+        let filter = if only_waiting {
+            "#sk = :request AND ((#status = :pending AND #expiresAt > :now) OR #completion = :claimed)"
         } else {
             "#sk = :request"
         };
@@ -160,13 +165,17 @@ impl ApprovalTable {
                 .expression_attribute_values(":request", attributes::string(REQUEST_SORT_KEY))
                 .consistent_read(true)
                 .set_exclusive_start_key(start);
-            if only_pending {
+            if only_waiting {
                 scan = scan
                     .expression_attribute_names("#status", names::STATUS)
+                    .expression_attribute_names("#expiresAt", names::EXPIRES_AT)
+                    .expression_attribute_names("#completion", names::COMPLETION)
                     .expression_attribute_values(
                         ":pending",
                         attributes::string(RequestStatus::Pending.as_str()),
-                    );
+                    )
+                    .expression_attribute_values(":now", attributes::number(now))
+                    .expression_attribute_values(":claimed", attributes::string("claimed"));
             }
             let page = scan
                 .send()

@@ -29,21 +29,24 @@ pub(crate) async fn send_completion(
             return pages::vote_recorded_not_sent();
         }
     };
-    let Delivered { token, outcome } =
-        match delivery::deliver(table, &keys, client, request, deadline).await {
-            Ok(delivered) => delivered,
-            Err(NotDelivered::Votes(err)) => {
-                tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
-                return match err.class() {
-                    ErrorClass::Transient => pages::vote_recorded_not_sent(),
-                    ErrorClass::Permanent => page::server_error(),
-                };
-            }
-            Err(err) => {
-                tracing::error!(request_id = %request.id, error = %err, "completion not sent");
-                return page::server_error();
-            }
-        };
+    let Delivered { token, outcome } = match delivery::deliver(
+        table, &keys, client, request, deadline,
+    )
+    .await
+    {
+        Ok(delivered) => delivered,
+        Err(NotDelivered::Votes(err)) => {
+            tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
+            return match err.class() {
+                ErrorClass::Transient => pages::vote_recorded_not_sent(),
+                ErrorClass::Permanent => page::server_error(),
+            };
+        }
+        Err(err) => {
+            tracing::error!(request_id = %request.id, error = %err, "completion not sent");
+            return page::server_error();
+        }
+    };
     match &outcome {
         Ok(done) => tracing::info!(
             request_id = %request.id,
