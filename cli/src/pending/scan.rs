@@ -128,8 +128,8 @@ pub async fn running(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|err| Failure::of(format!("ListExecutions of {}", machine.name), &err))?;
+            let page = page
+                .map_err(|err| Failure::of(format!("ListExecutions of {}", machine.name), &err))?;
             running.extend(
                 page.executions()
                     .iter()
