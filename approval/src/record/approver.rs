@@ -196,24 +196,10 @@ fn link_item(request: &StoredRequest, approver: &str, link: &LinkId, action: Act
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::request::NewRequest;
+    use crate::record::request::fixtures::new_request;
 
     fn request() -> StoredRequest {
-        NewRequest {
-            id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
-            sealed_token: "sealed".into(),
-            token_fingerprint: "token:1a2b3c4d".into(),
-            subject: "Approve deploy 42".into(),
-            summary: None,
-            details: None,
-            approvers: vec!["alice@example.com".into()],
-            quorum: 1,
-            requested_by: None,
-            created_at: 1_750_000_000,
-            expires_at: 1_750_086_400,
-            retention_days: 400,
-        }
-        .stored()
+        new_request().stored()
     }
 
     #[test]
