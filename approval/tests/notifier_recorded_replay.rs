@@ -171,6 +171,15 @@ fn table_with(
     }
 }
 
+/// A table where the request is recorded, pending, with alice and bob
+/// emailed and the lead not yet.
+fn lead_not_yet_emailed() -> impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static {
+    table_with(
+        recorded(RequestStatus::Pending),
+        &["alice@example.com", "bob@example.com"],
+    )
+}
+
 /// The doubles a recorded notifier talks to.
 struct Doubles {
     ses: StaticReplayClient,
@@ -459,10 +468,7 @@ async fn the_table_is_sent_the_sealed_token_and_link_digests_never_the_token_or_
 #[tokio::test]
 async fn a_redelivered_request_emails_only_the_approvers_not_emailed_before() {
     let doubles = Doubles::new(1);
-    let table = table_with(
-        recorded(RequestStatus::Pending),
-        &["alice@example.com", "bob@example.com"],
-    );
+    let table = lead_not_yet_emailed();
 
     let answer = doubles.answer(table, request_json(&THREE)).await;
 
@@ -502,10 +508,7 @@ async fn a_redelivered_request_already_decided_sends_nothing() {
 #[tokio::test]
 async fn a_redelivery_emails_with_the_terms_first_recorded() {
     let doubles = Doubles::new(1);
-    let table = table_with(
-        recorded(RequestStatus::Pending),
-        &["alice@example.com", "bob@example.com"],
-    );
+    let table = lead_not_yet_emailed();
     let mut changed = request_json(&THREE);
     changed["subject"] = json!("Different terms");
 
@@ -613,13 +616,9 @@ async fn the_requester_is_not_emailed_when_the_others_reach_the_quorum() {
 #[tokio::test]
 async fn a_refusal_whose_task_cannot_be_failed_yet_is_retried() {
     let doubles = Doubles::new(1);
-    let callback = doubles.sfn.client_fn(|_, _| busy());
+    let notifier = doubles.notifier_with(empty_table, doubles.sfn.client_fn(|_, _| busy()));
 
-    let err = doubles
-        .notifier_with(empty_table, callback)
-        .handle(invoke(disallowed()))
-        .await
-        .unwrap_err();
+    let err = notifier.handle(invoke(disallowed())).await.unwrap_err();
 
     assert!(matches!(err, NotifyError::RefusalNotSent(_)), "{err:?}");
     doubles.assert_retried_without_email(err);
