@@ -15,10 +15,10 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Map, Value, json};
-use sfn_callback::{Class, Classify, TaskToken};
+use sfn_callback::TaskToken;
+use sfn_callback::config::ConfigError;
 use sfn_callback_approval::link::{self, KeyStore, LinkKey, LinkKeys};
 use sfn_callback_approval::notify::{
     ApprovalNotifier, NotifierResponse, NotifierSettings, NotifyError, Recording,
@@ -28,6 +28,8 @@ use sfn_callback_approval::record::{
 };
 
 mod support;
+
+use support::{answer_json, approvals_sns_event};
 
 use support::sfn::{FAILURE, ScriptedSfn, TOKEN, busy, capture_logs};
 
@@ -58,18 +60,10 @@ fn request_json(to: &[&str]) -> Value {
 }
 
 fn sent_ok(id: usize) -> ReplayEvent {
-    ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://email.us-east-1.amazonaws.com/v2/email/outbound-emails")
-            .body(SdkBody::empty())
-            .unwrap(),
-        http::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(SdkBody::from(
-                json!({"MessageId": format!("msg-{id}")}).to_string(),
-            ))
-            .unwrap(),
+    support::ses_answer(
+        200,
+        &json!({"MessageId": format!("msg-{id}")}).to_string(),
+        None,
     )
 }
 
@@ -148,6 +142,14 @@ fn empty_table(operation: &str, _earlier: usize) -> (u16, String) {
     }
 }
 
+/// A table that fails every request.
+fn failing_table(_operation: &str, _earlier: usize) -> (u16, String) {
+    (
+        500,
+        r#"{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError"}"#.to_owned(),
+    )
+}
+
 /// A table where the request is recorded already, as `stored`, with
 /// `emailed` approvers emailed.
 fn table_with(
@@ -167,6 +169,15 @@ fn table_with(
         (QUERY, _) => (200, approver_items(emailed).to_string()),
         _ => (200, "{}".to_owned()),
     }
+}
+
+/// A table where the request is recorded, pending, with alice and bob
+/// emailed and the lead not yet.
+fn lead_not_yet_emailed() -> impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static {
+    table_with(
+        recorded(RequestStatus::Pending),
+        &["alice@example.com", "bob@example.com"],
+    )
 }
 
 /// The doubles a recorded notifier talks to.
@@ -197,6 +208,16 @@ impl Doubles {
         table: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
         callback: sfn_callback::CallbackClient,
     ) -> ApprovalNotifier {
+        self.notifier_at(BASE_URL, table, callback).unwrap()
+    }
+
+    /// A recorded notifier whose links start with `base_url`, if it takes it.
+    fn notifier_at(
+        &self,
+        base_url: &str,
+        table: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+        callback: sfn_callback::CallbackClient,
+    ) -> Result<ApprovalNotifier, ConfigError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(&support::sfn::replay_sdk_config(
             self.dynamodb.http_client_fn(table),
         ));
@@ -208,19 +229,33 @@ impl Doubles {
         ApprovalNotifier::recorded(
             aws_sdk_sesv2::Client::new(&support::sfn::replay_sdk_config(self.ses.clone())),
             KeyStore::fixed(keys()),
-            settings(BASE_URL),
+            settings(base_url),
             recording,
             10,
         )
-        .unwrap()
+    }
+
+    /// The notifier over `table` handling `payload`.
+    async fn handle(
+        &self,
+        table: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+        payload: Value,
+    ) -> Result<NotifierResponse, NotifyError> {
+        self.notifier(table).handle(invoke(payload)).await
+    }
+
+    /// [`Self::handle`]'s answer, which must be one, as JSON.
+    async fn answer(
+        &self,
+        table: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+        payload: Value,
+    ) -> Value {
+        answer_json(self.handle(table, payload).await)
     }
 
     /// What SES was asked to send, in order.
     fn emails(&self) -> Vec<Value> {
-        self.ses
-            .actual_requests()
-            .map(|request| serde_json::from_slice(request.body().bytes().unwrap()).unwrap())
-            .collect()
+        support::sent_emails(&self.ses)
     }
 
     /// Every DynamoDB request body, as text.
@@ -238,6 +273,30 @@ impl Doubles {
             .iter()
             .map(|operation| self.dynamodb.count(operation))
             .sum()
+    }
+
+    /// Checks that the table was not asked anything and no email went out.
+    #[track_caller]
+    fn assert_nothing_recorded_or_sent(&self) {
+        assert_eq!((self.table_requests(), self.emails().len()), (0, 0));
+    }
+
+    /// Checks that `err` is retried as the email being unavailable, and that
+    /// no email went out.
+    #[track_caller]
+    fn assert_retried_without_email(&self, err: NotifyError) {
+        support::assert_transient_and_unavailable(err);
+        assert_eq!(self.emails().len(), 0);
+    }
+
+    /// Checks that `text` (what `place` was sent) holds no link id of the
+    /// emails sent.
+    #[track_caller]
+    fn assert_no_link_id_in(&self, text: &str, place: &str) {
+        for link in all_links(self) {
+            let id = link.rsplit('/').next().unwrap();
+            assert!(!text.contains(id), "a link id in {place}");
+        }
     }
 }
 
@@ -271,42 +330,9 @@ fn invoke(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, context)
 }
 
-fn answer_json(answer: Result<NotifierResponse, NotifyError>) -> Value {
-    serde_json::to_value(answer.unwrap()).unwrap()
-}
-
 fn sqs_event(body: &str) -> Value {
-    json!({"Records": [{
-        "messageId": "m0",
-        "receiptHandle": "handle",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:approvals",
-        "awsRegion": "us-east-1"
-    }]})
-}
-
-fn sns_event(message: &str) -> Value {
-    json!({"Records": [{
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:approvals:sub",
-        "EventSource": "aws:sns",
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "82833b5c-8d5d-56d0-b0e1-7511f8253eb8",
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:approvals",
-            "Subject": null,
-            "Message": message,
-            "Timestamp": "2025-06-15T15:06:40.000Z",
-            "SignatureVersion": "1",
-            "Signature": "c2lnbmF0dXJl",
-            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {}
-        }
-    }]})
+    let queue = "arn:aws:sqs:us-east-1:123456789012:approvals";
+    support::sfn::sqs_event(&[body.to_owned()], queue, |i| format!("m{i}"))
 }
 
 fn html_of(email: &Value) -> &str {
@@ -352,19 +378,24 @@ fn failure_sent(doubles: &Doubles) -> (String, String) {
     )
 }
 
+/// The doubles after a direct request to the three approvers, over an empty
+/// table, was handled.
+async fn three_approvers_notified() -> Doubles {
+    let doubles = Doubles::new(3);
+    doubles
+        .handle(empty_table, request_json(&THREE))
+        .await
+        .unwrap();
+    doubles
+}
+
 fn disallowed() -> Value {
     request_json(&["alice@example.com", "mallory@evil.example"])
 }
 
 #[tokio::test]
 async fn three_approvers_get_one_email_each_addressed_to_them_alone() {
-    let doubles = Doubles::new(3);
-
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request_json(&THREE)))
-        .await
-        .unwrap();
+    let doubles = three_approvers_notified().await;
 
     let emails = doubles.emails();
     let recipients: Vec<Value> = emails
@@ -388,13 +419,7 @@ async fn three_approvers_get_one_email_each_addressed_to_them_alone() {
 
 #[tokio::test]
 async fn every_link_is_its_own_and_at_most_100_characters() {
-    let doubles = Doubles::new(3);
-
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request_json(&THREE)))
-        .await
-        .unwrap();
+    let doubles = three_approvers_notified().await;
 
     let links = all_links(&doubles);
     assert_eq!(links.len(), 6);
@@ -420,12 +445,7 @@ async fn every_link_is_its_own_and_at_most_100_characters() {
 async fn direct_invoke_answers_the_request_id_the_emails_sent_and_the_expiry() {
     let doubles = Doubles::new(3);
 
-    let answer = answer_json(
-        doubles
-            .notifier(empty_table)
-            .handle(invoke(request_json(&THREE)))
-            .await,
-    );
+    let answer = doubles.answer(empty_table, request_json(&THREE)).await;
 
     let token = TaskToken::new(TOKEN).unwrap();
     assert_eq!(answer["requestId"], RequestId::for_token(&token).as_str());
@@ -435,21 +455,12 @@ async fn direct_invoke_answers_the_request_id_the_emails_sent_and_the_expiry() {
 
 #[tokio::test]
 async fn the_table_is_sent_the_sealed_token_and_link_digests_never_the_token_or_a_link_id() {
-    let doubles = Doubles::new(3);
-
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request_json(&THREE)))
-        .await
-        .unwrap();
+    let doubles = three_approvers_notified().await;
 
     let traffic = doubles.table_traffic();
     assert!(!traffic.contains(TOKEN), "the token went to the table");
     assert!(traffic.contains("sealedToken"), "{traffic}");
-    for link in all_links(&doubles) {
-        let id = link.rsplit('/').next().unwrap();
-        assert!(!traffic.contains(id), "a link id went to the table");
-    }
+    doubles.assert_no_link_id_in(&traffic, "the table");
     // The request, then per approver its links and the mark.
     assert_eq!(doubles.dynamodb.count(CREATE), 1 + 3 * 2);
 }
@@ -457,17 +468,9 @@ async fn the_table_is_sent_the_sealed_token_and_link_digests_never_the_token_or_
 #[tokio::test]
 async fn a_redelivered_request_emails_only_the_approvers_not_emailed_before() {
     let doubles = Doubles::new(1);
-    let table = table_with(
-        recorded(RequestStatus::Pending),
-        &["alice@example.com", "bob@example.com"],
-    );
+    let table = lead_not_yet_emailed();
 
-    let answer = answer_json(
-        doubles
-            .notifier(table)
-            .handle(invoke(request_json(&THREE)))
-            .await,
-    );
+    let answer = doubles.answer(table, request_json(&THREE)).await;
 
     assert_eq!(answer["emailsSent"], 1);
     let emails = doubles.emails();
@@ -478,55 +481,38 @@ async fn a_redelivered_request_emails_only_the_approvers_not_emailed_before() {
     );
 }
 
+/// Checks that redelivering the request, found recorded with `status` and
+/// `emailed` approvers emailed, answers that none was sent and sends none.
+async fn assert_redelivery_sends_nothing(status: RequestStatus, emailed: &'static [&'static str]) {
+    let doubles = Doubles::new(0);
+    let table = table_with(recorded(status), emailed);
+
+    let answer = doubles.answer(table, request_json(&THREE)).await;
+
+    assert_eq!(answer["emailsSent"], 0, "{status:?}");
+    assert_eq!(doubles.emails().len(), 0, "{status:?}");
+}
+
 #[tokio::test]
 async fn a_redelivered_request_found_fully_emailed_sends_nothing() {
-    let doubles = Doubles::new(0);
-    let table = table_with(recorded(RequestStatus::Pending), &THREE);
-
-    let answer = answer_json(
-        doubles
-            .notifier(table)
-            .handle(invoke(request_json(&THREE)))
-            .await,
-    );
-
-    assert_eq!(answer["emailsSent"], 0);
-    assert_eq!(doubles.emails().len(), 0);
+    assert_redelivery_sends_nothing(RequestStatus::Pending, &THREE).await;
 }
 
 #[tokio::test]
 async fn a_redelivered_request_already_decided_sends_nothing() {
     for status in [RequestStatus::Approved, RequestStatus::Withdrawn] {
-        let doubles = Doubles::new(0);
-        let table = table_with(recorded(status), &[]);
-
-        let answer = answer_json(
-            doubles
-                .notifier(table)
-                .handle(invoke(request_json(&THREE)))
-                .await,
-        );
-
-        assert_eq!(answer["emailsSent"], 0, "{status:?}");
-        assert_eq!(doubles.emails().len(), 0, "{status:?}");
+        assert_redelivery_sends_nothing(status, &[]).await;
     }
 }
 
 #[tokio::test]
 async fn a_redelivery_emails_with_the_terms_first_recorded() {
     let doubles = Doubles::new(1);
-    let table = table_with(
-        recorded(RequestStatus::Pending),
-        &["alice@example.com", "bob@example.com"],
-    );
+    let table = lead_not_yet_emailed();
     let mut changed = request_json(&THREE);
     changed["subject"] = json!("Different terms");
 
-    doubles
-        .notifier(table)
-        .handle(invoke(changed))
-        .await
-        .unwrap();
+    doubles.handle(table, changed).await.unwrap();
 
     let email = &doubles.emails()[0];
     assert_eq!(
@@ -535,96 +521,74 @@ async fn a_redelivery_emails_with_the_terms_first_recorded() {
     );
 }
 
+/// Handles `payload`, carrying a refused request, over an empty table; checks
+/// that nothing was recorded or emailed. The answer, and the failure sent.
+async fn refused(payload: Value) -> (Value, (String, String)) {
+    let doubles = Doubles::new(1);
+    let answer = doubles.answer(empty_table, payload).await;
+    doubles.assert_nothing_recorded_or_sent();
+    (answer, failure_sent(&doubles))
+}
+
 #[tokio::test]
 async fn a_disallowed_address_fails_the_task_naming_it_and_writes_and_sends_nothing() {
-    let doubles = Doubles::new(1);
+    let (answer, (error, cause)) = refused(disallowed()).await;
 
-    let answer = answer_json(
-        doubles
-            .notifier(empty_table)
-            .handle(invoke(disallowed()))
-            .await,
-    );
-
-    let (error, cause) = failure_sent(&doubles);
     assert_eq!(error, "ApprovalRequestInvalid");
     assert!(cause.contains("mallory@evil.example"), "{cause}");
     assert_eq!(answer["error"], "ApprovalRequestInvalid");
     assert_eq!(answer["cause"], cause);
-    assert_eq!((doubles.table_requests(), doubles.emails().len()), (0, 0));
 }
 
 #[tokio::test]
 async fn a_refused_sqs_record_fails_its_task_and_is_acknowledged() {
-    let doubles = Doubles::new(1);
-
-    let answer = answer_json(
-        doubles
-            .notifier(empty_table)
-            .handle(invoke(sqs_event(&disallowed().to_string())))
-            .await,
-    );
+    let (answer, (error, _)) = refused(sqs_event(&disallowed().to_string())).await;
 
     assert_eq!(answer, json!({"batchItemFailures": []}));
-    assert_eq!(failure_sent(&doubles).0, "ApprovalRequestInvalid");
-    assert_eq!((doubles.table_requests(), doubles.emails().len()), (0, 0));
+    assert_eq!(error, "ApprovalRequestInvalid");
 }
 
 #[tokio::test]
 async fn a_refused_sns_message_fails_its_task_and_sends_nothing() {
-    let doubles = Doubles::new(1);
-
-    let answer = answer_json(
-        doubles
-            .notifier(empty_table)
-            .handle(invoke(sns_event(&disallowed().to_string())))
-            .await,
-    );
+    let (answer, (error, _)) = refused(approvals_sns_event(&disallowed().to_string())).await;
 
     assert_eq!(answer, json!({"emailsSent": 0}));
-    assert_eq!(failure_sent(&doubles).0, "ApprovalRequestInvalid");
-    assert_eq!((doubles.table_requests(), doubles.emails().len()), (0, 0));
+    assert_eq!(error, "ApprovalRequestInvalid");
+}
+
+/// The failure sent for a direct request to alice and bob with `field` set
+/// to `value`, after checking that nothing was recorded or emailed: its error
+/// and cause.
+async fn refusal_of_two_approvers_with(field: &str, value: Value) -> (String, String) {
+    let doubles = Doubles::new(1);
+    let mut request = request_json(&["alice@example.com", "bob@example.com"]);
+    request[field] = value;
+
+    doubles.handle(empty_table, request).await.unwrap();
+
+    doubles.assert_nothing_recorded_or_sent();
+    failure_sent(&doubles)
 }
 
 #[tokio::test]
 async fn a_quorum_the_approvers_cannot_reach_fails_the_task() {
-    let doubles = Doubles::new(1);
-    let mut request = request_json(&["alice@example.com", "bob@example.com"]);
-    request["quorum"] = json!(3);
+    let (error, cause) = refusal_of_two_approvers_with("quorum", json!(3)).await;
 
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request))
-        .await
-        .unwrap();
-
-    let (error, cause) = failure_sent(&doubles);
     assert_eq!(error, "ApprovalRequestInvalid");
     assert!(
         cause.contains("quorum is 3, but only 2 approvers can vote"),
         "{cause}"
     );
-    assert_eq!((doubles.table_requests(), doubles.emails().len()), (0, 0));
 }
 
 #[tokio::test]
 async fn a_requester_among_the_approvers_cannot_make_the_quorum() {
-    let doubles = Doubles::new(1);
-    let mut request = request_json(&["alice@example.com", "bob@example.com"]);
-    request["requestedBy"] = json!("Bob@Example.com");
+    let (_, cause) = refusal_of_two_approvers_with("requestedBy", json!("Bob@Example.com")).await;
 
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request))
-        .await
-        .unwrap();
-
-    let (_, cause) = failure_sent(&doubles);
     assert!(
         cause.contains("requestedBy bob@example.com is in to"),
         "{cause}"
     );
-    assert_eq!((doubles.table_requests(), doubles.emails().len()), (0, 0));
 }
 
 #[tokio::test]
@@ -633,11 +597,7 @@ async fn the_requester_is_not_emailed_when_the_others_reach_the_quorum() {
     let mut request = request_json(&THREE);
     request["requestedBy"] = json!("bob@example.com");
 
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request))
-        .await
-        .unwrap();
+    doubles.handle(empty_table, request).await.unwrap();
 
     let recipients: Vec<Value> = doubles
         .emails()
@@ -656,52 +616,31 @@ async fn the_requester_is_not_emailed_when_the_others_reach_the_quorum() {
 #[tokio::test]
 async fn a_refusal_whose_task_cannot_be_failed_yet_is_retried() {
     let doubles = Doubles::new(1);
-    let callback = doubles.sfn.client_fn(|_, _| busy());
+    let notifier = doubles.notifier_with(empty_table, doubles.sfn.client_fn(|_, _| busy()));
 
-    let err = doubles
-        .notifier_with(empty_table, callback)
-        .handle(invoke(disallowed()))
-        .await
-        .unwrap_err();
+    let err = notifier.handle(invoke(disallowed())).await.unwrap_err();
 
     assert!(matches!(err, NotifyError::RefusalNotSent(_)), "{err:?}");
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
-    assert_eq!(doubles.emails().len(), 0);
+    doubles.assert_retried_without_email(err);
 }
 
 #[tokio::test]
 async fn a_table_that_fails_sends_no_email_and_is_retried() {
     let doubles = Doubles::new(1);
-    let failing = |_: &str, _: usize| {
-        (
-            500,
-            r#"{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError"}"#.to_owned(),
-        )
-    };
 
     let err = doubles
-        .notifier(failing)
-        .handle(invoke(request_json(&THREE)))
+        .handle(failing_table, request_json(&THREE))
         .await
         .unwrap_err();
 
     assert!(matches!(err, NotifyError::Table(_)), "{err:?}");
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
-    assert_eq!(doubles.emails().len(), 0);
+    doubles.assert_retried_without_email(err);
 }
 
 #[tokio::test]
 async fn the_log_names_the_request_id_and_never_the_token_or_a_link_id() {
     let (captured, _guard) = capture_logs();
-    let doubles = Doubles::new(3);
-
-    doubles
-        .notifier(empty_table)
-        .handle(invoke(request_json(&THREE)))
-        .await
-        .unwrap();
+    let doubles = three_approvers_notified().await;
 
     let logs = captured.text();
     let token = TaskToken::new(TOKEN).unwrap();
@@ -711,33 +650,17 @@ async fn the_log_names_the_request_id_and_never_the_token_or_a_link_id() {
     );
     assert_eq!(logs.matches("approval email sent").count(), 3, "{logs}");
     assert!(!logs.contains(TOKEN), "the token in the logs");
-    for link in all_links(&doubles) {
-        let id = link.rsplit('/').next().unwrap();
-        assert!(!logs.contains(id), "a link id in the logs");
-    }
+    doubles.assert_no_link_id_in(&logs, "the logs");
 }
 
 #[test]
 fn a_base_url_that_would_make_links_over_100_characters_is_refused_at_start() {
     let doubles = Doubles::new(0);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&support::sfn::replay_sdk_config(
-        doubles.dynamodb.http_client_fn(empty_table),
-    ));
-    let recording = Recording {
-        table: ApprovalTable::new(dynamodb, "approvals"),
-        settings: recorded_settings(),
-        callback: doubles.sfn.client(&[]),
-    };
     let long = format!("https://{}.lambda-url.eu-central-1.on.aws/", "a".repeat(40));
 
-    let err = ApprovalNotifier::recorded(
-        aws_sdk_sesv2::Client::new(&support::sfn::replay_sdk_config(doubles.ses.clone())),
-        KeyStore::fixed(keys()),
-        settings(&long),
-        recording,
-        10,
-    )
-    .unwrap_err();
+    let err = doubles
+        .notifier_at(&long, empty_table, doubles.sfn.client(&[]))
+        .unwrap_err();
 
     assert_eq!(err.name, "APPROVAL_BASE_URL");
 }

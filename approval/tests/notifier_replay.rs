@@ -11,18 +11,18 @@
 )]
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_types::body::SdkBody;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use sfn_callback::{Class, Classify};
 use sfn_callback_approval::link::{self, Action, LinkKey, LinkKeys};
 use sfn_callback_approval::notify::{
-    ApprovalNotifier, NotifierResponse, NotifierSettings, NotifyError, RequestError, Trigger,
-    detect,
+    ApprovalNotifier, NotifierSettings, NotifyError, RequestError, Trigger, detect,
 };
 use sfn_callback_approval::now_unix;
 
 mod support;
+
+use support::{answer_json, approvals_sns_event, assert_transient_and_unavailable, sent_emails};
 
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
 const BASE_URL: &str = "https://approve.example/";
@@ -42,28 +42,12 @@ fn request_json() -> Value {
     })
 }
 
-fn ses_answer(status: u16, body: &str, error_type: Option<&str>) -> ReplayEvent {
-    let mut response = http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json");
-    if let Some(error_type) = error_type {
-        response = response.header("x-amzn-errortype", error_type);
-    }
-    ReplayEvent::new(
-        http::Request::builder()
-            .uri("https://email.us-east-1.amazonaws.com/v2/email/outbound-emails")
-            .body(SdkBody::empty())
-            .unwrap(),
-        response.body(SdkBody::from(body.to_owned())).unwrap(),
-    )
-}
-
 fn sent_ok() -> ReplayEvent {
-    ses_answer(200, r#"{"MessageId": "msg-1"}"#, None)
+    support::ses_answer(200, r#"{"MessageId": "msg-1"}"#, None)
 }
 
 fn refused(status: u16, code: &str) -> ReplayEvent {
-    ses_answer(
+    support::ses_answer(
         status,
         &json!({"message": "replayed"}).to_string(),
         Some(code),
@@ -77,12 +61,6 @@ async fn refusal_error(status: u16, code: &str) -> NotifyError {
         .handle(invoke(request_json()))
         .await
         .unwrap_err()
-}
-
-/// The error is retried, and Lambda reports it as the email being unavailable.
-fn assert_transient_and_unavailable(err: NotifyError) {
-    assert_eq!(err.class(), Class::Transient);
-    assert_eq!(Diagnostic::from(err).error_type, "ApprovalEmailUnavailable");
 }
 
 fn ses_client(replay: &StaticReplayClient) -> aws_sdk_sesv2::Client {
@@ -104,48 +82,16 @@ fn invoke(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
 
-fn answer_json(answer: Result<NotifierResponse, NotifyError>) -> Value {
-    serde_json::to_value(answer.unwrap()).unwrap()
-}
-
-fn sent_bodies(replay: &StaticReplayClient) -> Vec<Value> {
-    replay
-        .actual_requests()
-        .map(|request| serde_json::from_slice(request.body().bytes().unwrap()).unwrap())
-        .collect()
-}
-
 fn sqs_event(bodies: &[String]) -> Value {
     let queue = "arn:aws:sqs:us-east-1:123456789012:approvals";
     support::sfn::sqs_event(bodies, queue, |i| format!("m{i}"))
-}
-
-fn sns_event(message: &str) -> Value {
-    json!({"Records": [{
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:approvals:sub",
-        "EventSource": "aws:sns",
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "82833b5c-8d5d-56d0-b0e1-7511f8253eb8",
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:approvals",
-            "Subject": null,
-            "Message": message,
-            "Timestamp": "2025-06-15T15:06:40.000Z",
-            "SignatureVersion": "1",
-            "Signature": "c2lnbmF0dXJl",
-            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {}
-        }
-    }]})
 }
 
 /// The one email SES was asked to send for a direct request of `payload`.
 async fn sent_email(payload: Value) -> Value {
     let replay = StaticReplayClient::new(vec![sent_ok()]);
     notifier(&replay).handle(invoke(payload)).await.unwrap();
-    sent_bodies(&replay).remove(0)
+    sent_emails(&replay).remove(0)
 }
 
 /// The sealed link behind a button, from the sent email's HTML.
@@ -164,7 +110,7 @@ async fn direct_invoke_sends_one_email_from_the_sender_to_every_approver() {
 
     assert_eq!(answer["messageId"], "msg-1");
     assert!(answer["expiresAt"].as_str().unwrap().ends_with('Z'));
-    let sent = sent_bodies(&replay);
+    let sent = sent_emails(&replay);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["FromEmailAddress"], "approvals@example.com");
     assert_eq!(
@@ -333,7 +279,7 @@ async fn sqs_record_carrying_an_sns_notification_is_unwrapped() {
 #[tokio::test]
 async fn sns_message_is_sent() {
     let replay = StaticReplayClient::new(vec![sent_ok()]);
-    let event = sns_event(&request_json().to_string());
+    let event = approvals_sns_event(&request_json().to_string());
 
     let answer = answer_json(notifier(&replay).handle(invoke(event)).await);
 
@@ -344,7 +290,7 @@ async fn sns_message_is_sent() {
 #[tokio::test]
 async fn bad_sns_message_is_an_error_for_lambda_to_retry_and_route() {
     let replay = StaticReplayClient::new(vec![sent_ok()]);
-    let event = sns_event("not json");
+    let event = approvals_sns_event("not json");
 
     let err = notifier(&replay).handle(invoke(event)).await.unwrap_err();
 
@@ -408,5 +354,8 @@ fn sqs_and_sns_events_are_told_apart_by_their_source() {
         detect(sqs_event(&["x".into()])),
         Ok(Trigger::Sqs(_))
     ));
-    assert!(matches!(detect(sns_event("x")), Ok(Trigger::Sns(_))));
+    assert!(matches!(
+        detect(approvals_sns_event("x")),
+        Ok(Trigger::Sns(_))
+    ));
 }

@@ -167,22 +167,16 @@ async fn wait_all_succeeded(
 ) -> Result<()> {
     let started = Instant::now();
     loop {
-        let mut succeeded = 0;
-        let mut next = None;
-        loop {
-            let page = sfn
-                .list_executions()
-                .state_machine_arn(state_machine)
-                .status_filter(ExecutionStatus::Succeeded)
-                .set_next_token(next)
-                .send()
-                .await?;
-            succeeded += page.executions().len();
-            next = page.next_token().map(str::to_owned);
-            if next.is_none() {
-                break;
-            }
-        }
+        let succeeded = sfn
+            .list_executions()
+            .state_machine_arn(state_machine)
+            .status_filter(ExecutionStatus::Succeeded)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await?
+            .len();
         if succeeded == count {
             return Ok(());
         }

@@ -9,28 +9,24 @@ use crate::failure::Failure;
 
 /// Every activity with its ARN and creation date, one per line, aligned.
 pub async fn list(sfn: &Client, page_size: i32) -> Result<String, Failure> {
-    let mut rows = Vec::new();
-    let mut next = None;
-    loop {
-        let page = sfn
-            .list_activities()
-            .max_results(page_size)
-            .set_next_token(next)
-            .send()
-            .await
-            .map_err(|err| Failure::of("ListActivities", &err))?;
-        rows.extend(page.activities().iter().map(|activity| {
+    let rows: Vec<_> = sfn
+        .list_activities()
+        .max_results(page_size)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| Failure::of("ListActivities", &err))?
+        .iter()
+        .map(|activity| {
             (
                 activity.name().to_owned(),
                 activity.activity_arn().to_owned(),
                 date(activity.creation_date()),
             )
-        }));
-        next = page.next_token().map(str::to_owned);
-        if next.is_none() {
-            break;
-        }
-    }
+        })
+        .collect();
     if rows.is_empty() {
         return Ok("No activities.".to_owned());
     }

@@ -26,6 +26,13 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Checks that stdout holds `needle`, showing it if not.
+#[track_caller]
+fn assert_printed(output: &Output, needle: &str) {
+    let stdout = stdout(output);
+    assert!(stdout.contains(needle), "{stdout}");
+}
+
 /// `(origin:path, severity, rule)` of every finding printed.
 fn findings(output: &Output) -> BTreeSet<(String, String, String)> {
     stdout(output)
@@ -90,51 +97,47 @@ fn fired(origin: &str) -> BTreeSet<(String, String, String)> {
     )
 }
 
+/// Checks that `output` printed exactly the findings `want`.
+#[track_caller]
+fn assert_findings(output: &Output, want: &BTreeSet<(String, String, String)>) {
+    assert_eq!(&findings(output), want, "{}", stdout(output));
+}
+
+/// Checks that `check FILE` finds nothing and exits 0.
+#[track_caller]
+fn assert_clean(file: &str) {
+    let output = check(&[file]);
+    assert_findings(&output, &BTreeSet::new());
+    assert_eq!(output.status.code(), Some(0));
+}
+
 #[test]
 fn every_jsonpath_rule_fires_on_the_state_that_breaks_it() {
-    let output = check(&["jsonpath-fires.asl.json"]);
-    assert_eq!(
-        findings(&output),
-        fired("jsonpath-fires.asl.json"),
-        "{}",
-        stdout(&output)
-    );
+    let file = "jsonpath-fires.asl.json";
+    assert_findings(&check(&[file]), &fired(file));
 }
 
 #[test]
 fn every_jsonata_rule_fires_on_the_state_that_breaks_it() {
-    let output = check(&["jsonata-fires.asl.json"]);
-    assert_eq!(
-        findings(&output),
-        fired("jsonata-fires.asl.json"),
-        "{}",
-        stdout(&output)
-    );
+    let file = "jsonata-fires.asl.json";
+    assert_findings(&check(&[file]), &fired(file));
 }
 
 #[test]
 fn no_jsonpath_rule_fires_on_states_done_right() {
-    let output = check(&["jsonpath-passes.asl.json"]);
-    assert_eq!(findings(&output), BTreeSet::new(), "{}", stdout(&output));
-    assert_eq!(output.status.code(), Some(0));
+    assert_clean("jsonpath-passes.asl.json");
 }
 
 #[test]
 fn no_jsonata_rule_fires_on_states_done_right() {
-    let output = check(&["jsonata-passes.asl.json"]);
-    assert_eq!(findings(&output), BTreeSet::new(), "{}", stdout(&output));
-    assert_eq!(output.status.code(), Some(0));
+    assert_clean("jsonata-passes.asl.json");
 }
 
 #[test]
 fn any_error_exits_1() {
     let output = check(&["jsonpath-passes.asl.json", "jsonata-fires.asl.json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert!(
-        stdout(&output).contains("2 error(s), 4 warning(s), 1 note(s)"),
-        "{}",
-        stdout(&output)
-    );
+    assert_printed(&output, "2 error(s), 4 warning(s), 1 note(s)");
 }
 
 #[test]
@@ -159,9 +162,7 @@ fn a_diagnostic_names_file_state_path_severity_rule_and_a_fix() {
 
 #[test]
 fn bare_placeholders_are_read_as_set_but_unknown_values() {
-    let output = check(&["placeholders.asl.json"]);
-    assert_eq!(findings(&output), BTreeSet::new(), "{}", stdout(&output));
-    assert_eq!(output.status.code(), Some(0));
+    assert_clean("placeholders.asl.json");
 }
 
 #[test]
@@ -169,7 +170,7 @@ fn a_template_s_substitutions_are_applied_before_checking() {
     let alone = check(&["template-machine.asl.json"]);
     let output = check(&["--template", "template.yaml"]);
 
-    assert_eq!(findings(&alone), BTreeSet::new(), "{}", stdout(&alone));
+    assert_findings(&alone, &BTreeSet::new());
     let mut want = expected(
         "template-machine.asl.json",
         &[("$.States.DoWork", "warning", "heartbeat-not-below-timeout")],
@@ -181,7 +182,7 @@ fn a_template_s_substitutions_are_applied_before_checking() {
             ("$.States.Ask", "warning", "approval-decision-not-checked"),
         ],
     ));
-    assert_eq!(findings(&output), want, "{}", stdout(&output));
+    assert_findings(&output, &want);
 }
 
 #[test]
@@ -208,9 +209,8 @@ fn the_repository_state_machines_and_template_have_no_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(
-        stdout(&output).contains("checked 10 state machine definition(s): 0 error(s)"),
-        "{}",
-        stdout(&output)
+    assert_printed(
+        &output,
+        "checked 10 state machine definition(s): 0 error(s)",
     );
 }

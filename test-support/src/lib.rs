@@ -362,6 +362,29 @@ pub fn sqs_event(
     json!({ "Records": records })
 }
 
+/// An SNS event as Lambda's SNS trigger delivers it: one record of
+/// `message`, published to the topic `topic_arn`.
+pub fn sns_event(topic_arn: &str, message: &str) -> Value {
+    json!({"Records": [{
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{topic_arn}:sub"),
+        "EventSource": "aws:sns",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": "82833b5c-8d5d-56d0-b0e1-7511f8253eb8",
+            "TopicArn": topic_arn,
+            "Subject": null,
+            "Message": message,
+            "Timestamp": "2025-06-15T15:06:40.000Z",
+            "SignatureVersion": "1",
+            "Signature": "c2lnbmF0dXJl",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {}
+        }
+    }]})
+}
+
 /// A settings lookup (`name` to value) that finds the names of `vars`, and no others.
 pub fn vars_lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
     move |name| {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sfn_callback::TaskToken;
 use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
 use sfn_callback_approval::record::{
-    ApproverLinks, Created, LinkId, NewRequest, RequestId, RequestStatus,
+    ApprovalTable, ApproverLinks, Created, LinkId, NewRequest, RequestId, RequestStatus,
 };
 use sfn_callback_tests::approval::{
     ApprovalWorld, Email, Notified, RecordedRequest, link_labelled, recorded_notifier_env, scan,
@@ -41,12 +41,19 @@ fn new_request(keys: &LinkKeys, subject: &str) -> Result<NewRequest> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_table_records_a_request_once_and_a_redelivery_reads_the_first() -> Result<()> {
+/// A fresh approval table in its own peer (alive while the peer is), new link
+/// keys, and a request with `subject` sealed with them, not yet recorded.
+async fn fresh_table(subject: &str) -> Result<(LocalAws, ApprovalTable, LinkKeys, NewRequest)> {
     let peer = LocalAws::start()?;
     let table = table_in(&peer).await?;
     let keys = LinkKeys::single(LinkKey::generate()?);
-    let first = new_request(&keys, "Approve deploy 42")?;
+    let request = new_request(&keys, subject)?;
+    Ok((peer, table, keys, request))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_records_a_request_once_and_a_redelivery_reads_the_first() -> Result<()> {
+    let (_peer, table, keys, first) = fresh_table("Approve deploy 42").await?;
 
     let created = table.create_request(&first).await?;
     let again = table
@@ -67,10 +74,7 @@ async fn the_table_records_a_request_once_and_a_redelivery_reads_the_first() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marking_emails_keeps_the_first_sent_time_and_the_table_holds_no_secret() -> Result<()> {
-    let peer = LocalAws::start()?;
-    let table = table_in(&peer).await?;
-    let keys = LinkKeys::single(LinkKey::generate()?);
-    let request = new_request(&keys, "Approve deploy 43")?;
+    let (_peer, table, _keys, request) = fresh_table("Approve deploy 43").await?;
     let stored = table.create_request(&request).await?.request().clone();
     let links = ApproverLinks {
         approve: LinkId::generate()?,
@@ -142,6 +146,18 @@ fn link_ids(world: &ApprovalWorld) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// A recorded world in which the execution `name` sent `request`.
+async fn notified(name: &str, request: &RecordedRequest) -> Result<(ApprovalWorld, Notified)> {
+    let mut world = ApprovalWorld::start_recorded().await?;
+    let notified = world.request_recorded(name, request).await?;
+    Ok((world, notified))
+}
+
+/// `subject` for the three approvers, two of whom must approve.
+fn to_three(subject: &str) -> RecordedRequest {
+    RecordedRequest::new(subject, &THREE).quorum(2)
+}
+
 /// The execution failed with `ApprovalRequestInvalid`, the task's cause held
 /// `cause`, and nothing was emailed or recorded.
 async fn assert_refused(world: &ApprovalWorld, notified: &Notified, cause: &str) -> Result<()> {
@@ -165,27 +181,25 @@ async fn assert_refused(world: &ApprovalWorld, notified: &Notified, cause: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disallowed_address_fails_the_execution_naming_it_and_sends_and_records_nothing()
 -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
     let request = RecordedRequest::new(
         "Approve deploy 60",
         &["alice@example.com", "mallory@evil.example"],
     );
 
-    let notified = world.request_recorded("disallowed", &request).await?;
+    let (world, notified) = notified("disallowed", &request).await?;
 
     assert_refused(&world, &notified, "mallory@evil.example").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quorum_the_approvers_cannot_reach_fails_the_execution() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
     let request = RecordedRequest::new(
         "Approve deploy 61",
         &["alice@example.com", "bob@example.com"],
     )
     .quorum(3);
 
-    let notified = world.request_recorded("unreachable", &request).await?;
+    let (world, notified) = notified("unreachable", &request).await?;
 
     assert_refused(
         &world,
@@ -197,7 +211,6 @@ async fn a_quorum_the_approvers_cannot_reach_fails_the_execution() -> Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requester_among_the_approvers_needed_for_the_quorum_fails_the_execution() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
     let request = RecordedRequest::new(
         "Approve deploy 62",
         &["alice@example.com", "bob@example.com"],
@@ -205,17 +218,14 @@ async fn a_requester_among_the_approvers_needed_for_the_quorum_fails_the_executi
     .quorum(2)
     .requested_by("bob@example.com");
 
-    let notified = world.request_recorded("self-approval", &request).await?;
+    let (world, notified) = notified("self-approval", &request).await?;
 
     assert_refused(&world, &notified, "requestedBy bob@example.com").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_approvers_get_one_email_each_with_short_links_of_their_own() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let request = RecordedRequest::new("Approve deploy 63", &THREE).quorum(2);
-
-    let notified = world.request_recorded("three", &request).await?;
+    let (world, notified) = notified("three", &to_three("Approve deploy 63")).await?;
 
     let answer = response(&notified)?;
     assert_eq!(answer["emailsSent"], 3, "{answer}");
@@ -254,9 +264,7 @@ async fn three_approvers_get_one_email_each_with_short_links_of_their_own() -> R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_request_sends_no_second_email() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let request = RecordedRequest::new("Approve deploy 64", &THREE).quorum(2);
-    let notified = world.request_recorded("redelivered", &request).await?;
+    let (mut world, notified) = notified("redelivered", &to_three("Approve deploy 64")).await?;
 
     let again = world.redeliver(&notified.payload).await?.into_response()?;
 
@@ -270,9 +278,7 @@ async fn a_redelivered_request_sends_no_second_email() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_holds_neither_the_token_nor_a_link_id_only_digests() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let request = RecordedRequest::new("Approve deploy 65", &THREE).quorum(2);
-    let notified = world.request_recorded("scanned", &request).await?;
+    let (world, notified) = notified("scanned", &to_three("Approve deploy 65")).await?;
     let token = world.task_token(&notified.execution).await?;
 
     let table = world.table_text().await?;
@@ -293,9 +299,7 @@ async fn the_table_holds_neither_the_token_nor_a_link_id_only_digests() -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_log_line_shows_the_token_a_link_id_or_the_key() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let request = RecordedRequest::new("Approve deploy 66", &THREE).quorum(2);
-    let notified = world.request_recorded("logged", &request).await?;
+    let (mut world, notified) = notified("logged", &to_three("Approve deploy 66")).await?;
     let refused = RecordedRequest::new("Approve deploy 67", &["mallory@evil.example"]);
     let refusal = world.request_recorded("logged-refusal", &refused).await?;
     let tokens = [

@@ -17,6 +17,7 @@ use sfn_callback_approval::record::vote::Ballot;
 use sfn_callback_approval::record::{ApprovalTable, NewRequest, RequestId, RequestStatus};
 use sfn_callback_tests::approval::table_in;
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
+use sfn_callback_tests::process_output::{assert_exit_code, assert_printed, text};
 use sfn_callback_tests::worker_pattern::WorkerWorld;
 use sfn_callback_tests::{Result, artifacts_dir, built_binary, statemachine};
 
@@ -77,18 +78,6 @@ fn cli<A: AsRef<std::ffi::OsStr>>(world: &WorkerWorld, args: &[A], stdin: &str) 
     run_cli(args, world.peer.function_env(), stdin)
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn assert_exit_code(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "{}", text(output));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
     let stuck = stuck("succeed").await?;
@@ -96,11 +85,7 @@ async fn succeed_completes_the_execution_and_exits_0() -> Result<()> {
     let output = stuck.run("succeed", &["--output", r#"{"fixed":"by hand"}"#])?;
 
     assert_exit_code(&output, 0);
-    assert!(
-        text(&output).contains("done: SendTaskSuccess for token:"),
-        "{}",
-        text(&output)
-    );
+    assert_printed(&output, "done: SendTaskSuccess for token:");
     assert!(
         !text(&output).contains(&stuck.token),
         "the token is never printed"
@@ -125,7 +110,7 @@ async fn succeed_refused_with_invalid_output_exits_4_and_sends_nothing_more() ->
     let output = run_cli(&args, proxy.function_env(peer), "")?;
 
     assert_exit_code(&output, 4);
-    assert!(text(&output).contains("InvalidOutput"), "{}", text(&output));
+    assert_printed(&output, "InvalidOutput");
     assert!(
         !text(&output).contains(&stuck.token),
         "the token is never printed"
@@ -199,7 +184,7 @@ async fn unknown_token_is_refused_with_exit_4() -> Result<()> {
     )?;
 
     assert_exit_code(&output, 4);
-    assert!(text(&output).contains("InvalidToken"), "{}", text(&output));
+    assert_printed(&output, "InvalidToken");
     Ok(())
 }
 
@@ -311,7 +296,7 @@ fn link_open_refuses_a_changed_link_with_exit_2() -> Result<()> {
     let opened = link_cli(&["link", "open", "--link-file", "-"], &link)?;
 
     assert_exit_code(&opened, 2);
-    assert!(text(&opened).contains("does not open"), "{}", text(&opened));
+    assert_printed(&opened, "does not open");
     Ok(())
 }
 
@@ -381,11 +366,11 @@ async fn approvals_list_and_show_print_a_pending_request_never_its_token() -> Re
     let text_shown = run_cli(&["approvals", "show", id.as_str()], env, "")?;
 
     for output in [&listed, &lines, &shown, &text_shown] {
-        assert_eq!(output.status.code(), Some(0), "{}", text(output));
+        assert_exit_code(output, 0);
         assert!(!text(output).contains(&token), "the token is never printed");
     }
-    assert!(text(&listed).contains(id.as_str()), "{}", text(&listed));
-    assert!(text(&listed).contains("0 of 2"), "{}", text(&listed));
+    assert_printed(&listed, id.as_str());
+    assert_printed(&listed, "0 of 2");
     let line: serde_json::Value = serde_json::from_str(text(&lines).trim())?;
     assert_eq!(line["requestId"], id.as_str());
     assert_eq!(line["status"], "pending");
@@ -398,11 +383,7 @@ async fn approvals_list_and_show_print_a_pending_request_never_its_token() -> Re
     );
     assert!(history["request"].get("sealedToken").is_none(), "{history}");
     assert_eq!(history["votes"], json!([]));
-    assert!(
-        text(&text_shown).contains("pending (0 of 2 approvals)"),
-        "{}",
-        text(&text_shown)
-    );
+    assert_printed(&text_shown, "pending (0 of 2 approvals)");
     Ok(())
 }
 
@@ -421,14 +402,10 @@ async fn approvals_revoke_withdraws_the_request_and_leaves_the_task_waiting() ->
     let again = run_cli(&["approvals", "revoke", id.as_str()], env.clone(), "")?;
     let pending = run_cli(&["approvals", "list", "--pending", "--json"], env, "")?;
 
-    assert_eq!(revoked.status.code(), Some(0), "{}", text(&revoked));
-    assert!(text(&revoked).contains("withdrawn"), "{}", text(&revoked));
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(
-        text(&again).contains("withdrawn already"),
-        "{}",
-        text(&again)
-    );
+    assert_exit_code(&revoked, 0);
+    assert_printed(&revoked, "withdrawn");
+    assert_exit_code(&again, 0);
+    assert_printed(&again, "withdrawn already");
     assert_eq!(String::from_utf8_lossy(&pending.stdout).trim(), "");
     let history = table.history(&id).await?.ok_or("no request")?;
     assert_eq!(history.request.status, RequestStatus::Withdrawn);
@@ -460,7 +437,7 @@ async fn approvals_revoke_with_fail_fails_the_task_with_approval_revoked() -> Re
 
     let output = run_cli(&["approvals", "revoke", id.as_str(), "--fail"], env, "")?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit_code(&output, 0);
     let described = statemachine::wait_finished(&world.sfn, &execution, LIMIT).await?;
     assert_eq!(described.status(), &ExecutionStatus::Failed);
     assert_eq!(
@@ -483,9 +460,9 @@ async fn approvals_revoke_of_an_unknown_request_exits_2() -> Result<()> {
     )?;
     let malformed = run_cli(&["approvals", "show", "not-an-id"], env, "")?;
 
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(text(&output).contains("no request"), "{}", text(&output));
-    assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed));
+    assert_exit_code(&output, 2);
+    assert_printed(&output, "no request");
+    assert_exit_code(&malformed, 2);
     Ok(())
 }
 

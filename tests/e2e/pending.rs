@@ -9,29 +9,46 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
-use sfn_callback_tests::pending_pattern::{PendingWorld, json_lines, sfn_callback};
+use sfn_callback_tests::pending_pattern::{
+    PendingWorld, json_lines, listed_executions, sfn_callback,
+};
+use sfn_callback_tests::process_output::{assert_exit_code, assert_printed, text};
 use sfn_callback_tests::{Result, statemachine};
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// The executions `pending --json ARGS` lists, by name.
 fn listed(world: &PendingWorld, args: &[&str]) -> Result<BTreeSet<String>> {
     let mut all = vec!["pending", "--json"];
     all.extend_from_slice(args);
-    let output = world.cli(&all)?;
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    Ok(json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect())
+    listed_executions(&run_ok(world, &all)?)
+}
+
+/// A world with executions waiting on SQS, waiting on a Lambda integration,
+/// and sleeping without a callback, started in that order.
+async fn world_with(
+    on_sqs: &[&str],
+    on_lambda: &[&str],
+    sleeping: &[&str],
+) -> Result<PendingWorld> {
+    let world = PendingWorld::start().await?;
+    for name in on_sqs {
+        world.wait_on_sqs(name).await?;
+    }
+    for name in on_lambda {
+        world.wait_on_lambda(name).await?;
+    }
+    for name in sleeping {
+        world.sleep(name).await?;
+    }
+    Ok(world)
+}
+
+/// Runs `sfn-callback ARGS` against the world and checks that it exited 0.
+fn run_ok(world: &PendingWorld, args: &[&str]) -> Result<Output> {
+    let output = world.cli(args)?;
+    assert_exit_code(&output, 0);
+    Ok(output)
 }
 
 fn names(names: &[&str]) -> BTreeSet<String> {
@@ -41,14 +58,10 @@ fn names(names: &[&str]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_lists_exactly_the_waiting_executions_with_their_state_and_integration()
 -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda").await?;
-    world.sleep("not-waiting").await?;
+    let world = world_with(&["on-sqs"], &["on-lambda"], &["not-waiting"]).await?;
 
-    let output = world.cli(&["pending", "--json"])?;
+    let output = run_ok(&world, &["pending", "--json"])?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let mut rows = json_lines(&output)?;
     rows.sort_by_key(|row| row["execution"].to_string());
     assert_eq!(rows.len(), 2, "{}", text(&output));
@@ -109,11 +122,7 @@ async fn pending_lists_exactly_the_waiting_executions_with_their_state_and_integ
             "{row}"
         );
     }
-    assert!(
-        text(&output).contains("warning: 1 waiting task(s) have no TimeoutSeconds"),
-        "{}",
-        text(&output)
-    );
+    assert_printed(&output, "warning: 1 waiting task(s) have no TimeoutSeconds");
     Ok(())
 }
 
@@ -140,21 +149,12 @@ async fn a_completed_callback_disappears_from_pending() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_reads_every_page_when_there_are_more_executions_than_one_page() -> Result<()> {
-    let world = PendingWorld::start().await?;
     let waiting = ["p1", "p2", "p3", "p4", "p5"];
-    for name in waiting {
-        world.wait_on_sqs(name).await?;
-    }
-    world.sleep("not-waiting").await?;
+    let world = world_with(&waiting, &[], &["not-waiting"]).await?;
 
-    let output = world.cli(&["pending", "--json", "--page-size", "2"])?;
+    let output = run_ok(&world, &["pending", "--json", "--page-size", "2"])?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let found: BTreeSet<String> = json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(found, names(&waiting));
+    assert_eq!(listed_executions(&output)?, names(&waiting));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("scanning: "),
         "a scan of more than one page shows its progress on stderr: {}",
@@ -178,13 +178,10 @@ async fn older_than_lists_only_waits_at_least_that_old() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_aligns_its_columns_and_shows_none_for_a_missing_timeout() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda-with-a-longer-name").await?;
+    let world = world_with(&["on-sqs"], &["on-lambda-with-a-longer-name"], &[]).await?;
 
-    let output = world.cli(&["pending"])?;
+    let output = run_ok(&world, &["pending"])?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
@@ -207,9 +204,7 @@ async fn the_table_aligns_its_columns_and_shows_none_for_a_missing_timeout() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_if_any_exits_1_when_something_waits_and_0_when_nothing_does() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.sleep("not-waiting").await?;
+    let world = world_with(&["on-sqs"], &[], &["not-waiting"]).await?;
 
     let waiting = world.cli(&["pending", "--fail-if-any"])?;
     let by_name = world.cli(&[
@@ -226,34 +221,24 @@ async fn fail_if_any_exits_1_when_something_waits_and_0_when_nothing_does() -> R
     ])?;
     let unknown = world.cli(&["pending", "--state-machine", "no-such-machine"])?;
 
-    assert_eq!(waiting.status.code(), Some(1), "{}", text(&waiting));
-    assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name));
-    assert!(
-        text(&by_name).contains("No execution is waiting on a callback."),
-        "{}",
-        text(&by_name)
-    );
-    assert_eq!(by_arn.status.code(), Some(0), "{}", text(&by_arn));
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert_exit_code(&waiting, 1);
+    assert_exit_code(&by_name, 0);
+    assert_printed(&by_name, "No execution is waiting on a callback.");
+    assert_exit_code(&by_arn, 0);
+    assert_exit_code(&unknown, 2);
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_backs_off_when_reads_are_throttled_and_still_lists_every_wait() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda").await?;
+    let world = world_with(&["on-sqs"], &["on-lambda"], &[]).await?;
     let proxy =
         FaultProxy::start(world.peer.endpoint(), FaultPlan::none().throttle_reads()).await?;
 
     let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let found: BTreeSet<String> = json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert_exit_code(&output, 0);
+    assert_eq!(listed_executions(&output)?, names(&["on-lambda", "on-sqs"]));
     assert!(proxy.counts().reads_throttled >= 3, "{:?}", proxy.counts());
     Ok(())
 }
@@ -265,14 +250,10 @@ async fn pending_lists_every_one_of_200_waiting_executions_across_pages() -> Res
     world.sleep("not-waiting").await?;
 
     let started = std::time::Instant::now();
-    let output = world.cli(&["pending", "--json", "--page-size", "50"])?;
+    let output = run_ok(&world, &["pending", "--json", "--page-size", "50"])?;
     let took = started.elapsed();
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let found: BTreeSet<String> = json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect();
+    let found = listed_executions(&output)?;
     assert_eq!(found.len(), 200, "{}", text(&output));
     assert!(found.iter().all(|name| name.starts_with("bulk-")));
     println!("pending scanned 201 running executions (pages of 50) in {took:?}");
@@ -281,20 +262,20 @@ async fn pending_lists_every_one_of_200_waiting_executions_across_pages() -> Res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_machine_named_by_name_and_by_arn_is_scanned_once() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("once").await?;
-    world.wait_on_lambda("elsewhere").await?;
+    let world = world_with(&["once"], &["elsewhere"], &[]).await?;
 
-    let output = world.cli(&[
-        "pending",
-        "--json",
-        "--state-machine",
-        "pending-sqs",
-        "--state-machine",
-        &world.sqs.state_machine,
-    ])?;
+    let output = run_ok(
+        &world,
+        &[
+            "pending",
+            "--json",
+            "--state-machine",
+            "pending-sqs",
+            "--state-machine",
+            &world.sqs.state_machine,
+        ],
+    )?;
 
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let rows = json_lines(&output)?;
     assert_eq!(rows.len(), 1, "{}", text(&output));
     assert_eq!(rows[0]["execution"], "once");

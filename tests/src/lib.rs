@@ -3,7 +3,8 @@
 //! source loop like Lambda's, a fault-injecting proxy, function instances
 //! killed mid-invocation, helpers for state machines, one world per callback
 //! pattern (`sqs_pattern`, `sns_pattern`, `worker_pattern`, `activity_pattern`),
-//! the operator's view of what waits (`pending_pattern`)
+//! the operator's view of what waits (`pending_pattern`), checks on a run
+//! process's output (`process_output`)
 //! and the loopback HTTP server the local stand-ins share (`loopback`).
 //! What the tests rely on about the local peers: `docs/local-peers.md`.
 //!
@@ -21,6 +22,7 @@ pub mod localstack;
 pub mod loopback;
 pub mod peer;
 pub mod pending_pattern;
+pub mod process_output;
 pub mod runtime_api;
 pub mod sns;
 pub mod sns_pattern;

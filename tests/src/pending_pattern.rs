@@ -4,6 +4,7 @@
 //! that run without waiting on any callback (a long `Wait` state). The built
 //! `sfn-callback` runs against it as a process.
 
+use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,4 +147,12 @@ pub fn json_lines(output: &Output) -> Result<Vec<Value>> {
         .lines()
         .map(|line| Ok(serde_json::from_str(line)?))
         .collect()
+}
+
+/// The executions `pending --json` listed, by name.
+pub fn listed_executions(output: &Output) -> Result<BTreeSet<String>> {
+    Ok(json_lines(output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect())
 }

@@ -272,21 +272,14 @@ pub fn assert_failed_with(described: &DescribeExecutionOutput, error: &str) {
 
 /// The whole event history of an execution.
 pub async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>> {
-    let mut events = Vec::new();
-    let mut next = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .set_next_token(next)
-            .send()
-            .await?;
-        events.extend(page.events().iter().cloned());
-        next = page.next_token().map(str::to_owned);
-        if next.is_none() {
-            return Ok(events);
-        }
-    }
+    Ok(sfn
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await?)
 }
 
 /// Names of the states the execution entered, in order.

@@ -185,19 +185,16 @@ const FORWARDING_RECORDED: &str = "These links are yours alone: a decision made 
                                    recorded as yours. Please do not forward this email.";
 
 fn html(context: &Context<'_>) -> String {
-    let Context {
-        terms: request,
-        rows,
-        links,
-        expires,
-        ..
-    } = context;
     let mut html = String::with_capacity(4096);
     html.push_str(concat!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
     ));
-    let _ = write!(html, "<title>{}</title></head>", escape(request.subject));
+    let _ = write!(
+        html,
+        "<title>{}</title></head>",
+        escape(context.terms.subject)
+    );
     html.push_str(concat!(
         "<body style=\"margin:0;padding:24px;background:#f4f5f7;",
         "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933\">",
@@ -209,21 +206,21 @@ fn html(context: &Context<'_>) -> String {
     let _ = write!(
         html,
         "<h1 style=\"margin:0 0 16px;font-size:22px\">{}</h1>",
-        escape(request.subject)
+        escape(context.terms.subject)
     );
-    if let Some(summary) = request.summary {
+    if let Some(summary) = context.terms.summary {
         let _ = write!(
             html,
             "<p style=\"margin:0 0 16px;white-space:pre-wrap\">{}</p>",
             escape(summary)
         );
     }
-    if !rows.is_empty() {
+    if !context.rows.is_empty() {
         html.push_str(
             "<table cellpadding=\"6\" cellspacing=\"0\" \
              style=\"border-collapse:collapse;margin:0 0 20px;font-size:14px;width:100%\">",
         );
-        for (key, value) in *rows {
+        for (key, value) in context.rows {
             let _ = write!(
                 html,
                 "<tr><th align=\"left\" valign=\"top\" style=\"border-bottom:1px solid #e4e7eb;width:1%;white-space:nowrap;\
@@ -253,15 +250,15 @@ fn html(context: &Context<'_>) -> String {
          <a href=\"{reject}\" style=\"display:inline-block;padding:12px 28px;color:#ffffff;\
          text-decoration:none;font-weight:700;font-size:16px\">Reject</a></td>\
          </tr></table>",
-        approve = escape(&links.approve),
-        reject = escape(&links.reject),
+        approve = escape(&context.links.approve),
+        reject = escape(&context.links.reject),
     );
     let _ = write!(
         html,
         "<p style=\"margin:0 0 8px;font-size:14px\">{NOTICE}</p>\
          <p style=\"margin:0 0 8px;font-size:14px\">The links work until <strong>{}</strong> (UTC).</p>\
          <p style=\"margin:0;font-size:13px;color:#52606d\">{}</p>",
-        escape(expires),
+        escape(context.expires),
         context.forwarding()
     );
     html.push_str("</td></tr></table></body></html>");
@@ -269,13 +266,6 @@ fn html(context: &Context<'_>) -> String {
 }
 
 fn text(context: &Context<'_>) -> String {
-    let Context {
-        terms: request,
-        rows,
-        links,
-        expires,
-        ..
-    } = context;
     // The buttons come first and the requester's words after them, quoted, so
     // that no text of theirs can pass for an `Approve:` line and its link.
     let mut text = String::with_capacity(2048);
@@ -286,20 +276,21 @@ fn text(context: &Context<'_>) -> String {
     let _ = write!(
         text,
         "Approve:\n{}\n\nReject:\n{}\n\n{NOTICE}\n\
-         The links work until {expires} (UTC).\n{}\n\n\
+         The links work until {} (UTC).\n{}\n\n\
          The request, as its sender wrote it:\n",
-        links.approve,
-        links.reject,
+        context.links.approve,
+        context.links.reject,
+        context.expires,
         context.forwarding()
     );
-    let mut written = request.subject.to_owned();
-    if let Some(summary) = request.summary {
+    let mut written = context.terms.subject.to_owned();
+    if let Some(summary) = context.terms.summary {
         let _ = write!(written, "\n\n{summary}");
     }
-    if !rows.is_empty() {
+    if !context.rows.is_empty() {
         written.push('\n');
     }
-    for (key, value) in *rows {
+    for (key, value) in context.rows {
         let _ = write!(written, "\n{key}: {value}");
     }
     text.push_str(&quote(&written));
@@ -344,14 +335,9 @@ mod tests {
     fn both_parts_carry_both_buttons_links() {
         let email = email(&request());
         for part in [&email.html, &email.text] {
-            assert!(
-                part.contains("https://approve.example/?l=APPROVE_LINK"),
-                "{part}"
-            );
-            assert!(
-                part.contains("https://approve.example/?l=REJECT_LINK"),
-                "{part}"
-            );
+            for link in [&links().approve, &links().reject] {
+                assert!(part.contains(link.as_str()), "{part}");
+            }
         }
         assert!(email.html.contains(">Approve</a>"));
         assert!(email.html.contains(">Reject</a>"));
@@ -489,15 +475,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn recorded_email_names_its_approver_and_the_quorum_in_both_parts() {
-        let request = request();
+    /// The recorded email of [`request`] to alice, one of `approvers`, with
+    /// `quorum` approvals needed.
+    fn email_to_alice(approvers: usize, quorum: u32) -> Email {
         let addressee = Addressee {
             approver: "alice@example.com",
-            approvers: 3,
-            quorum: 2,
+            approvers,
+            quorum,
         };
-        let email = render_for(Terms::from(&request), &links(), 1_750_000_000, &addressee);
+        render_for(Terms::from(&request()), &links(), 1_750_000_000, &addressee)
+    }
+
+    #[test]
+    fn recorded_email_names_its_approver_and_the_quorum_in_both_parts() {
+        let email = email_to_alice(3, 2);
         for part in [&email.html, &email.text] {
             assert!(
                 part.contains("Sent to alice@example.com, one of 3 approvers."),
@@ -516,13 +507,7 @@ mod tests {
 
     #[test]
     fn recorded_email_to_the_only_approver_says_one_approval_decides() {
-        let request = request();
-        let addressee = Addressee {
-            approver: "alice@example.com",
-            approvers: 1,
-            quorum: 1,
-        };
-        let email = render_for(Terms::from(&request), &links(), 1_750_000_000, &addressee);
+        let email = email_to_alice(1, 1);
         assert!(
             email.text.contains(
                 "Sent to alice@example.com, the only approver. One approval approves the request"

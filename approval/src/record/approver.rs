@@ -13,8 +13,7 @@ use super::error::TableError;
 use super::id::{LinkId, RequestId};
 use super::request::{StoredRequest, names as request_names};
 use super::schema::{
-    APPROVER_PREFIX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, approver_key, link_key, request_key,
-    request_partition,
+    APPROVER_PREFIX, PARTITION_KEY, TTL_ATTRIBUTE, approver_key, link_key, request_key,
 };
 use super::table::ApprovalTable;
 use crate::link::Action;
@@ -77,31 +76,11 @@ pub struct ApproverLinks {
 impl ApprovalTable {
     /// Every approver of `id`, read consistently, in address order.
     pub async fn approvers(&self, id: &RequestId) -> Result<Vec<ApproverRecord>, TableError> {
-        let mut found = Vec::new();
-        let mut start: Option<Attributes> = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.name())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", attributes::string(request_partition(id)))
-                .expression_attribute_values(":prefix", attributes::string(APPROVER_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| TableError::from_sdk("Query", &err))?;
-            for item in page.items() {
-                found.push(ApproverRecord::from_item(item)?);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(found),
-            }
-        }
+        self.request_items(id, Some(APPROVER_PREFIX))
+            .await?
+            .iter()
+            .map(ApproverRecord::from_item)
+            .collect()
     }
 
     /// Records `links` as `approver`'s links to `request`, working until the
@@ -217,24 +196,10 @@ fn link_item(request: &StoredRequest, approver: &str, link: &LinkId, action: Act
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::request::NewRequest;
+    use crate::record::request::fixtures::new_request;
 
     fn request() -> StoredRequest {
-        NewRequest {
-            id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
-            sealed_token: "sealed".into(),
-            token_fingerprint: "token:1a2b3c4d".into(),
-            subject: "Approve deploy 42".into(),
-            summary: None,
-            details: None,
-            approvers: vec!["alice@example.com".into()],
-            quorum: 1,
-            requested_by: None,
-            created_at: 1_750_000_000,
-            expires_at: 1_750_086_400,
-            retention_days: 400,
-        }
-        .stored()
+        new_request().stored()
     }
 
     #[test]

@@ -51,16 +51,27 @@ impl<'a> Item<'a> {
         TableError::malformed(self.kind, format!("{name} {problem}"))
     }
 
+    /// The attribute `name`, unless it is absent or NULL.
+    fn present(&self, name: &str) -> Option<&AttributeValue> {
+        self.attributes
+            .get(name)
+            .filter(|value| !matches!(value, AttributeValue::Null(_)))
+    }
+
+    /// `value`, read from the attribute `name`, which must be there.
+    fn required<T>(&self, name: &str, value: Option<T>) -> Result<T, TableError> {
+        value.ok_or_else(|| self.malformed(name, "is missing"))
+    }
+
     /// A string attribute that must be there.
     pub(crate) fn string(&self, name: &str) -> Result<String, TableError> {
-        self.optional_string(name)?
-            .ok_or_else(|| self.malformed(name, "is missing"))
+        self.required(name, self.optional_string(name)?)
     }
 
     /// A string attribute that may be absent.
     pub(crate) fn optional_string(&self, name: &str) -> Result<Option<String>, TableError> {
-        match self.attributes.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
+        match self.present(name) {
+            None => Ok(None),
             Some(AttributeValue::S(text)) => Ok(Some(text.clone())),
             Some(_) => Err(self.malformed(name, "is not a string")),
         }
@@ -68,14 +79,13 @@ impl<'a> Item<'a> {
 
     /// A whole number that must be there.
     pub(crate) fn number(&self, name: &str) -> Result<u64, TableError> {
-        self.optional_number(name)?
-            .ok_or_else(|| self.malformed(name, "is missing"))
+        self.required(name, self.optional_number(name)?)
     }
 
     /// A whole number that may be absent.
     pub(crate) fn optional_number(&self, name: &str) -> Result<Option<u64>, TableError> {
-        match self.attributes.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
+        match self.present(name) {
+            None => Ok(None),
             Some(AttributeValue::N(text)) => text
                 .parse::<u64>()
                 .map(Some)
@@ -86,8 +96,8 @@ impl<'a> Item<'a> {
 
     /// A list of strings; absent reads as empty.
     pub(crate) fn string_list(&self, name: &str) -> Result<Vec<String>, TableError> {
-        match self.attributes.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(Vec::new()),
+        match self.present(name) {
+            None => Ok(Vec::new()),
             Some(AttributeValue::L(values)) => values
                 .iter()
                 .map(|value| match value {

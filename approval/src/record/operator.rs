@@ -12,7 +12,7 @@ use super::id::RequestId;
 use super::request::{RequestStatus, StoredRequest, names};
 use super::schema::{
     APPROVER_PREFIX, LEDGER_PREFIX, PARTITION_KEY, REQUEST_SORT_KEY, SORT_KEY, TTL_ATTRIBUTE,
-    VOTE_PREFIX, request_key, request_partition,
+    VOTE_PREFIX, request_key,
 };
 use super::table::ApprovalTable;
 
@@ -48,38 +48,19 @@ impl ApprovalTable {
         let mut approvers = Vec::new();
         let mut votes = Vec::new();
         let mut ledger = Vec::new();
-        let mut start: Option<Attributes> = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.name())
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_values(":pk", attributes::string(request_partition(id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| TableError::from_sdk("Query", &err))?;
-            for item in page.items() {
-                let sort_key = match item.get(SORT_KEY) {
-                    Some(AttributeValue::S(sort_key)) => sort_key.as_str(),
-                    _ => return Err(TableError::malformed("request", "an item has no sort key")),
-                };
-                if sort_key == REQUEST_SORT_KEY {
-                    request = Some(StoredRequest::from_item(item)?);
-                } else if sort_key.starts_with(APPROVER_PREFIX) {
-                    approvers.push(ApproverRecord::from_item(item)?);
-                } else if sort_key.starts_with(VOTE_PREFIX) {
-                    votes.push(shown(item));
-                } else if sort_key.starts_with(LEDGER_PREFIX) {
-                    ledger.push(shown(item));
-                }
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
+        for item in self.request_items(id, None).await? {
+            let sort_key = match item.get(SORT_KEY) {
+                Some(AttributeValue::S(sort_key)) => sort_key.as_str(),
+                _ => return Err(TableError::malformed("request", "an item has no sort key")),
+            };
+            if sort_key == REQUEST_SORT_KEY {
+                request = Some(StoredRequest::from_item(&item)?);
+            } else if sort_key.starts_with(APPROVER_PREFIX) {
+                approvers.push(ApproverRecord::from_item(&item)?);
+            } else if sort_key.starts_with(VOTE_PREFIX) {
+                votes.push(shown(&item));
+            } else if sort_key.starts_with(LEDGER_PREFIX) {
+                ledger.push(shown(&item));
             }
         }
         Ok(request.map(|request| RequestHistory {
@@ -148,47 +129,41 @@ impl ApprovalTable {
         only_waiting: bool,
         now: u64,
     ) -> Result<Vec<StoredRequest>, TableError> {
-        let mut found = Vec::new();
-        let mut start: Option<Attributes> = None;
         let filter = if only_waiting {
             "#sk = :request AND ((#status = :pending AND #expiresAt > :now) OR #completion = :claimed)"
         } else {
             "#sk = :request"
         };
-        loop {
-            let mut scan = self
-                .client()
-                .scan()
-                .table_name(self.name())
-                .filter_expression(filter)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":request", attributes::string(REQUEST_SORT_KEY))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            if only_waiting {
-                scan = scan
-                    .expression_attribute_names("#status", names::STATUS)
-                    .expression_attribute_names("#expiresAt", names::EXPIRES_AT)
-                    .expression_attribute_names("#completion", names::COMPLETION)
-                    .expression_attribute_values(
-                        ":pending",
-                        attributes::string(RequestStatus::Pending.as_str()),
-                    )
-                    .expression_attribute_values(":now", attributes::number(now))
-                    .expression_attribute_values(":claimed", attributes::string("claimed"));
-            }
-            let page = scan
-                .send()
-                .await
-                .map_err(|err| TableError::from_sdk("Scan", &err))?;
-            for item in page.items() {
-                found.push(StoredRequest::from_item(item)?);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
+        let mut scan = self
+            .client()
+            .scan()
+            .table_name(self.name())
+            .filter_expression(filter)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":request", attributes::string(REQUEST_SORT_KEY))
+            .consistent_read(true);
+        if only_waiting {
+            scan = scan
+                .expression_attribute_names("#status", names::STATUS)
+                .expression_attribute_names("#expiresAt", names::EXPIRES_AT)
+                .expression_attribute_names("#completion", names::COMPLETION)
+                .expression_attribute_values(
+                    ":pending",
+                    attributes::string(RequestStatus::Pending.as_str()),
+                )
+                .expression_attribute_values(":now", attributes::number(now))
+                .expression_attribute_values(":claimed", attributes::string("claimed"));
         }
+        let mut found = scan
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| TableError::from_sdk("Scan", &err))?
+            .iter()
+            .map(StoredRequest::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(found)
     }

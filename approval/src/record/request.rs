@@ -448,14 +448,15 @@ fn approver_item(request: &StoredRequest, approver: &str) -> Attributes {
     item
 }
 
+/// A request for the unit tests of the record modules.
 #[cfg(test)]
-mod tests {
-    use aws_sdk_dynamodb::types::AttributeValue;
+pub(crate) mod fixtures {
     use serde_json::json;
 
     use super::*;
 
-    fn new_request() -> NewRequest {
+    /// A request of two approvers, both needed, asked by a third.
+    pub(crate) fn new_request() -> NewRequest {
         NewRequest {
             id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
             sealed_token: "gQAAAAB-sealed".into(),
@@ -471,6 +472,14 @@ mod tests {
             retention_days: 400,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::fixtures::new_request;
+    use super::*;
 
     fn decided() -> StoredRequest {
         StoredRequest {

@@ -91,28 +91,23 @@ async fn list_machines(
     progress: &mut Progress,
 ) -> Result<Vec<Machine>, Failure> {
     let mut machines = Vec::new();
-    let mut next = None;
-    loop {
-        let page = sfn
-            .list_state_machines()
-            .max_results(reading.page_size)
-            .set_next_token(next)
-            .send()
-            .await
-            .map_err(|err| Failure::of("ListStateMachines", &err))?;
+    let mut pages = sfn
+        .list_state_machines()
+        .max_results(reading.page_size)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| Failure::of("ListStateMachines", &err))?;
         machines.extend(page.state_machines().iter().map(|item| Machine {
             arn: item.state_machine_arn().to_owned(),
             name: item.name().to_owned(),
         }));
-        next = page.next_token().map(str::to_owned);
         progress.page(
             &format!("{} state machines", machines.len()),
-            next.is_some(),
+            page.next_token().is_some(),
         );
-        if next.is_none() {
-            return Ok(machines);
-        }
     }
+    Ok(machines)
 }
 
 /// Every RUNNING execution of `machines`, every page.
@@ -125,16 +120,15 @@ pub async fn running(
     let mut running = Vec::new();
     for machine in machines {
         let machine = Arc::new(machine.clone());
-        let mut next = None;
-        loop {
-            let page = sfn
-                .list_executions()
-                .state_machine_arn(&machine.arn)
-                .status_filter(ExecutionStatus::Running)
-                .max_results(reading.page_size)
-                .set_next_token(next)
-                .send()
-                .await
+        let mut pages = sfn
+            .list_executions()
+            .state_machine_arn(&machine.arn)
+            .status_filter(ExecutionStatus::Running)
+            .max_results(reading.page_size)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
                 .map_err(|err| Failure::of(format!("ListExecutions of {}", machine.name), &err))?;
             running.extend(
                 page.executions()
@@ -148,14 +142,10 @@ pub async fn running(
                         machine: Arc::clone(&machine),
                     }),
             );
-            next = page.next_token().map(str::to_owned);
             progress.page(
                 &format!("{} running executions", running.len()),
-                next.is_some(),
+                page.next_token().is_some(),
             );
-            if next.is_none() {
-                break;
-            }
         }
     }
     Ok(running)
@@ -198,24 +188,16 @@ pub async fn waits(
 
 /// One execution's events, every page.
 async fn history(sfn: &Client, arn: &str, page_size: i32) -> Result<Vec<HistoryEvent>, Failure> {
-    let mut events = Vec::new();
-    let mut next = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(arn)
-            .max_results(page_size)
-            .include_execution_data(false)
-            .set_next_token(next)
-            .send()
-            .await
-            .map_err(|err| Failure::of(format!("GetExecutionHistory of {arn}"), &err))?;
-        events.extend(page.events().iter().cloned());
-        next = page.next_token().map(str::to_owned);
-        if next.is_none() {
-            return Ok(events);
-        }
-    }
+    sfn.get_execution_history()
+        .execution_arn(arn)
+        .max_results(page_size)
+        .include_execution_data(false)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| Failure::of(format!("GetExecutionHistory of {arn}"), &err))
 }
 
 /// A state machine's definition, for the limits a history does not record.

@@ -144,6 +144,13 @@ mod tests {
         }
     }
 
+    /// The refusal of a request to a@example.com once `change` changed it.
+    fn refusal_of_one_approver_with(change: impl FnOnce(&mut ApprovalRequest)) -> Refusal {
+        let mut request = request(&["a@example.com"], None, None);
+        change(&mut request);
+        check(&request, &allowed()).unwrap_err()
+    }
+
     #[test]
     fn allowed_approvers_with_a_reachable_quorum_pass_lowercase_and_once() {
         let ballot = check(
@@ -229,9 +236,7 @@ mod tests {
             Value::from(1.5),
             Value::Bool(true),
         ] {
-            let mut request = request(&["a@example.com"], None, None);
-            request.quorum = Some(quorum);
-            let refusal = check(&request, &allowed()).unwrap_err();
+            let refusal = refusal_of_one_approver_with(|request| request.quorum = Some(quorum));
             assert!(refusal.cause().contains("whole number"), "{refusal}");
         }
     }
@@ -239,9 +244,8 @@ mod tests {
     #[test]
     fn a_requested_by_that_is_not_an_address_is_refused() {
         for given in [Value::from("carol"), Value::from(42)] {
-            let mut request = request(&["a@example.com"], None, None);
-            request.requested_by = Some(given);
-            let refusal = check(&request, &allowed()).unwrap_err();
+            let refusal =
+                refusal_of_one_approver_with(|request| request.requested_by = Some(given));
             assert!(refusal.cause().contains("requestedBy"), "{refusal}");
         }
     }
