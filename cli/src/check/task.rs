@@ -74,12 +74,16 @@ impl<'a> Task<'a> {
     /// literal text, not as the token.
     pub fn passes_token(&self) -> bool {
         let reference = self.token_reference();
-        self.arguments().is_some_and(|arguments| match self.at.language {
-            QueryLanguage::JsonPath => any_path_value(arguments, &|text| text.contains(reference)),
-            QueryLanguage::Jsonata => any_string(arguments, &|text| {
-                jsonata_expression(text).is_some_and(|expression| expression.contains(reference))
-            }),
-        })
+        self.arguments()
+            .is_some_and(|arguments| match self.at.language {
+                QueryLanguage::JsonPath => {
+                    any_path_value(arguments, &|text| text.contains(reference))
+                }
+                QueryLanguage::Jsonata => any_string(arguments, &|text| {
+                    jsonata_expression(text)
+                        .is_some_and(|expression| expression.contains(reference))
+                }),
+            })
     }
 
     /// Whether a field is set (to a number, a path or an expression).
