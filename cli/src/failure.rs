@@ -52,6 +52,28 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// Whether the service refused the call for good (its class, from
+    /// [`Classify`]): asking again gets the same answer.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Call {
+                class: ErrorClass::Permanent,
+                ..
+            }
+        )
+    }
+
+    /// The service's error code, if it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Call { code, .. } => code.as_deref(),
+            Self::Invalid(_) => None,
+        }
+    }
+}
+
 impl From<sfn_callback_approval::record::TableError> for Failure {
     /// A failed operation on the approval table, with the class the approval
     /// crate gave it.

@@ -68,6 +68,13 @@ fn fired(origin: &str) -> BTreeSet<(String, String, String)> {
         &[
             ("$.States.NoTimeout", "error", "callback-without-timeout"),
             ("$.States.NoToken", "error", "token-not-passed"),
+            // The token reference as a plain value: JSONPath without `.$` on
+            // the key, JSONata outside `{% ... %}`; the literal text is sent.
+            (
+                "$.States.TokenSentAsLiteralText",
+                "error",
+                "token-not-passed",
+            ),
             (
                 "$.States.WorkerWithoutHeartbeat",
                 "warning",
@@ -137,7 +144,7 @@ fn no_jsonata_rule_fires_on_states_done_right() {
 fn any_error_exits_1() {
     let output = check(&["jsonpath-passes.asl.json", "jsonata-fires.asl.json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert_printed(&output, "2 error(s), 4 warning(s), 1 note(s)");
+    assert_printed(&output, "3 error(s), 4 warning(s), 1 note(s)");
 }
 
 #[test]

@@ -281,3 +281,145 @@ async fn a_state_machine_named_by_name_and_by_arn_is_scanned_once() -> Result<()
     assert_eq!(rows[0]["execution"], "once");
     Ok(())
 }
+
+/// `pending` through a fault proxy that answers ListExecutions of the Express
+/// state machine `pending-express` as AWS does (moto lists its executions).
+async fn with_an_express_machine(world: &PendingWorld) -> Result<(FaultProxy, String)> {
+    let express = world.express_machine("pending-express").await?;
+    let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
+    proxy.refuse("ListExecutions", &express, "StateMachineTypeNotSupported");
+    Ok((proxy, express))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_wide_scan_leaves_express_state_machines_out() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let (proxy, _) = with_an_express_machine(&world).await?;
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert_eq!(proxy.counts().refused, 0, "{:?}", proxy.counts());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_express_state_machine_named_by_name_or_arn_is_skipped_with_a_note() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    let (proxy, express) = with_an_express_machine(&world).await?;
+
+    for named in ["pending-express", express.as_str()] {
+        let output = sfn_callback(
+            &[
+                "pending",
+                "--json",
+                "--state-machine",
+                named,
+                "--state-machine",
+                "pending-sqs",
+            ],
+            proxy.function_env(&world.peer),
+        )?;
+
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let rows = json_lines(&output)?;
+        assert_eq!(rows.len(), 1, "{}", text(&output));
+        assert_eq!(rows[0]["execution"], "on-sqs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("note: pending-express is an Express state machine"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(proxy.counts().refused, 0, "{:?}", proxy.counts());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_whose_history_is_refused_is_skipped_with_a_warning() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    let (gone, _) = world.wait_on_sqs("deleted-mid-scan").await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
+    proxy.refuse("GetExecutionHistory", &gone, "ExecutionDoesNotExist");
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let found: BTreeSet<String> = json_lines(&output)?
+        .iter()
+        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("deleted-mid-scan"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning: skipped execution deleted-mid-scan"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_definition_leaves_the_limits_unknown_with_a_warning() -> Result<()> {
+    let world = PendingWorld::start().await?;
+    world.wait_on_sqs("on-sqs").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
+    proxy.refuse(
+        "DescribeStateMachine",
+        &world.lambda_machine,
+        "AccessDeniedException",
+    );
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let mut rows = json_lines(&output)?;
+    rows.sort_by_key(|row| row["execution"].to_string());
+    assert_eq!(rows.len(), 2, "{}", text(&output));
+    assert_eq!(rows[0]["execution"], "on-lambda");
+    assert_eq!(rows[0]["timeoutSeconds"], Value::Null);
+    let warnings = rows[0]["warnings"].to_string();
+    assert!(warnings.contains("TimeoutSeconds unknown"), "{warnings}");
+    assert!(!warnings.contains("no TimeoutSeconds"), "{warnings}");
+    assert_eq!(rows[1]["timeoutSeconds"], 86_400, "{}", rows[1]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: limits of pending-lambda unknown"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("have no TimeoutSeconds"), "{stderr}");
+    assert!(proxy.counts().refused >= 1, "{:?}", proxy.counts());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_read_still_throttled_after_the_retries_fails_the_run_with_exit_5() -> Result<()>
+{
+    let world = PendingWorld::start().await?;
+    let (throttled, _) = world.wait_on_sqs("throttled").await?;
+    world.wait_on_lambda("on-lambda").await?;
+    let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
+    proxy.refuse("GetExecutionHistory", &throttled, "ThrottlingException");
+
+    let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
+
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(json_lines(&output)?.len(), 0, "{}", text(&output));
+    assert!(proxy.counts().refused >= 2, "{:?}", proxy.counts());
+    Ok(())
+}

@@ -22,6 +22,12 @@
 //! (`List*`, `Describe*`, `GetExecutionHistory`) is answered with
 //! `ThrottlingException` instead, for the operator commands that scan.
 //!
+//! With [`FaultProxy::refuse`], every call of one action that names one ARN
+//! (an execution's or a state machine's) is answered with a given error
+//! instead, without forwarding: the answers AWS gives and moto never does, such
+//! as `StateMachineTypeNotSupported` on ListExecutions of an Express state
+//! machine, or `ExecutionDoesNotExist` for an execution deleted mid-scan.
+//!
 //! The seed fixes the sequence of draws; which call meets which draw depends on
 //! the order in which concurrent calls arrive.
 //!
@@ -213,6 +219,8 @@ pub struct FaultCounts {
     pub invalid_output: u64,
     /// Read calls answered with `ThrottlingException` ([`FaultPlan::throttle_reads`]).
     pub reads_throttled: u64,
+    /// Calls answered with the error of a [`FaultProxy::refuse`].
+    pub refused: u64,
 }
 
 impl FaultCounts {
@@ -302,6 +310,25 @@ impl Schedule {
     }
 }
 
+/// Calls of `action` naming `arn`, answered with `code` ([`FaultProxy::refuse`]).
+struct Refusal {
+    action: String,
+    arn: String,
+    code: String,
+}
+
+impl Refusal {
+    /// Whether the call `action` with this request body is refused: the
+    /// action matches and a top-level field of the body is the ARN.
+    fn applies(&self, action: &str, body: &[u8]) -> bool {
+        action == self.action
+            && serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|value| value.as_object().cloned())
+                .is_some_and(|fields| fields.values().any(|field| field == self.arn.as_str()))
+    }
+}
+
 /// The tokens one [`EffectWatch`] watches, and its count of calls that took effect.
 struct Watched {
     tokens: HashSet<String>,
@@ -321,6 +348,7 @@ struct Shared {
     failures: Mutex<Vec<TaskFailure>>,
     watches: Mutex<HashMap<u64, Watched>>,
     next_watch: AtomicU64,
+    refusals: Mutex<Vec<Refusal>>,
 }
 
 impl Shared {
@@ -400,6 +428,7 @@ impl FaultProxy {
             failures: Mutex::new(Vec::new()),
             watches: Mutex::new(HashMap::new()),
             next_watch: AtomicU64::new(0),
+            refusals: Mutex::new(Vec::new()),
         });
         let serving = Arc::clone(&shared);
         let server =
@@ -446,6 +475,21 @@ impl FaultProxy {
         Effects {
             shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// From now on, answers every Step Functions call `action` (e.g.
+    /// `GetExecutionHistory`) that names `arn` with HTTP 400 and the error
+    /// `code`, without forwarding it.
+    pub fn refuse(&self, action: &str, arn: &str, code: &str) {
+        self.shared
+            .refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Refusal {
+                action: action.to_owned(),
+                arn: arn.to_owned(),
+                code: code.to_owned(),
+            });
     }
 
     /// Changes the faults from now on (a new seeded schedule starts from its seed).
@@ -545,19 +589,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         .and_then(|value| value.to_str().ok())
         .and_then(|target| target.strip_prefix("AWSStepFunctions."))
         .map(str::to_owned);
-    if shared.throttle_reads
-        && target.as_deref().is_some_and(is_read)
-        && shared
-            .reads
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(2)
+    if let Some(answer) = target
+        .as_deref()
+        .and_then(|action| injected_answer(&shared, action, &body))
     {
-        shared.counts().reads_throttled += 1;
-        return Ok(aws_error(
-            StatusCode::BAD_REQUEST,
-            "ThrottlingException",
-            "Rate exceeded (injected by the fault proxy)",
-        ));
+        return Ok(answer);
     }
     let action = target.filter(|action| action.starts_with("SendTask"));
     let Some(action) = action else {
@@ -635,6 +671,41 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         }
         _ => Ok(response),
     }
+}
+
+/// The proxy's own answer to a call, if it gives one before anything else:
+/// a [`FaultProxy::refuse`] refusal, or a throttled read.
+fn injected_answer(shared: &Shared, action: &str, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+    let refused = shared
+        .refusals
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|refusal| refusal.applies(action, body))
+        .map(|refusal| refusal.code.clone());
+    if let Some(code) = refused {
+        shared.counts().refused += 1;
+        return Some(aws_error(
+            StatusCode::BAD_REQUEST,
+            &code,
+            "refused (injected by the fault proxy)",
+        ));
+    }
+    let throttled = shared.throttle_reads
+        && is_read(action)
+        && shared
+            .reads
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(2);
+    if throttled {
+        shared.counts().reads_throttled += 1;
+        return Some(aws_error(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded (injected by the fault proxy)",
+        ));
+    }
+    None
 }
 
 /// A Step Functions call that only reads.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, StateMachineType};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -20,10 +20,21 @@ const TASK_LIMIT: Duration = Duration::from_secs(20);
 
 /// Creates a state machine from `definition`; returns its ARN.
 pub async fn create(sfn: &Client, name: &str, definition: &str) -> Result<String> {
+    create_of_type(sfn, name, definition, StateMachineType::Standard).await
+}
+
+/// Creates a Standard or Express state machine from `definition`; returns its ARN.
+pub async fn create_of_type(
+    sfn: &Client,
+    name: &str,
+    definition: &str,
+    kind: StateMachineType,
+) -> Result<String> {
     let created = sfn
         .create_state_machine()
         .name(name)
         .definition(definition)
+        .r#type(kind)
         .role_arn(LOCAL_ROLE_ARN)
         .send()
         .await

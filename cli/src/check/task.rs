@@ -67,11 +67,23 @@ impl<'a> Task<'a> {
         }
     }
 
-    /// Whether the arguments hand the task token on to anyone.
+    /// Whether the arguments hand the task token on to anyone. Only an
+    /// evaluated value counts: in JSONPath a value under a key ending in `.$`
+    /// (a path or an intrinsic function), in JSONata the text of a
+    /// `{% ... %}` expression. Anywhere else the reference is sent as its
+    /// literal text, not as the token.
     pub fn passes_token(&self) -> bool {
         let reference = self.token_reference();
         self.arguments()
-            .is_some_and(|arguments| any_string(arguments, &|text| text.contains(reference)))
+            .is_some_and(|arguments| match self.at.language {
+                QueryLanguage::JsonPath => {
+                    any_path_value(arguments, &|text| text.contains(reference))
+                }
+                QueryLanguage::Jsonata => any_string(arguments, &|text| {
+                    jsonata_expression(text)
+                        .is_some_and(|expression| expression.contains(reference))
+                }),
+            })
     }
 
     /// Whether a field is set (to a number, a path or an expression).
@@ -161,6 +173,26 @@ fn normalized(text: &str) -> String {
 
 fn is_placeholder(text: &str) -> bool {
     text.starts_with("${") && text.ends_with('}')
+}
+
+/// The expression of a JSONata value (`{% ... %}`, the whole string), if it is one.
+fn jsonata_expression(text: &str) -> Option<&str> {
+    text.trim()
+        .strip_prefix("{%")
+        .and_then(|rest| rest.strip_suffix("%}"))
+}
+
+/// Whether any string under a key ending in `.$` (a JSONPath path or an
+/// intrinsic function) in `value` satisfies `test`.
+fn any_path_value(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(|item| any_path_value(item, test)),
+        Value::Object(fields) => fields.iter().any(|(key, item)| match item {
+            Value::String(text) => key.ends_with(".$") && test(text),
+            other => any_path_value(other, test),
+        }),
+        _ => false,
+    }
 }
 
 /// Whether any string in `value` (keys excluded) satisfies `test`.

@@ -47,10 +47,7 @@ pub async fn run(sfn: &Client, request: &Request, format: Format) -> Result<usiz
         Format::Table if rows.is_empty() => println!("No execution is waiting on a callback."),
         Format::Table => print!("{}", render::table(&rows)),
     }
-    let unlimited = rows
-        .iter()
-        .filter(|row| row.timeout_seconds.is_none())
-        .count();
+    let unlimited = rows.iter().filter(|row| row.has_no_timeout()).count();
     if unlimited > 0 {
         eprintln!(
             "warning: {unlimited} waiting task(s) have no TimeoutSeconds: a lost callback keeps them waiting up to a year"
@@ -78,7 +75,7 @@ async fn find(
         let least = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
         rows.retain(|row| row.waiting_seconds >= least);
     }
-    fill_limits_from_definitions(sfn, &mut rows).await?;
+    fill_limits_from_definitions(sfn, &mut rows, progress).await?;
     rows.sort_by(|a, b| {
         (a.since.secs(), &a.execution_arn, &a.state).cmp(&(
             b.since.secs(),
@@ -90,9 +87,16 @@ async fn find(
 }
 
 /// Limits the history did not record are read from the state machine's
-/// definition (DescribeStateMachine, once per state machine).
-async fn fill_limits_from_definitions(sfn: &Client, rows: &mut [Row]) -> Result<(), Failure> {
-    let mut definitions: HashMap<String, serde_json::Value> = HashMap::new();
+/// definition (DescribeStateMachine, once per state machine). A definition
+/// refused for good (access denied, the state machine deleted) leaves them
+/// unknown, with a warning; a failure that outlasted the retries fails the run.
+async fn fill_limits_from_definitions(
+    sfn: &Client,
+    rows: &mut [Row],
+    progress: &mut Progress,
+) -> Result<(), Failure> {
+    // `None`: the definition could not be read.
+    let mut definitions: HashMap<String, Option<serde_json::Value>> = HashMap::new();
     for row in rows.iter_mut() {
         if row.timeout_seconds.is_some() && row.heartbeat_seconds.is_some() {
             continue;
@@ -102,16 +106,26 @@ async fn fill_limits_from_definitions(sfn: &Client, rows: &mut [Row]) -> Result<
                 arn: row.state_machine_arn.clone(),
                 name: row.state_machine.clone(),
             };
-            let text = scan::definition(sfn, &machine).await?;
-            definitions.insert(
-                row.state_machine_arn.clone(),
-                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-            );
+            let definition = match scan::definition(sfn, &machine).await {
+                Ok(text) => Some(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)),
+                Err(failure) if failure.is_permanent() => {
+                    progress.say(&format!(
+                        "warning: limits of {} unknown: its definition could not be read ({failure})",
+                        machine.name
+                    ));
+                    None
+                }
+                Err(failure) => return Err(failure),
+            };
+            definitions.insert(row.state_machine_arn.clone(), definition);
         }
-        if let Some(definition) = definitions.get(&row.state_machine_arn) {
-            let limits = limits::of_state(definition, &row.state);
-            row.timeout_seconds = row.timeout_seconds.or(limits.timeout_seconds);
-            row.heartbeat_seconds = row.heartbeat_seconds.or(limits.heartbeat_seconds);
+        match definitions.get(&row.state_machine_arn) {
+            Some(Some(definition)) => {
+                let limits = limits::of_state(definition, &row.state);
+                row.timeout_seconds = row.timeout_seconds.or(limits.timeout_seconds);
+                row.heartbeat_seconds = row.heartbeat_seconds.or(limits.heartbeat_seconds);
+            }
+            _ => row.limits_unknown = true,
         }
     }
     Ok(())

@@ -38,6 +38,14 @@ impl Progress {
         let _ = stderr.flush();
     }
 
+    /// Prints `line` (a warning or a note) on a line of its own; the progress
+    /// line, if shown, continues below it.
+    pub fn say(&mut self, line: &str) {
+        self.finish();
+        self.width = 0;
+        eprintln!("{line}");
+    }
+
     /// Ends the line, if one was shown.
     pub fn finish(&mut self) {
         if self.shown {

@@ -26,8 +26,8 @@ pub fn table(rows: &[Row]) -> String {
                 row.integration.clone(),
                 row.since_text(),
                 duration::format(unsigned(row.waiting_seconds)),
-                limit(row.timeout_left_seconds()),
-                heartbeat(row.heartbeat_left_seconds()),
+                limit(row.timeout_left_seconds(), row.limits_unknown),
+                heartbeat(row.heartbeat_left_seconds(), row.limits_unknown),
             ]
         })
         .collect();
@@ -60,20 +60,22 @@ pub fn json_lines(rows: &[Row]) -> String {
     })
 }
 
-/// Time left, or `none!` for a limit that is not set.
-fn limit(left: Option<i64>) -> String {
-    left.map_or_else(
-        || "none!".to_owned(),
-        |seconds| duration::format(unsigned(seconds)),
-    )
+/// Time left, or `none!` for a limit that is not set (`unknown` when the
+/// definition could not be read).
+fn limit(left: Option<i64>, unknown: bool) -> String {
+    match left {
+        Some(seconds) => duration::format(unsigned(seconds)),
+        None if unknown => "unknown".to_owned(),
+        None => "none!".to_owned(),
+    }
 }
 
 /// As [`limit`]; a wait older than its `HeartbeatSeconds` is still alive only
 /// because heartbeats came, and the history does not say when the last did.
-fn heartbeat(left: Option<i64>) -> String {
+fn heartbeat(left: Option<i64>, unknown: bool) -> String {
     match left {
         Some(0) => "beating".to_owned(),
-        other => limit(other),
+        other => limit(other, unknown),
     }
 }
 
@@ -101,6 +103,7 @@ mod tests {
             waiting_seconds: 125,
             timeout_seconds: timeout,
             heartbeat_seconds: None,
+            limits_unknown: false,
         }
     }
 

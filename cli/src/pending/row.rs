@@ -19,6 +19,9 @@ pub struct Row {
     pub waiting_seconds: i64,
     pub timeout_seconds: Option<i64>,
     pub heartbeat_seconds: Option<i64>,
+    /// The definition could not be read: a limit the history did not record
+    /// is unknown, not unset.
+    pub limits_unknown: bool,
 }
 
 impl Row {
@@ -34,6 +37,7 @@ impl Row {
             since: wait.since,
             timeout_seconds: wait.timeout_seconds,
             heartbeat_seconds: wait.heartbeat_seconds,
+            limits_unknown: false,
         }
     }
 
@@ -51,14 +55,23 @@ impl Row {
             .map(|limit| (limit - self.waiting_seconds).max(0))
     }
 
-    /// What the operator should know: a limit that is not set.
+    /// Whether the task is known to have no `TimeoutSeconds`.
+    pub fn has_no_timeout(&self) -> bool {
+        self.timeout_seconds.is_none() && !self.limits_unknown
+    }
+
+    /// What the operator should know: a limit that is not set, or unknown.
     pub fn warnings(&self) -> Vec<&'static str> {
         let mut warnings = Vec::new();
-        if self.timeout_seconds.is_none() {
-            warnings.push("no TimeoutSeconds: waits up to a year");
+        match (self.timeout_seconds, self.limits_unknown) {
+            (Some(_), _) => {}
+            (None, false) => warnings.push("no TimeoutSeconds: waits up to a year"),
+            (None, true) => warnings.push("TimeoutSeconds unknown: the definition was not read"),
         }
-        if self.heartbeat_seconds.is_none() {
-            warnings.push("no HeartbeatSeconds");
+        match (self.heartbeat_seconds, self.limits_unknown) {
+            (Some(_), _) => {}
+            (None, false) => warnings.push("no HeartbeatSeconds"),
+            (None, true) => warnings.push("HeartbeatSeconds unknown: the definition was not read"),
         }
         warnings
     }

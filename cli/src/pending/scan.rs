@@ -2,11 +2,15 @@
 //! page) and each execution's whole history, a bounded number at a time.
 //! Throttling is retried with backoff by the client (the core's standard
 //! retry with its throttling classifier).
+//!
+//! Express state machines are not scanned: their executions cannot wait on a
+//! callback (`.waitForTaskToken` and activities are Standard-only), and AWS
+//! refuses ListExecutions on them (`StateMachineTypeNotSupported`).
 
 use std::sync::Arc;
 
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, StateMachineListItem, StateMachineType};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -38,7 +42,36 @@ pub struct Reading {
     pub concurrency: usize,
 }
 
-/// The state machines named (by name or ARN), or every one in the account.
+/// The state machines listed, by whether they can wait on a callback.
+#[derive(Debug, Default)]
+struct Listing {
+    standard: Vec<Machine>,
+    express: Vec<Machine>,
+}
+
+impl Listing {
+    /// Sorts one page of ListStateMachines into the listing.
+    fn add_page(&mut self, items: &[StateMachineListItem]) {
+        for item in items {
+            let machine = Machine {
+                arn: item.state_machine_arn().to_owned(),
+                name: item.name().to_owned(),
+            };
+            if item.r#type() == &StateMachineType::Express {
+                self.express.push(machine);
+            } else {
+                self.standard.push(machine);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.standard.len() + self.express.len()
+    }
+}
+
+/// The state machines named (by name or ARN), or every Standard one in the
+/// account. A named Express state machine is left out with a note.
 pub async fn machines(
     sfn: &Client,
     named: &[String],
@@ -49,14 +82,20 @@ pub async fn machines(
     let listed = if needs_list {
         list_machines(sfn, reading, progress).await?
     } else {
-        Vec::new()
+        Listing::default()
     };
     if named.is_empty() {
-        return Ok(listed);
+        return Ok(listed.standard);
     }
     let mut chosen: Vec<Machine> = Vec::new();
     for wanted in named {
-        let machine = find_named(&listed, wanted)?;
+        let Some(machine) = find_named(sfn, &listed, wanted).await? else {
+            progress.say(&format!(
+                "note: {} is an Express state machine, skipped: Express workflows cannot wait on a callback (.waitForTaskToken and activities are Standard-only)",
+                name_of(wanted, &listed)
+            ));
+            continue;
+        };
         // Named twice (by name and by ARN): scanned once.
         if !chosen.iter().any(|known| known.arn == machine.arn) {
             chosen.push(machine);
@@ -65,32 +104,73 @@ pub async fn machines(
     Ok(chosen)
 }
 
-/// The state machine `wanted` names: listed by that name or ARN, or an ARN
-/// taken as given.
-fn find_named(listed: &[Machine], wanted: &str) -> Result<Machine, Failure> {
-    if let Some(machine) = listed
-        .iter()
-        .find(|machine| machine.name == wanted || machine.arn == wanted)
-    {
-        return Ok(machine.clone());
+/// The Standard state machine `wanted` names: listed by that name or ARN, or
+/// an ARN taken as given once DescribeStateMachine says it is not Express.
+/// `None` for an Express state machine.
+async fn find_named(
+    sfn: &Client,
+    listed: &Listing,
+    wanted: &str,
+) -> Result<Option<Machine>, Failure> {
+    let named = |machine: &&Machine| machine.name == wanted || machine.arn == wanted;
+    if let Some(machine) = listed.standard.iter().find(named) {
+        return Ok(Some(machine.clone()));
+    }
+    if listed.express.iter().any(|machine| named(&machine)) {
+        return Ok(None);
     }
     if wanted.starts_with("arn:") {
-        return Ok(Machine {
+        let machine = Machine {
             arn: wanted.to_owned(),
             name: wanted.rsplit(':').next().unwrap_or(wanted).to_owned(),
-        });
+        };
+        return Ok((!is_express(sfn, &machine).await?).then_some(machine));
     }
     Err(Failure::Invalid(format!(
         "no state machine named {wanted} in this account and region"
     )))
 }
 
+/// The name `wanted` stands for: itself, or the listed name of its ARN.
+fn name_of<'a>(wanted: &'a str, listed: &'a Listing) -> &'a str {
+    listed
+        .express
+        .iter()
+        .find(|machine| machine.arn == wanted)
+        .map_or_else(
+            || wanted.rsplit(':').next().unwrap_or(wanted),
+            |machine| machine.name.as_str(),
+        )
+}
+
+/// Whether the state machine at an ARN not listed is Express. A permanent
+/// refusal (e.g. no `states:DescribeStateMachine`) counts as Standard: the
+/// scan goes on, and ListExecutions gives its own answer.
+async fn is_express(sfn: &Client, machine: &Machine) -> Result<bool, Failure> {
+    match sfn
+        .describe_state_machine()
+        .state_machine_arn(&machine.arn)
+        .send()
+        .await
+    {
+        Ok(described) => Ok(described.r#type() == &StateMachineType::Express),
+        Err(err) => {
+            let failure = Failure::of(format!("DescribeStateMachine of {}", machine.name), &err);
+            if failure.is_permanent() {
+                Ok(false)
+            } else {
+                Err(failure)
+            }
+        }
+    }
+}
+
 async fn list_machines(
     sfn: &Client,
     reading: Reading,
     progress: &mut Progress,
-) -> Result<Vec<Machine>, Failure> {
-    let mut machines = Vec::new();
+) -> Result<Listing, Failure> {
+    let mut listing = Listing::default();
     let mut pages = sfn
         .list_state_machines()
         .max_results(reading.page_size)
@@ -98,16 +178,13 @@ async fn list_machines(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| Failure::of("ListStateMachines", &err))?;
-        machines.extend(page.state_machines().iter().map(|item| Machine {
-            arn: item.state_machine_arn().to_owned(),
-            name: item.name().to_owned(),
-        }));
+        listing.add_page(page.state_machines());
         progress.page(
-            &format!("{} state machines", machines.len()),
+            &format!("{} state machines", listing.len()),
             page.next_token().is_some(),
         );
     }
-    Ok(machines)
+    Ok(listing)
 }
 
 /// Every RUNNING execution of `machines`, every page.
@@ -154,6 +231,10 @@ pub async fn running(
 /// The open waits of each execution, in the order of `executions`: each
 /// history is read whole (at most `reading.concurrency` at once) and reduced to
 /// its waits at once, so a scan of many executions keeps only the waits.
+///
+/// A history refused for good (the execution deleted mid-scan, say) loses
+/// only that execution: it is skipped with a warning and has no waits. A
+/// failure that outlasted the client's retries fails the scan.
 pub async fn waits(
     sfn: &Client,
     executions: &[Running],
@@ -179,11 +260,30 @@ pub async fn waits(
     while let Some(joined) = reads.join_next().await {
         let (n, waits) =
             joined.map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
-        found[n] = waits?;
+        match waits {
+            Ok(waits) => found[n] = waits,
+            Err(failure) if failure.is_permanent() => {
+                progress.say(&skipped(&executions[n], &failure));
+            }
+            Err(failure) => return Err(failure),
+        }
         read += 1;
         progress.item(&format!("{read}/{} histories read", executions.len()));
     }
     Ok(found)
+}
+
+/// The warning for an execution whose history was refused.
+fn skipped(execution: &Running, failure: &Failure) -> String {
+    let why = match failure.code() {
+        Some("ExecutionDoesNotExist") => "it no longer exists",
+        Some("StateMachineDoesNotExist") => "its state machine no longer exists",
+        _ => "its history was refused",
+    };
+    format!(
+        "warning: skipped execution {} of {}: {why} ({failure})",
+        execution.name, execution.machine.name
+    )
 }
 
 /// One execution's events, every page.
@@ -209,4 +309,41 @@ pub async fn definition(sfn: &Client, machine: &Machine) -> Result<String, Failu
         .await
         .map_err(|err| Failure::of(format!("DescribeStateMachine of {}", machine.name), &err))?;
     Ok(described.definition().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::primitives::DateTime;
+
+    fn item(name: &str, kind: StateMachineType) -> StateMachineListItem {
+        StateMachineListItem::builder()
+            .state_machine_arn(format!(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+            ))
+            .name(name)
+            .r#type(kind)
+            .creation_date(DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn express_state_machines_are_listed_apart_from_the_ones_scanned() {
+        let mut listing = Listing::default();
+        listing.add_page(&[
+            item("callbacks", StateMachineType::Standard),
+            item("fast", StateMachineType::Express),
+        ]);
+        listing.add_page(&[item("approvals", StateMachineType::Standard)]);
+
+        let names = |machines: &[Machine]| -> Vec<String> {
+            machines
+                .iter()
+                .map(|machine| machine.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&listing.standard), ["callbacks", "approvals"]);
+        assert_eq!(names(&listing.express), ["fast"]);
+    }
 }
