@@ -38,6 +38,10 @@ pub mod link_names {
     pub const ACTION: &str = "action";
     /// N: when it stops working (the request's expiry).
     pub const EXPIRES_AT: &str = "expiresAt";
+    /// N: when it was made, just before its email went out: the ledger's
+    /// "seconds since the email was sent" counts from here, so an approver
+    /// emailed late (a redelivery) is timed from their own email.
+    pub const CREATED_AT: &str = "createdAt";
 }
 
 /// One approver of a request, as recorded.
@@ -188,6 +192,10 @@ fn link_item(request: &StoredRequest, approver: &str, link: &LinkId, action: Act
     put(
         link_names::EXPIRES_AT,
         attributes::number(request.expires_at),
+    );
+    put(
+        link_names::CREATED_AT,
+        attributes::number(crate::now_unix()),
     );
     put(TTL_ATTRIBUTE, attributes::number(request.expires_at));
     item

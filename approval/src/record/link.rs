@@ -20,6 +20,9 @@ pub struct LinkRecord {
     pub action: Action,
     /// When it stops working, unix seconds.
     pub expires_at: u64,
+    /// When it was made, just before its email went out (unix seconds);
+    /// `None` for a link recorded before links kept it.
+    pub created_at: Option<u64>,
 }
 
 impl LinkRecord {
@@ -35,6 +38,7 @@ impl LinkRecord {
             approver: item.string(names::APPROVER)?.to_ascii_lowercase(),
             action,
             expires_at: item.number(names::EXPIRES_AT)?,
+            created_at: item.optional_number(names::CREATED_AT)?,
         })
     }
 
@@ -114,7 +118,21 @@ mod tests {
                 approver: "alice@example.com".into(),
                 action: Action::Reject,
                 expires_at: 1_750_000_000,
+                created_at: None,
             })
+        );
+    }
+
+    #[test]
+    fn a_link_item_keeps_when_its_email_went_out() {
+        let mut item = test_item(&request(), "a@example.com", Action::Approve, 2_000);
+        item.insert(
+            names::CREATED_AT.to_owned(),
+            AttributeValue::N("1000".into()),
+        );
+        assert_eq!(
+            LinkRecord::from_item(&item).map(|link| link.created_at),
+            Ok(Some(1_000))
         );
     }
 

@@ -317,7 +317,8 @@ impl Recorded {
             outcome,
             visit.at_micros,
             visit.visitor.clone(),
-            visit.request.sent_at,
+            // This approver's own email, not the request's first one.
+            visit.link.created_at.or(visit.request.sent_at),
             ScannerWindow {
                 seconds: self.settings.scanner_window_seconds,
             },
