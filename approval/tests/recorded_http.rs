@@ -135,6 +135,18 @@ fn link_id() -> LinkId {
     LinkId::parse("AbCdEfGhIjKlMnOpQrStUg").unwrap()
 }
 
+/// Alice's vote on a request whose completion was claimed at `claimed_at`
+/// (a re-claim that wins if `reclaimed`), with Step Functions accepting.
+async fn vote_on_claimed(
+    claimed_at: u64,
+    reclaimed: bool,
+) -> (ScriptedTable, ScriptedSfn, Response<Body>) {
+    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
+    let app = app(claimed_table(&table, claimed_at, reclaimed), &sfn, accepts);
+    let response = app.handle(post_vote()).await;
+    (table, sfn, response)
+}
+
 fn post_vote() -> Request {
     http::Request::builder()
         .method(Method::POST)
@@ -222,11 +234,8 @@ async fn the_deciding_vote_claims_the_completion_in_its_transaction() {
 
 #[tokio::test]
 async fn a_later_vote_after_the_lease_sends_the_claimed_completion_exactly_once() {
-    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
     let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
-    let app = app(claimed_table(&table, claimed_at, true), &sfn, accepts);
-
-    let response = app.handle(post_vote()).await;
+    let (table, sfn, response) = vote_on_claimed(claimed_at, true).await;
 
     assert_eq!(response.status(), 200, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 1);
@@ -249,11 +258,8 @@ async fn a_later_vote_after_the_lease_sends_the_claimed_completion_exactly_once(
 
 #[tokio::test]
 async fn a_vote_that_loses_the_re_claim_sends_nothing_and_gets_409() {
-    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
     let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
-    let app = app(claimed_table(&table, claimed_at, false), &sfn, accepts);
-
-    let response = app.handle(post_vote()).await;
+    let (_, sfn, response) = vote_on_claimed(claimed_at, false).await;
 
     assert_eq!(response.status(), 409, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 0);
@@ -261,10 +267,7 @@ async fn a_vote_that_loses_the_re_claim_sends_nothing_and_gets_409() {
 
 #[tokio::test]
 async fn the_decider_voting_again_within_the_lease_gets_409_and_sends_nothing() {
-    let (table, sfn) = (ScriptedTable::default(), ScriptedSfn::default());
-    let app = app(claimed_table(&table, now_unix() - 5, true), &sfn, accepts);
-
-    let response = app.handle(post_vote()).await;
+    let (table, sfn, response) = vote_on_claimed(now_unix() - 5, true).await;
 
     assert_eq!(response.status(), 409, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 0);

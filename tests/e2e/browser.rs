@@ -3,10 +3,12 @@
 //! there, and sees the result; in recorded mode, two of three approvers do so
 //! from their own emails. Screenshots are kept in `tests/artifacts/`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use fantoccini::Locator;
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
 use serde_json::Value;
 use sfn_callback_tests::approval::{ApprovalWorld, RecordedRequest};
 use sfn_callback_tests::browser::Browser;
@@ -23,32 +25,11 @@ async fn approver_clicks_approve_in_the_email_then_confirms_and_the_execution_su
     let browser = Browser::start().await?;
     let page = &browser.client;
 
-    page.goto(&format!("file://{}", email_file.display()))
-        .await?;
-    let email_shot = browser.screenshot("approval-email.png").await?;
-    page.find(Locator::LinkText("Approve"))
-        .await?
-        .click()
-        .await?;
-    let confirm = page
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("form[method=post]"))
-        .await?;
+    let (email_shot, confirm) =
+        click_approve_in_email(&browser, &email_file, "approval-email.png").await?;
     let confirm_text = page.find(Locator::Css("main")).await?.text().await?;
     let confirm_shot = browser.screenshot("approval-confirmation.png").await?;
-    confirm
-        .find(Locator::Css("button[name=decision][value=approve]"))
-        .await?
-        .click()
-        .await?;
-    // The result page has the confirmation page's URL (the form posts to itself):
-    // wait until the form is gone.
-    let mut waited = 0;
-    while !page.find_all(Locator::Css("form")).await?.is_empty() && waited < 200 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    submit_approve(page, &confirm).await?;
     let result_text = page.find(Locator::Css("h1")).await?.text().await?;
     let result_shot = browser.screenshot("approval-result.png").await?;
     browser.close().await?;
@@ -67,6 +48,45 @@ async fn approver_clicks_approve_in_the_email_then_confirms_and_the_execution_su
             "{} is a real PNG",
             shot.display()
         );
+    }
+    Ok(())
+}
+
+/// Opens `email_file` in the browser, screenshots it as `shot`, clicks its
+/// Approve link and waits for the confirmation form.
+async fn click_approve_in_email(
+    browser: &Browser,
+    email_file: &Path,
+    shot: &str,
+) -> Result<(PathBuf, Element)> {
+    let page = &browser.client;
+    page.goto(&format!("file://{}", email_file.display()))
+        .await?;
+    let email_shot = browser.screenshot(shot).await?;
+    page.find(Locator::LinkText("Approve"))
+        .await?
+        .click()
+        .await?;
+    let form = page
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("form[method=post]"))
+        .await?;
+    Ok((email_shot, form))
+}
+
+/// Clicks the Approve button of `form` and waits for the result page.
+async fn submit_approve(page: &Client, form: &Element) -> Result<()> {
+    form.find(Locator::Css("button[name=decision][value=approve]"))
+        .await?
+        .click()
+        .await?;
+    // The result page has the confirmation page's URL (the form posts to itself):
+    // wait until the form is gone.
+    let mut waited = 0;
+    while !page.find_all(Locator::Css("form")).await?.is_empty() && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
     }
     Ok(())
 }
@@ -93,20 +113,8 @@ async fn approve_from_email(
         .ok_or_else(|| format!("no email to {approver}"))?;
     let email_file = email.save_html(&format!("quorum-email-{name}.html"))?;
     let page = &browser.client;
-    page.goto(&format!("file://{}", email_file.display()))
-        .await?;
-    let email_shot = browser
-        .screenshot(&format!("quorum-email-{name}.png"))
-        .await?;
-    page.find(Locator::LinkText("Approve"))
-        .await?
-        .click()
-        .await?;
-    let form = page
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("form[method=post]"))
-        .await?;
+    let (email_shot, form) =
+        click_approve_in_email(browser, &email_file, &format!("quorum-email-{name}.png")).await?;
     let ballot = page.find(Locator::Css("main")).await?.text().await?;
     let ballot_shot = browser
         .screenshot(&format!("quorum-ballot-{name}.png"))
@@ -115,15 +123,7 @@ async fn approve_from_email(
         .await?
         .send_keys(&format!("approved by {name}"))
         .await?;
-    form.find(Locator::Css("button[name=decision][value=approve]"))
-        .await?
-        .click()
-        .await?;
-    let mut waited = 0;
-    while !page.find_all(Locator::Css("form")).await?.is_empty() && waited < 200 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    submit_approve(page, &form).await?;
     let result = page.find(Locator::Css("main")).await?.text().await?;
     let result_shot = browser
         .screenshot(&format!("quorum-result-{name}.png"))

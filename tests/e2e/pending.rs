@@ -128,9 +128,8 @@ async fn pending_lists_exactly_the_waiting_executions_with_their_state_and_integ
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_callback_disappears_from_pending() -> Result<()> {
-    let world = PendingWorld::start().await?;
+    let world = world_with(&["still-waiting"], &[], &[]).await?;
     let (done, token) = world.wait_on_sqs("completed").await?;
-    world.wait_on_sqs("still-waiting").await?;
     assert_eq!(listed(&world, &[])?, names(&["completed", "still-waiting"]));
 
     world
@@ -293,9 +292,7 @@ async fn with_an_express_machine(world: &PendingWorld) -> Result<(FaultProxy, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_wide_scan_leaves_express_state_machines_out() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda").await?;
+    let world = world_with(&["on-sqs"], &["on-lambda"], &[]).await?;
     let (proxy, _) = with_an_express_machine(&world).await?;
 
     let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
@@ -312,8 +309,7 @@ async fn the_account_wide_scan_leaves_express_state_machines_out() -> Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_express_state_machine_named_by_name_or_arn_is_skipped_with_a_note() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
+    let world = world_with(&["on-sqs"], &[], &[]).await?;
     let (proxy, express) = with_an_express_machine(&world).await?;
 
     for named in ["pending-express", express.as_str()] {
@@ -345,10 +341,8 @@ async fn an_express_state_machine_named_by_name_or_arn_is_skipped_with_a_note() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_execution_whose_history_is_refused_is_skipped_with_a_warning() -> Result<()> {
-    let world = PendingWorld::start().await?;
+    let world = world_with(&["on-sqs"], &["on-lambda"], &[]).await?;
     let (gone, _) = world.wait_on_sqs("deleted-mid-scan").await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda").await?;
     let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
     proxy.refuse("GetExecutionHistory", &gone, "ExecutionDoesNotExist");
 
@@ -375,9 +369,7 @@ async fn an_execution_whose_history_is_refused_is_skipped_with_a_warning() -> Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_definition_leaves_the_limits_unknown_with_a_warning() -> Result<()> {
-    let world = PendingWorld::start().await?;
-    world.wait_on_sqs("on-sqs").await?;
-    world.wait_on_lambda("on-lambda").await?;
+    let world = world_with(&["on-sqs"], &["on-lambda"], &[]).await?;
     let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
     proxy.refuse(
         "DescribeStateMachine",
@@ -410,9 +402,8 @@ async fn a_refused_definition_leaves_the_limits_unknown_with_a_warning() -> Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_read_still_throttled_after_the_retries_fails_the_run_with_exit_5() -> Result<()>
 {
-    let world = PendingWorld::start().await?;
+    let world = world_with(&[], &["on-lambda"], &[]).await?;
     let (throttled, _) = world.wait_on_sqs("throttled").await?;
-    world.wait_on_lambda("on-lambda").await?;
     let proxy = FaultProxy::start(world.peer.endpoint(), FaultPlan::none()).await?;
     proxy.refuse("GetExecutionHistory", &throttled, "ThrottlingException");
 

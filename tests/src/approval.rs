@@ -657,13 +657,19 @@ pub async fn fetch(method: &'static str, url: String) -> Result<Page> {
 
 /// POSTs the confirmation form at `url` with `decision` and `comment`.
 pub async fn post_form(url: String, link: String, decision: &str, comment: &str) -> Result<Page> {
-    let (decision, comment) = (decision.to_owned(), comment.to_owned());
+    post_urlencoded(
+        url,
+        &[("link", &link), ("decision", decision), ("comment", comment)],
+    )
+    .await
+}
+
+/// POSTs `fields` at `url` as an `application/x-www-form-urlencoded` form.
+async fn post_urlencoded(url: String, fields: &[(&str, &str)]) -> Result<Page> {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
     tokio::task::spawn_blocking(move || {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("link", &link)
-            .append_pair("decision", &decision)
-            .append_pair("comment", &comment)
-            .finish();
         let response = agent()
             .post(&url)
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -733,19 +739,7 @@ pub async fn fetch_with_headers(
 
 /// POSTs a recorded-mode ballot at `url`: its button `decision` and `comment`.
 pub async fn post_vote(url: String, decision: &str, comment: &str) -> Result<Page> {
-    let (decision, comment) = (decision.to_owned(), comment.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("decision", &decision)
-            .append_pair("comment", &comment)
-            .finish();
-        let response = agent()
-            .post(&url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(body)?;
-        into_page(response)
-    })
-    .await?
+    post_urlencoded(url, &[("decision", decision), ("comment", comment)]).await
 }
 
 /// Recorded mode's page and votes: more instances, the ledger, a withdrawal.

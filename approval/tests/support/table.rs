@@ -3,12 +3,9 @@
 //! script and records what it was sent. The items are written in DynamoDB's
 //! JSON, as the service sends them.
 
-use std::sync::{Arc, Mutex};
-
-use aws_smithy_http_client::test_util::infallible_client_fn;
-use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 use sfn_callback_approval::record::ApprovalTable;
+use sfn_callback_test_support::ScriptedSfn;
 
 /// The DynamoDB operation `name`, as the `x-amz-target` header names it.
 pub fn operation(name: &str) -> String {
@@ -16,10 +13,12 @@ pub fn operation(name: &str) -> String {
 }
 
 /// Answers each request by a script: `answer(operation, how many requests of
-/// that operation came before)` gives the status and the JSON body.
+/// that operation came before)` gives the status and the JSON body. The
+/// recording is the shared [`ScriptedSfn`]'s; operations are named here
+/// without DynamoDB's `x-amz-target` prefix.
 #[derive(Debug, Clone, Default)]
 pub struct ScriptedTable {
-    sent: Arc<Mutex<Vec<(String, Value)>>>,
+    scripted: ScriptedSfn,
 }
 
 impl ScriptedTable {
@@ -28,29 +27,9 @@ impl ScriptedTable {
         &self,
         answer: impl Fn(&str, usize) -> (u16, Value) + Send + Sync + 'static,
     ) -> ApprovalTable {
-        let sent = Arc::clone(&self.sent);
-        let http = infallible_client_fn(move |request: http::Request<SdkBody>| {
-            let target = request
-                .headers()
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .trim_start_matches("DynamoDB_20120810.")
-                .to_owned();
-            let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
-                .unwrap_or(Value::Null);
-            let earlier = {
-                let mut sent = sent.lock().unwrap();
-                let earlier = sent.iter().filter(|(op, _)| *op == target).count();
-                sent.push((target.clone(), body));
-                earlier
-            };
-            let (status, body) = answer(&target, earlier);
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(SdkBody::from(body.to_string()))
-                .unwrap()
+        let http = self.scripted.http_client_fn(move |target, earlier| {
+            let (status, body) = answer(unprefixed(target), earlier);
+            (status, body.to_string())
         });
         let client = aws_sdk_dynamodb::Client::new(&super::sfn::replay_sdk_config(http));
         ApprovalTable::new(client, "approvals")
@@ -58,24 +37,18 @@ impl ScriptedTable {
 
     /// How many requests of `operation` (e.g. `UpdateItem`) were sent.
     pub fn count(&self, operation: &str) -> usize {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(op, _)| op == operation)
-            .count()
+        self.scripted.count(&self::operation(operation))
     }
 
     /// The bodies of the requests of `operation`, in order.
     pub fn bodies(&self, operation: &str) -> Vec<Value> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(op, _)| op == operation)
-            .map(|(_, body)| body.clone())
-            .collect()
+        self.scripted.bodies(&self::operation(operation))
     }
+}
+
+/// The operation named by `target`, without DynamoDB's prefix.
+fn unprefixed(target: &str) -> &str {
+    target.trim_start_matches("DynamoDB_20120810.")
 }
 
 /// HTTP 200 with `body`.
