@@ -24,7 +24,8 @@ use sfn_callback_approval::notify::{
     ApprovalNotifier, NotifierResponse, NotifierSettings, NotifyError, Recording,
 };
 use sfn_callback_approval::record::{
-    ApprovalTable, NewRequest, RecordedSettings, RequestId, RequestStatus, StoredRequest,
+    ApprovalTable, NewRequest, RecordedSettings, RequestId, RequestStatus, RequestTerms,
+    StoredRequest,
 };
 
 mod support;
@@ -96,17 +97,19 @@ fn recorded(status: RequestStatus) -> StoredRequest {
     StoredRequest {
         status,
         ..NewRequest {
-            id: RequestId::for_token(&token),
-            sealed_token: link::seal_token(&keys(), &token).unwrap(),
-            token_fingerprint: token.fingerprint().to_string(),
-            subject: "Approve deploy 42".into(),
-            summary: None,
-            details: None,
-            approvers: THREE.iter().map(|&a| a.to_owned()).collect(),
-            quorum: 2,
-            requested_by: None,
-            created_at: 1_750_000_000,
-            expires_at: 4_000_000_000,
+            terms: RequestTerms {
+                id: RequestId::for_token(&token),
+                sealed_token: link::seal_token(&keys(), &token).unwrap(),
+                token_fingerprint: token.fingerprint().to_string(),
+                subject: "Approve deploy 42".into(),
+                summary: None,
+                details: None,
+                approvers: THREE.iter().map(|&a| a.to_owned()).collect(),
+                quorum: 2,
+                requested_by: None,
+                created_at: 1_750_000_000,
+                expires_at: 4_000_000_000,
+            },
             retention_days: 400,
         }
         .stored()

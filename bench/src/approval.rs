@@ -16,7 +16,9 @@ use serde_json::json;
 use sfn_callback::TaskToken;
 use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
 use sfn_callback_approval::now_unix;
-use sfn_callback_approval::record::{ApprovalTable, ApproverLinks, LinkId, NewRequest, RequestId};
+use sfn_callback_approval::record::{
+    ApprovalTable, ApproverLinks, LinkId, NewRequest, RequestId, RequestTerms,
+};
 use sfn_callback_tests::Result;
 use sfn_callback_tests::approval::{fetch, post_vote, table_in};
 use sfn_callback_tests::function_url::FunctionUrl;
@@ -98,17 +100,19 @@ async fn recorded_link(
     let token = TaskToken::new(token)?;
     let now = now_unix();
     let request = NewRequest {
-        id: RequestId::for_token(&token),
-        sealed_token: link::seal_token(keys, &token)?,
-        token_fingerprint: token.fingerprint().to_string(),
-        subject: format!("Approve bench round {round}"),
-        summary: Some("A release of the bench".to_owned()),
-        details: Some(json!({"round": round, "services": ["api", "web"]})),
-        approvers: vec![APPROVER.to_owned()],
-        quorum: 1,
-        requested_by: None,
-        created_at: now,
-        expires_at: now + 3_600,
+        terms: RequestTerms {
+            id: RequestId::for_token(&token),
+            sealed_token: link::seal_token(keys, &token)?,
+            token_fingerprint: token.fingerprint().to_string(),
+            subject: format!("Approve bench round {round}"),
+            summary: Some("A release of the bench".to_owned()),
+            details: Some(json!({"round": round, "services": ["api", "web"]})),
+            approvers: vec![APPROVER.to_owned()],
+            quorum: 1,
+            requested_by: None,
+            created_at: now,
+            expires_at: now + 3_600,
+        },
         retention_days: 1,
     };
     let stored = table.create_request(&request).await?.request().clone();
@@ -118,7 +122,7 @@ async fn recorded_link(
     };
     table.put_links(&stored, APPROVER, &links).await?;
     table
-        .mark_emailed(&stored.id, APPROVER, now - 3_600, None)
+        .mark_emailed(&stored.terms.id, APPROVER, now - 3_600, None)
         .await?;
     Ok(links.approve)
 }

@@ -179,7 +179,7 @@ async fn record_revoke(table: &ApprovalTable, request: &StoredRequest) {
         .filter(|user| !user.trim().is_empty())
         .map_or_else(|| "operator".to_owned(), |user| format!("operator {user}"));
     let entry = LedgerEntry::new(
-        request.id.clone(),
+        request.terms.id.clone(),
         &operator,
         LedgerAction::Revoke,
         LedgerOutcome::Revoked,
@@ -199,13 +199,13 @@ async fn record_revoke(table: &ApprovalTable, request: &StoredRequest) {
 /// Fails the withdrawn request's task with `ApprovalRevoked`.
 async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
     let keys = link::keys().await.map_err(Failure::Invalid)?;
-    let token = link_seal::open_token(&keys, &request.sealed_token).map_err(|err| {
+    let token = link_seal::open_token(&keys, &request.terms.sealed_token).map_err(|err| {
         Failure::Invalid(format!(
             "the request's token does not open with the configured link key: {err}"
         ))
     })?;
     let cause = json!({
-        "requestId": request.id.as_str(),
+        "requestId": request.terms.id.as_str(),
         "revokedAt": rfc3339(now_unix()),
         "reason": "withdrawn by an operator (sfn-callback approvals revoke --fail)",
     });
@@ -291,12 +291,12 @@ async fn list(
         .iter()
         .map(|request| {
             [
-                request.id.to_string(),
+                request.terms.id.to_string(),
                 standing(request, now_unix()),
-                format!("{} of {}", request.approvals, request.quorum),
-                rfc3339(request.created_at),
-                rfc3339(request.expires_at),
-                printable(&request.subject),
+                format!("{} of {}", request.approvals, request.terms.quorum),
+                rfc3339(request.terms.created_at),
+                rfc3339(request.terms.expires_at),
+                printable(&request.terms.subject),
             ]
         })
         .collect();
@@ -353,7 +353,7 @@ fn standing(request: &StoredRequest, now: u64) -> String {
         ) => {
             format!("{} (not sent: approvals resend)", request.status.as_str())
         }
-        (RequestStatus::Pending, _) if request.expires_at <= now => "expired".to_owned(),
+        (RequestStatus::Pending, _) if request.terms.expires_at <= now => "expired".to_owned(),
         (status, _) => status.as_str().to_owned(),
     }
 }
@@ -371,19 +371,19 @@ fn decided_by(request: &StoredRequest) -> String {
 fn request_json(request: &StoredRequest) -> Value {
     let time = |at: Option<u64>| at.map(rfc3339);
     json!({
-        "requestId": request.id.as_str(),
+        "requestId": request.terms.id.as_str(),
         "status": request.status.as_str(),
-        "subject": request.subject,
-        "summary": request.summary,
-        "details": request.details,
-        "approvers": request.approvers,
-        "quorum": request.quorum,
+        "subject": request.terms.subject,
+        "summary": request.terms.summary,
+        "details": request.terms.details,
+        "approvers": request.terms.approvers,
+        "quorum": request.terms.quorum,
         "approvals": request.approvals,
-        "requestedBy": request.requested_by,
-        "token": request.token_fingerprint,
-        "createdAt": rfc3339(request.created_at),
+        "requestedBy": request.terms.requested_by,
+        "token": request.terms.token_fingerprint,
+        "createdAt": rfc3339(request.terms.created_at),
         "sentAt": time(request.sent_at),
-        "expiresAt": rfc3339(request.expires_at),
+        "expiresAt": rfc3339(request.terms.expires_at),
         "decidedAt": time(request.decided_at),
         "decidedBy": request.decided_by,
         "completion": match request.completion {
@@ -418,22 +418,22 @@ fn history_text(history: &RequestHistory) -> String {
     let request = &history.request;
     let mut text = format!(
         "request      {}\nstatus       {}{} ({} of {} approvals)\nsubject      {}\n",
-        request.id,
+        request.terms.id,
         standing(request, now_unix()),
         decided_by(request),
         request.approvals,
-        request.quorum,
-        printable(&request.subject),
+        request.terms.quorum,
+        printable(&request.terms.subject),
     );
-    if let Some(requested_by) = &request.requested_by {
+    if let Some(requested_by) = &request.terms.requested_by {
         let _ = writeln!(text, "requested by {requested_by}");
     }
     let _ = writeln!(
         text,
         "token        {}\ncreated      {}\nexpires      {}",
-        request.token_fingerprint,
-        rfc3339(request.created_at),
-        rfc3339(request.expires_at)
+        request.terms.token_fingerprint,
+        rfc3339(request.terms.created_at),
+        rfc3339(request.terms.expires_at)
     );
     text.push_str("approvers\n");
     for approver in &history.approvers {

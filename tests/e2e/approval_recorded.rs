@@ -12,6 +12,7 @@ use sfn_callback::TaskToken;
 use sfn_callback_approval::link::{self, LinkKey, LinkKeys};
 use sfn_callback_approval::record::{
     ApprovalTable, ApproverLinks, Created, LinkId, NewRequest, RequestId, RequestStatus,
+    RequestTerms,
 };
 use sfn_callback_tests::approval::{
     ApprovalWorld, Email, Notified, RecordedRequest, link_labelled, recorded_notifier_env, scan,
@@ -26,17 +27,19 @@ const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMc+/Xq3ZmXgqgq1w==";
 fn new_request(keys: &LinkKeys, subject: &str) -> Result<NewRequest> {
     let token = TaskToken::new(TOKEN)?;
     Ok(NewRequest {
-        id: RequestId::for_token(&token),
-        sealed_token: link::seal_token(keys, &token)?,
-        token_fingerprint: token.fingerprint().to_string(),
-        subject: subject.to_owned(),
-        summary: Some("Release 1.4.2".to_owned()),
-        details: Some(serde_json::json!({"build": 42})),
-        approvers: vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()],
-        quorum: 2,
-        requested_by: Some("carol@example.com".to_owned()),
-        created_at: 1_750_000_000,
-        expires_at: 1_750_086_400,
+        terms: RequestTerms {
+            id: RequestId::for_token(&token),
+            sealed_token: link::seal_token(keys, &token)?,
+            token_fingerprint: token.fingerprint().to_string(),
+            subject: subject.to_owned(),
+            summary: Some("Release 1.4.2".to_owned()),
+            details: Some(serde_json::json!({"build": 42})),
+            approvers: vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()],
+            quorum: 2,
+            requested_by: Some("carol@example.com".to_owned()),
+            created_at: 1_750_000_000,
+            expires_at: 1_750_086_400,
+        },
         retention_days: 400,
     })
 }
@@ -62,11 +65,14 @@ async fn the_table_records_a_request_once_and_a_redelivery_reads_the_first() -> 
 
     assert_eq!(created, Created::New(first.stored()));
     assert_eq!(again, Created::Existing(first.stored()));
-    let read = table.request(&first.id).await?.ok_or("no request")?;
+    let read = table.request(&first.terms.id).await?.ok_or("no request")?;
     assert_eq!(read.status, RequestStatus::Pending);
-    assert_eq!(read.subject, "Approve deploy 42");
-    assert_eq!(link::open_token(&keys, &read.sealed_token)?.expose(), TOKEN);
-    let approvers = table.approvers(&first.id).await?;
+    assert_eq!(read.terms.subject, "Approve deploy 42");
+    assert_eq!(
+        link::open_token(&keys, &read.terms.sealed_token)?.expose(),
+        TOKEN
+    );
+    let approvers = table.approvers(&first.terms.id).await?;
     assert_eq!(approvers.len(), 2);
     assert!(approvers.iter().all(|a| a.emailed_at.is_none()));
     Ok(())
@@ -85,15 +91,20 @@ async fn marking_emails_keeps_the_first_sent_time_and_the_table_holds_no_secret(
         .put_links(&stored, "alice@example.com", &links)
         .await?;
     table
-        .mark_emailed(&stored.id, "alice@example.com", 1_750_000_010, Some("m-1"))
+        .mark_emailed(
+            &stored.terms.id,
+            "alice@example.com",
+            1_750_000_010,
+            Some("m-1"),
+        )
         .await?;
     table
-        .mark_emailed(&stored.id, "bob@example.com", 1_750_000_020, None)
+        .mark_emailed(&stored.terms.id, "bob@example.com", 1_750_000_020, None)
         .await?;
 
-    let read = table.request(&stored.id).await?.ok_or("no request")?;
+    let read = table.request(&stored.terms.id).await?.ok_or("no request")?;
     assert_eq!(read.sent_at, Some(1_750_000_010));
-    let approvers = table.approvers(&stored.id).await?;
+    let approvers = table.approvers(&stored.terms.id).await?;
     assert_eq!(
         approvers
             .iter()

@@ -14,7 +14,9 @@ use sfn_callback_approval::record::ledger::{
     LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor,
 };
 use sfn_callback_approval::record::vote::Ballot;
-use sfn_callback_approval::record::{ApprovalTable, NewRequest, RequestId, RequestStatus};
+use sfn_callback_approval::record::{
+    ApprovalTable, NewRequest, RequestId, RequestStatus, RequestTerms,
+};
 use sfn_callback_tests::approval::table_in;
 use sfn_callback_tests::fault_proxy::{FaultPlan, FaultProxy};
 use sfn_callback_tests::process_output::{assert_exit_code, assert_printed, text};
@@ -321,17 +323,19 @@ async fn recorded_request(world: &WorkerWorld, name: &str) -> Result<Recorded> {
         <[u8; 32]>::try_from((0..32).collect::<Vec<u8>>()).map_err(|_| "32 bytes")?,
     ));
     let request = NewRequest {
-        id: RequestId::for_token(&task_token),
-        sealed_token: link::seal_token(&keys, &task_token)?,
-        token_fingerprint: task_token.fingerprint().to_string(),
-        subject: format!("Approve {name}"),
-        summary: Some("Release 42".to_owned()),
-        details: Some(json!({"build": 42})),
-        approvers: vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()],
-        quorum: 2,
-        requested_by: Some("carol@example.com".to_owned()),
-        created_at: sfn_callback_approval::now_unix(),
-        expires_at: sfn_callback_approval::now_unix() + 3_600,
+        terms: RequestTerms {
+            id: RequestId::for_token(&task_token),
+            sealed_token: link::seal_token(&keys, &task_token)?,
+            token_fingerprint: task_token.fingerprint().to_string(),
+            subject: format!("Approve {name}"),
+            summary: Some("Release 42".to_owned()),
+            details: Some(json!({"build": 42})),
+            approvers: vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()],
+            quorum: 2,
+            requested_by: Some("carol@example.com".to_owned()),
+            created_at: sfn_callback_approval::now_unix(),
+            expires_at: sfn_callback_approval::now_unix() + 3_600,
+        },
         retention_days: 1,
     };
     table.create_request(&request).await?;
@@ -340,7 +344,7 @@ async fn recorded_request(world: &WorkerWorld, name: &str) -> Result<Recorded> {
     env.push(("LINK_KEY".to_owned(), LINK_KEY.to_owned()));
     Ok(Recorded {
         execution,
-        id: request.id,
+        id: request.terms.id,
         token,
         env,
         table,

@@ -659,7 +659,11 @@ pub async fn fetch(method: &'static str, url: String) -> Result<Page> {
 pub async fn post_form(url: String, link: String, decision: &str, comment: &str) -> Result<Page> {
     post_urlencoded(
         url,
-        &[("link", &link), ("decision", decision), ("comment", comment)],
+        &[
+            ("link", &link),
+            ("decision", decision),
+            ("comment", comment),
+        ],
     )
     .await
 }

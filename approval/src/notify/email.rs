@@ -68,9 +68,9 @@ impl<'a> From<&'a ApprovalRequest> for Terms<'a> {
 impl<'a> From<&'a StoredRequest> for Terms<'a> {
     fn from(request: &'a StoredRequest) -> Self {
         Self {
-            subject: &request.subject,
-            summary: request.summary.as_deref(),
-            details: request.details.as_ref(),
+            subject: &request.terms.subject,
+            summary: request.terms.summary.as_deref(),
+            details: request.terms.details.as_ref(),
         }
     }
 }

@@ -182,7 +182,7 @@ fn link_item(request: &StoredRequest, approver: &str, link: &LinkId, action: Act
     };
     put(
         link_names::REQUEST_ID,
-        attributes::string(request.id.as_str()),
+        attributes::string(request.terms.id.as_str()),
     );
     put(
         link_names::APPROVER,
@@ -191,13 +191,13 @@ fn link_item(request: &StoredRequest, approver: &str, link: &LinkId, action: Act
     put(link_names::ACTION, attributes::string(action.as_str()));
     put(
         link_names::EXPIRES_AT,
-        attributes::number(request.expires_at),
+        attributes::number(request.terms.expires_at),
     );
     put(
         link_names::CREATED_AT,
         attributes::number(crate::now_unix()),
     );
-    put(TTL_ATTRIBUTE, attributes::number(request.expires_at));
+    put(TTL_ATTRIBUTE, attributes::number(request.terms.expires_at));
     item
 }
 
@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn approver_items_read_with_or_without_the_email() {
-        let mut item = attributes::key_attributes(approver_key(&request().id, "a@example.com"));
+        let mut item =
+            attributes::key_attributes(approver_key(&request().terms.id, "a@example.com"));
         item.insert("approver".into(), attributes::string("a@example.com"));
         assert_eq!(
             ApproverRecord::from_item(&item),

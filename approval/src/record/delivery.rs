@@ -54,12 +54,12 @@ pub async fn deliver(
     request: &StoredRequest,
     deadline: Deadline,
 ) -> Result<Delivered, NotDelivered> {
-    let token = link::open_token(keys, &request.sealed_token).map_err(NotDelivered::Token)?;
+    let token = link::open_token(keys, &request.terms.sealed_token).map_err(NotDelivered::Token)?;
     let votes = table
-        .votes(&request.id)
+        .votes(&request.terms.id)
         .await
         .map_err(NotDelivered::Votes)?;
-    let completion = match decision::completion(request.status, request.quorum, &votes) {
+    let completion = match decision::completion(request.status, request.terms.quorum, &votes) {
         Some(built) => built.map_err(NotDelivered::Build)?,
         None => {
             return Err(NotDelivered::Unexplained {
@@ -72,9 +72,9 @@ pub async fn deliver(
         Ok(_) => true,
         Err(err) => err.task_is_gone(),
     };
-    if settled && let Err(err) = table.mark_completion_sent(&request.id).await {
+    if settled && let Err(err) = table.mark_completion_sent(&request.terms.id).await {
         // Harmless: a later claim finds the task closed.
-        tracing::warn!(request_id = %request.id, error = %err, "completion sent but not marked sent");
+        tracing::warn!(request_id = %request.terms.id, error = %err, "completion sent but not marked sent");
     }
     Ok(Delivered { token, outcome })
 }

@@ -41,6 +41,8 @@ pub use approver::{ApproverLinks, ApproverRecord};
 pub use error::TableError;
 pub use id::{LinkId, MalformedId, RequestId};
 pub use operator::{RequestHistory, Withdrawal};
-pub use request::{CompletionState, Created, NewRequest, RequestStatus, StoredRequest};
+pub use request::{
+    CompletionState, Created, NewRequest, RequestStatus, RequestTerms, StoredRequest,
+};
 pub use settings::RecordedSettings;
 pub use table::ApprovalTable;

@@ -164,7 +164,9 @@ impl ApprovalTable {
             .iter()
             .map(StoredRequest::from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.sort_by(|a, b| {
+            (a.terms.created_at, &a.terms.id).cmp(&(b.terms.created_at, &b.terms.id))
+        });
         Ok(found)
     }
 }

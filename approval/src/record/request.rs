@@ -70,15 +70,17 @@ pub enum CompletionState {
     Sent,
 }
 
-/// A request about to be recorded: the notifier's validated request, its
-/// token sealed.
+/// What a request asks, fixed when it is recorded: the notifier's validated
+/// request, its token sealed.
 #[derive(Clone, PartialEq)]
-pub struct NewRequest {
+pub struct RequestTerms {
     /// [`RequestId::for_token`] of the token.
     pub id: RequestId,
-    /// The task token, sealed with the link key ([`crate::link::seal_token`]).
+    /// The task token, sealed with the link key ([`crate::link::seal_token`]):
+    /// useless without it.
     pub sealed_token: String,
-    /// The token's fingerprint, for logs and the operator.
+    /// The token's fingerprint (`token:1a2b3c4d`), safe to show in logs and
+    /// to the operator.
     pub token_fingerprint: String,
     /// The email's subject.
     pub subject: String,
@@ -90,87 +92,67 @@ pub struct NewRequest {
     pub approvers: Vec<String>,
     /// Approvals needed.
     pub quorum: u32,
-    /// Who asked, lowercase; never an approver.
+    /// Who asked, lowercase; never an approver, never counts toward the quorum.
     pub requested_by: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
     /// Unix seconds; the links stop working then.
     pub expires_at: u64,
-    /// Days the records are kept after `expires_at`.
-    pub retention_days: u64,
 }
 
-impl fmt::Debug for NewRequest {
+impl fmt::Debug for RequestTerms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewRequest")
+        // The sealed token is useless without the key, but logs need it no more.
+        f.debug_struct("RequestTerms")
             .field("id", &self.id)
             .field("token", &self.token_fingerprint)
             .field("approvers", &self.approvers)
             .field("quorum", &self.quorum)
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// A request about to be recorded: its terms and how long to keep them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRequest {
+    /// What it asks.
+    pub terms: RequestTerms,
+    /// Days the records are kept after `expires_at`.
+    pub retention_days: u64,
 }
 
 impl NewRequest {
     /// The request as it reads once recorded: pending, no votes, no email sent.
     pub fn stored(&self) -> StoredRequest {
         StoredRequest {
-            id: self.id.clone(),
+            terms: self.terms.clone(),
             status: RequestStatus::Pending,
-            sealed_token: self.sealed_token.clone(),
-            token_fingerprint: self.token_fingerprint.clone(),
-            subject: self.subject.clone(),
-            summary: self.summary.clone(),
-            details: self.details.clone(),
-            approvers: self.approvers.clone(),
-            quorum: self.quorum,
-            requested_by: self.requested_by.clone(),
             approvals: 0,
-            created_at: self.created_at,
             sent_at: None,
-            expires_at: self.expires_at,
             decided_at: None,
             decided_by: Vec::new(),
             completion: None,
             withdrawn_at: None,
             ttl: self
+                .terms
                 .expires_at
                 .saturating_add(self.retention_days.saturating_mul(DAY_SECONDS)),
         }
     }
 }
 
-/// A recorded request, as read from the table.
-#[derive(Clone, PartialEq)]
+/// A recorded request, as read from the table: its terms and where it stands.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredRequest {
-    /// The request's id.
-    pub id: RequestId,
+    /// What it asks.
+    pub terms: RequestTerms,
     /// Where it stands.
     pub status: RequestStatus,
-    /// The task token, sealed with the link key: useless without it.
-    pub sealed_token: String,
-    /// The token's fingerprint (`token:1a2b3c4d`), safe to show.
-    pub token_fingerprint: String,
-    /// The email's subject.
-    pub subject: String,
-    /// The email's summary.
-    pub summary: Option<String>,
-    /// The email's details table, as JSON.
-    pub details: Option<Value>,
-    /// Who may vote: lowercase, in request order, without `requested_by`.
-    pub approvers: Vec<String>,
-    /// Approvals needed.
-    pub quorum: u32,
-    /// Who asked, lowercase; never counts toward the quorum.
-    pub requested_by: Option<String>,
     /// Approvals so far.
     pub approvals: u32,
-    /// Unix seconds.
-    pub created_at: u64,
     /// When the first email went out, unix seconds.
     pub sent_at: Option<u64>,
-    /// Unix seconds; the links stop working then.
-    pub expires_at: u64,
     /// When the quorum approved it or an approver rejected it.
     pub decided_at: Option<u64>,
     /// Who decided: the approvers whose votes made the decision.
@@ -182,21 +164,6 @@ pub struct StoredRequest {
     /// When DynamoDB may delete it and everything of its request, unix
     /// seconds: the other items of the request live as long.
     pub ttl: u64,
-}
-
-impl fmt::Debug for StoredRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The sealed token is useless without the key, but logs need it no more.
-        f.debug_struct("StoredRequest")
-            .field("id", &self.id)
-            .field("status", &self.status)
-            .field("token", &self.token_fingerprint)
-            .field("approvers", &self.approvers)
-            .field("quorum", &self.quorum)
-            .field("approvals", &self.approvals)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The attribute names of the request item, for the operations that read or
@@ -246,32 +213,33 @@ impl StoredRequest {
     /// The item as written to the table.
     pub fn to_item(&self) -> Attributes {
         use attributes::{number, string, string_list};
-        let mut item = attributes::key_attributes(request_key(&self.id));
+        let terms = &self.terms;
+        let mut item = attributes::key_attributes(request_key(&terms.id));
         let mut put = |name: &str, value| {
             item.insert(name.to_owned(), value);
         };
-        put(names::REQUEST_ID, string(self.id.as_str()));
+        put(names::REQUEST_ID, string(terms.id.as_str()));
         put(names::STATUS, string(self.status.as_str()));
-        put(names::SEALED_TOKEN, string(&self.sealed_token));
-        put(names::TOKEN_FINGERPRINT, string(&self.token_fingerprint));
-        put(names::SUBJECT, string(&self.subject));
-        if let Some(summary) = &self.summary {
+        put(names::SEALED_TOKEN, string(&terms.sealed_token));
+        put(names::TOKEN_FINGERPRINT, string(&terms.token_fingerprint));
+        put(names::SUBJECT, string(&terms.subject));
+        if let Some(summary) = &terms.summary {
             put(names::SUMMARY, string(summary));
         }
-        if let Some(details) = &self.details {
+        if let Some(details) = &terms.details {
             put(names::DETAILS, string(details.to_string()));
         }
-        put(names::APPROVERS, string_list(&self.approvers));
-        put(names::QUORUM, number(u64::from(self.quorum)));
-        if let Some(requested_by) = &self.requested_by {
+        put(names::APPROVERS, string_list(&terms.approvers));
+        put(names::QUORUM, number(u64::from(terms.quorum)));
+        if let Some(requested_by) = &terms.requested_by {
             put(names::REQUESTED_BY, string(requested_by));
         }
         put(names::APPROVALS, number(u64::from(self.approvals)));
-        put(names::CREATED_AT, number(self.created_at));
+        put(names::CREATED_AT, number(terms.created_at));
         if let Some(sent_at) = self.sent_at {
             put(names::SENT_AT, number(sent_at));
         }
-        put(names::EXPIRES_AT, number(self.expires_at));
+        put(names::EXPIRES_AT, number(terms.expires_at));
         if let Some(decided_at) = self.decided_at {
             put(names::DECIDED_AT, number(decided_at));
         }
@@ -320,9 +288,8 @@ impl StoredRequest {
             Some("sent") => Some(CompletionState::Sent),
             Some(_) => return Err(malformed("completion is not claimed or sent")),
         };
-        Ok(Self {
+        let terms = RequestTerms {
             id,
-            status,
             sealed_token: item.string(names::SEALED_TOKEN)?,
             token_fingerprint: item.string(names::TOKEN_FINGERPRINT)?,
             subject: item.string(names::SUBJECT)?,
@@ -331,10 +298,14 @@ impl StoredRequest {
             approvers: item.string_list(names::APPROVERS)?,
             quorum: small(names::QUORUM)?,
             requested_by: item.optional_string(names::REQUESTED_BY)?,
-            approvals: small(names::APPROVALS)?,
             created_at: item.number(names::CREATED_AT)?,
-            sent_at: item.optional_number(names::SENT_AT)?,
             expires_at: item.number(names::EXPIRES_AT)?,
+        };
+        Ok(Self {
+            terms,
+            status,
+            approvals: small(names::APPROVALS)?,
+            sent_at: item.optional_number(names::SENT_AT)?,
             decided_at: item.optional_number(names::DECIDED_AT)?,
             decided_by: item.string_list(names::DECIDED_BY)?,
             completion,
@@ -381,7 +352,7 @@ impl ApprovalTable {
                 .build()
                 .map_err(not_built)?,
         ];
-        for approver in &stored.approvers {
+        for approver in &stored.terms.approvers {
             writes.push(
                 Put::builder()
                     .table_name(self.name())
@@ -410,7 +381,7 @@ impl ApprovalTable {
             {
                 // The reasons are not to be relied on (not every DynamoDB
                 // gives them): the item itself says whether it exists.
-                match self.request(&request.id).await? {
+                match self.request(&request.terms.id).await? {
                     Some(existing) => Ok(Created::Existing(existing)),
                     None => Err(TableError::Conflict {
                         operation: OPERATION,
@@ -439,7 +410,7 @@ impl ApprovalTable {
 
 /// The item of one approver of `request`, before any email.
 fn approver_item(request: &StoredRequest, approver: &str) -> Attributes {
-    let mut item = attributes::key_attributes(approver_key(&request.id, approver));
+    let mut item = attributes::key_attributes(approver_key(&request.terms.id, approver));
     item.insert(
         super::approver::names::APPROVER.to_owned(),
         attributes::string(approver.to_ascii_lowercase()),
@@ -458,17 +429,19 @@ pub(crate) mod fixtures {
     /// A request of two approvers, both needed, asked by a third.
     pub(crate) fn new_request() -> NewRequest {
         NewRequest {
-            id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
-            sealed_token: "gQAAAAB-sealed".into(),
-            token_fingerprint: "token:1a2b3c4d".into(),
-            subject: "Approve deploy 42".into(),
-            summary: Some("Release 1.4.2".into()),
-            details: Some(json!({"build": 42, "services": ["api"]})),
-            approvers: vec!["alice@example.com".into(), "bob@example.com".into()],
-            quorum: 2,
-            requested_by: Some("carol@example.com".into()),
-            created_at: 1_750_000_000,
-            expires_at: 1_750_086_400,
+            terms: RequestTerms {
+                id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
+                sealed_token: "gQAAAAB-sealed".into(),
+                token_fingerprint: "token:1a2b3c4d".into(),
+                subject: "Approve deploy 42".into(),
+                summary: Some("Release 1.4.2".into()),
+                details: Some(json!({"build": 42, "services": ["api"]})),
+                approvers: vec!["alice@example.com".into(), "bob@example.com".into()],
+                quorum: 2,
+                requested_by: Some("carol@example.com".into()),
+                created_at: 1_750_000_000,
+                expires_at: 1_750_086_400,
+            },
             retention_days: 400,
         }
     }
@@ -503,19 +476,18 @@ mod tests {
 
     #[test]
     fn items_read_back_as_written() {
-        for request in [
-            new_request().stored(),
-            decided(),
-            StoredRequest {
+        for request in [new_request().stored(), decided(), {
+            let mut withdrawn = StoredRequest {
                 status: RequestStatus::Withdrawn,
-                summary: None,
-                details: None,
-                requested_by: None,
                 completion: Some(CompletionState::Sent),
                 withdrawn_at: Some(1_750_000_200),
                 ..decided()
-            },
-        ] {
+            };
+            withdrawn.terms.summary = None;
+            withdrawn.terms.details = None;
+            withdrawn.terms.requested_by = None;
+            withdrawn
+        }] {
             assert_eq!(StoredRequest::from_item(&request.to_item()), Ok(request));
         }
     }

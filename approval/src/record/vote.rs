@@ -148,11 +148,11 @@ impl ApprovalTable {
         for attempt in 0..MAX_TRIES {
             if attempt > 0 {
                 tokio::time::sleep(pause(attempt)).await;
-                if let Some(vote) = self.vote_of(&request.id, &ballot.approver).await? {
+                if let Some(vote) = self.vote_of(&request.terms.id, &ballot.approver).await? {
                     return Ok(Cast::AlreadyVoted(vote));
                 }
                 request = self
-                    .request(&request.id)
+                    .request(&request.terms.id)
                     .await?
                     .ok_or_else(|| TableError::malformed("request", "it disappeared"))?;
             }
@@ -194,11 +194,11 @@ impl ApprovalTable {
     ) -> Result<Option<Vec<String>>, TableError> {
         match ballot.decision {
             Action::Reject => Ok(Some(vec![ballot.approver.clone()])),
-            Action::Approve if request.approvals + 1 < request.quorum => Ok(Some(Vec::new())),
+            Action::Approve if request.approvals + 1 < request.terms.quorum => Ok(Some(Vec::new())),
             Action::Approve => {
                 // Until the decision every vote is an approval (a reject
                 // decides at once), so the votes are the approvals so far.
-                let votes = self.votes(&request.id).await?;
+                let votes = self.votes(&request.terms.id).await?;
                 if votes.len() != usize::try_from(request.approvals).unwrap_or(usize::MAX)
                     || votes.iter().any(|vote| vote.approver == ballot.approver)
                 {
@@ -348,7 +348,8 @@ fn vote_put(
     request: &StoredRequest,
     ballot: &Ballot,
 ) -> Result<TransactWriteItem, TableError> {
-    let mut item = attributes::key_attributes(schema::vote_key(&request.id, &ballot.approver));
+    let mut item =
+        attributes::key_attributes(schema::vote_key(&request.terms.id, &ballot.approver));
     item.insert(
         vote_names::APPROVER.to_owned(),
         attributes::string(ballot.approver.clone()),
@@ -434,7 +435,7 @@ fn request_update(
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(attributes::key_attributes(schema::request_key(
-            &request.id,
+            &request.terms.id,
         ))))
         .update_expression(expression)
         .condition_expression("#status = :pending AND #approvals = :seen")

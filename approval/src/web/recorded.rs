@@ -125,7 +125,7 @@ impl Recorded {
             Some(refused) => refused,
             None => match self
                 .table
-                .vote_of(&visit.request.id, &visit.link.approver)
+                .vote_of(&visit.request.terms.id, &visit.link.approver)
                 .await
             {
                 Ok(Some(vote)) => (
@@ -198,17 +198,17 @@ impl Recorded {
         {
             Ok(Cast::Counted { approvals }) => {
                 tracing::info!(
-                    request_id = %visit.request.id,
+                    request_id = %visit.request.terms.id,
                     action = action.as_str(),
                     approvals,
-                    quorum = visit.request.quorum,
+                    quorum = visit.request.terms.quorum,
                     "vote counted"
                 );
-                pages::vote_counted(approvals, visit.request.quorum)
+                pages::vote_counted(approvals, visit.request.terms.quorum)
             }
             Ok(Cast::Decided(decided)) => {
                 tracing::info!(
-                    request_id = %decided.id,
+                    request_id = %decided.terms.id,
                     decision = decided.status.as_str(),
                     "vote decided the request"
                 );
@@ -262,12 +262,12 @@ impl Recorded {
             {
                 match self
                     .table
-                    .reclaim_completion(&request.id, at, visit.now())
+                    .reclaim_completion(&request.terms.id, at, visit.now())
                     .await
                 {
                     Ok(true) => {
                         tracing::warn!(
-                            request_id = %request.id,
+                            request_id = %request.terms.id,
                             claimed_at = at,
                             "completion claimed again after its lease: sending it"
                         );
@@ -311,7 +311,7 @@ impl Recorded {
     /// The ledger record of `action` with `outcome` on `visit`.
     fn entry(&self, visit: &Visit, action: LedgerAction, outcome: LedgerOutcome) -> LedgerEntry {
         LedgerEntry::new(
-            visit.request.id.clone(),
+            visit.request.terms.id.clone(),
             &visit.link.approver,
             action,
             outcome,
@@ -352,11 +352,11 @@ fn ballot(visit: &Visit) -> Page {
         &visit.link.approver,
         visit.link.action,
         &RequestView {
-            subject: &request.subject,
-            summary: request.summary.as_deref(),
-            details: request.details.as_ref(),
+            subject: &request.terms.subject,
+            summary: request.terms.summary.as_deref(),
+            details: request.terms.details.as_ref(),
             approvals: request.approvals,
-            quorum: request.quorum,
+            quorum: request.terms.quorum,
             expires_at: visit.link.expires_at,
         },
     )
@@ -383,7 +383,7 @@ fn ledger_action(action: Action) -> LedgerAction {
 
 fn log_use(visit: &Visit, action: LedgerAction, outcome: LedgerOutcome) {
     tracing::info!(
-        request_id = %visit.request.id,
+        request_id = %visit.request.terms.id,
         action = action.as_str(),
         outcome = outcome.as_str(),
         "approval link used"
@@ -406,6 +406,6 @@ fn table_failed(err: &TableError) -> Page {
 
 /// Nothing is answered unrecorded: 503 (or 500) when the ledger record failed.
 fn ledger_failed(request: &StoredRequest, err: &TableError) -> Page {
-    tracing::warn!(request_id = %request.id, error = %err, "ledger record not written: answer withheld");
+    tracing::warn!(request_id = %request.terms.id, error = %err, "ledger record not written: answer withheld");
     table_failed(err)
 }

@@ -25,7 +25,7 @@ pub(crate) async fn send_completion(
     let keys = match keys.keys().await {
         Ok(keys) => keys,
         Err(err) => {
-            tracing::error!(request_id = %request.id, error = %err, "completion not sent: the link keys are unavailable");
+            tracing::error!(request_id = %request.terms.id, error = %err, "completion not sent: the link keys are unavailable");
             return pages::vote_recorded_not_sent();
         }
     };
@@ -36,27 +36,27 @@ pub(crate) async fn send_completion(
     {
         Ok(delivered) => delivered,
         Err(NotDelivered::Votes(err)) => {
-            tracing::warn!(request_id = %request.id, error = %err, "completion not sent: the votes could not be read");
+            tracing::warn!(request_id = %request.terms.id, error = %err, "completion not sent: the votes could not be read");
             return match err.class() {
                 ErrorClass::Transient => pages::vote_recorded_not_sent(),
                 ErrorClass::Permanent => page::server_error(),
             };
         }
         Err(err) => {
-            tracing::error!(request_id = %request.id, error = %err, "completion not sent");
+            tracing::error!(request_id = %request.terms.id, error = %err, "completion not sent");
             return page::server_error();
         }
     };
     match &outcome {
         Ok(done) => tracing::info!(
-            request_id = %request.id,
+            request_id = %request.terms.id,
             token = %token,
             decision = request.status.as_str(),
             outcome = ?done,
             "approval completed"
         ),
         Err(err) => tracing::warn!(
-            request_id = %request.id,
+            request_id = %request.terms.id,
             token = %token,
             decision = request.status.as_str(),
             outcome = ?err.class(),

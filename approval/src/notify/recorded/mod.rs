@@ -21,7 +21,7 @@ use super::error::NotifyError;
 use super::request::ApprovalRequest;
 use crate::link::{self, KeyStore};
 use crate::now_unix;
-use crate::record::{ApprovalTable, NewRequest, RecordedSettings, RequestId};
+use crate::record::{ApprovalTable, NewRequest, RecordedSettings, RequestId, RequestTerms};
 
 /// What the notifier needs in recorded mode.
 #[derive(Debug, Clone)]
@@ -67,17 +67,19 @@ impl Recording {
         let keys = keys.keys().await?;
         let now = now_unix();
         let new = NewRequest {
-            id: request_id.clone(),
-            sealed_token: link::seal_token(&keys, &request.token)?,
-            token_fingerprint: request.token.fingerprint().to_string(),
-            subject: request.subject.clone(),
-            summary: request.summary.clone(),
-            details: request.details.clone(),
-            approvers: ballot.approvers,
-            quorum: ballot.quorum,
-            requested_by: ballot.requested_by,
-            created_at: now,
-            expires_at: now.saturating_add(request.expires_in_seconds),
+            terms: RequestTerms {
+                id: request_id.clone(),
+                sealed_token: link::seal_token(&keys, &request.token)?,
+                token_fingerprint: request.token.fingerprint().to_string(),
+                subject: request.subject.clone(),
+                summary: request.summary.clone(),
+                details: request.details.clone(),
+                approvers: ballot.approvers,
+                quorum: ballot.quorum,
+                requested_by: ballot.requested_by,
+                created_at: now,
+                expires_at: now.saturating_add(request.expires_in_seconds),
+            },
             retention_days: self.settings.retention_days,
         };
         let created = self.table.create_request(&new).await?;
@@ -88,14 +90,14 @@ impl Recording {
             token = %request.token,
             redelivered = matches!(created, crate::record::Created::Existing(_)),
             emails_sent,
-            approvers = stored.approvers.len(),
-            quorum = stored.quorum,
+            approvers = stored.terms.approvers.len(),
+            quorum = stored.terms.quorum,
             "approval request recorded"
         );
         Ok(Recorded::Sent {
             request_id,
             emails_sent,
-            expires_at: stored.expires_at,
+            expires_at: stored.terms.expires_at,
         })
     }
 

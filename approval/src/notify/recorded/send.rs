@@ -30,38 +30,38 @@ pub(crate) async fn email_unsent(
     mail: Mail<'_>,
     request: &StoredRequest,
 ) -> Result<usize, NotifyError> {
-    if request.status != RequestStatus::Pending || now_unix() >= request.expires_at {
+    if request.status != RequestStatus::Pending || now_unix() >= request.terms.expires_at {
         tracing::info!(
-            request_id = %request.id,
-            token = %request.token_fingerprint,
+            request_id = %request.terms.id,
+            token = %request.terms.token_fingerprint,
             status = request.status.as_str(),
-            expires_at = %rfc3339(request.expires_at),
+            expires_at = %rfc3339(request.terms.expires_at),
             "approval request no longer pending; no email sent"
         );
         return Ok(0);
     }
     let emailed: HashSet<String> = table
-        .approvers(&request.id)
+        .approvers(&request.terms.id)
         .await?
         .into_iter()
         .filter(|approver| approver.emailed_at.is_some())
         .map(|approver| approver.address)
         .collect();
     let mut sent = 0;
-    for (index, approver) in request.approvers.iter().enumerate() {
+    for (index, approver) in request.terms.approvers.iter().enumerate() {
         if emailed.contains(approver) {
             continue;
         }
         let message_id = email_one(table, mail, request, approver).await?;
         sent += 1;
         tracing::info!(
-            request_id = %request.id,
-            token = %request.token_fingerprint,
+            request_id = %request.terms.id,
+            token = %request.terms.token_fingerprint,
             approver = index + 1,
-            approvers = request.approvers.len(),
-            quorum = request.quorum,
+            approvers = request.terms.approvers.len(),
+            quorum = request.terms.quorum,
             message_id = message_id.as_deref(),
-            expires_at = %rfc3339(request.expires_at),
+            expires_at = %rfc3339(request.terms.expires_at),
             "approval email sent"
         );
     }
@@ -86,19 +86,24 @@ async fn email_one(
     };
     let addressee = Addressee {
         approver,
-        approvers: request.approvers.len(),
-        quorum: request.quorum,
+        approvers: request.terms.approvers.len(),
+        quorum: request.terms.quorum,
     };
     let email = email::render_for(
         Terms::from(request),
         &buttons,
-        request.expires_at,
+        request.terms.expires_at,
         &addressee,
     );
     let to = [approver.to_owned()];
     let message_id = ses::send_email(mail.ses, mail.from, &to, &email).await?;
     table
-        .mark_emailed(&request.id, approver, now_unix(), message_id.as_deref())
+        .mark_emailed(
+            &request.terms.id,
+            approver,
+            now_unix(),
+            message_id.as_deref(),
+        )
         .await?;
     Ok(message_id)
 }
