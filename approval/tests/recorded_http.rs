@@ -147,6 +147,16 @@ async fn vote_on_claimed(
     (table, sfn, response)
 }
 
+/// Asserts that the table saw one update: the completion marked sent.
+fn assert_marked_sent_by_one_update(table: &ScriptedTable) {
+    let marked = table.bodies("UpdateItem");
+    assert_eq!(marked.len(), 1);
+    assert_eq!(
+        marked[0]["ExpressionAttributeValues"][":sent"],
+        json!({"S": "sent"})
+    );
+}
+
 fn post_vote() -> Request {
     http::Request::builder()
         .method(Method::POST)
@@ -224,12 +234,7 @@ async fn the_deciding_vote_claims_the_completion_in_its_transaction() {
     assert_eq!(output["quorum"], 1);
     assert_eq!(output["votes"][0]["approver"], ALICE);
     assert_eq!(output["votes"][0]["comment"], "ship it");
-    let marked = table.bodies("UpdateItem");
-    assert_eq!(marked.len(), 1);
-    assert_eq!(
-        marked[0]["ExpressionAttributeValues"][":sent"],
-        json!({"S": "sent"})
-    );
+    assert_marked_sent_by_one_update(&table);
 }
 
 #[tokio::test]
@@ -288,12 +293,7 @@ async fn a_task_timed_out_on_completion_is_decided_marked_sent_and_never_resent(
         text(&response)
     );
     assert_eq!(sfn.count(SUCCESS), 1, "TaskTimedOut is not retried");
-    let marked = table.bodies("UpdateItem");
-    assert_eq!(marked.len(), 1);
-    assert_eq!(
-        marked[0]["ExpressionAttributeValues"][":sent"],
-        json!({"S": "sent"})
-    );
+    assert_marked_sent_by_one_update(&table);
 }
 
 #[tokio::test]

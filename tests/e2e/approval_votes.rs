@@ -95,10 +95,7 @@ async fn a_second_vote_by_the_same_approver_is_409_and_not_counted() -> Result<(
     assert!(first.body.contains("1 of 2 approvals"), "{}", first.body);
     assert_eq!(second.status, 409, "{}", second.body);
     assert_eq!(view.status, 409, "{}", view.body);
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 
@@ -116,10 +113,7 @@ async fn a_withdrawn_request_is_410_withdrawn_for_views_and_votes() -> Result<()
         assert_eq!(page.status, 410, "{}", page.body);
         assert!(page.body.contains("withdrawn"), "{}", page.body);
     }
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 

@@ -425,10 +425,7 @@ async fn approvals_revoke_withdraws_the_request_and_leaves_the_task_waiting() ->
         "one ledger record for one withdrawal: {revokes:?}"
     );
     assert_eq!(revokes[0]["outcome"], "revoked");
-    assert_eq!(
-        statemachine::status(&world.sfn, &execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &execution, ExecutionStatus::Running).await?;
     Ok(())
 }
 
@@ -559,9 +556,6 @@ async fn approvals_resend_within_the_lease_sends_nothing_and_exits_5() -> Result
 
     assert_eq!(output.status.code(), Some(5), "{}", text(&output));
     assert!(text(&output).contains("try again in"), "{}", text(&output));
-    assert_eq!(
-        statemachine::status(&world.sfn, &recorded.execution).await?,
-        ExecutionStatus::Running
-    );
+    statemachine::assert_status(&world.sfn, &recorded.execution, ExecutionStatus::Running).await?;
     Ok(())
 }

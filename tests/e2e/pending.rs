@@ -298,11 +298,7 @@ async fn the_account_wide_scan_leaves_express_state_machines_out() -> Result<()>
     let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let found: BTreeSet<String> = json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert_eq!(listed_executions(&output)?, names(&["on-lambda", "on-sqs"]));
     assert_eq!(proxy.counts().refused, 0, "{:?}", proxy.counts());
     Ok(())
 }
@@ -349,11 +345,7 @@ async fn an_execution_whose_history_is_refused_is_skipped_with_a_warning() -> Re
     let output = sfn_callback(&["pending", "--json"], proxy.function_env(&world.peer))?;
 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let found: BTreeSet<String> = json_lines(&output)?
-        .iter()
-        .filter_map(|row| row["execution"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(found, names(&["on-lambda", "on-sqs"]));
+    assert_eq!(listed_executions(&output)?, names(&["on-lambda", "on-sqs"]));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let warnings: Vec<&str> = stderr
         .lines()

@@ -116,6 +116,22 @@ pub struct Notified {
 }
 
 impl Email {
+    /// The email of one message of moto's SES store.
+    fn from_ses_message(message: &Value) -> Self {
+        let text = |name: &str| {
+            message
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            subject: text("subject"),
+            html: text("body"),
+            destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
+        }
+    }
+
     /// Writes the HTML to `file_name` in the artifacts folder, for a browser
     /// to open; returns its path.
     pub fn save_html(&self, file_name: &str) -> Result<std::path::PathBuf> {
@@ -311,15 +327,7 @@ impl ApprovalWorld {
             .rev()
             .find(|m| m.get("subject").and_then(Value::as_str) == Some(subject))
             .ok_or_else(|| format!("no email with subject {subject:?} in moto's SES store"))?;
-        Ok(Email {
-            subject: subject.to_owned(),
-            html: message
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
-        })
+        Ok(Email::from_ses_message(message))
     }
 }
 
@@ -378,19 +386,7 @@ impl ApprovalWorld {
     pub fn emails_by_recipient(&self) -> Result<BTreeMap<String, Vec<Email>>> {
         let mut by_recipient: BTreeMap<String, Vec<Email>> = BTreeMap::new();
         for message in find_ses_messages(&self.mail.data()?) {
-            let email = Email {
-                subject: message
-                    .get("subject")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                html: message
-                    .get("body")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                destinations: message.get("destinations").cloned().unwrap_or(Value::Null),
-            };
+            let email = Email::from_ses_message(&message);
             for recipient in email.recipients() {
                 by_recipient
                     .entry(recipient)
@@ -471,24 +467,17 @@ pub async fn table_in(peer: &LocalAws) -> Result<ApprovalTable> {
 
 /// Every item of `table`, read consistently.
 pub async fn scan(table: &ApprovalTable) -> Result<Vec<HashMap<String, AttributeValue>>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .client()
-            .scan()
-            .table_name(table.name())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|err| aws_error("Scan", err))?;
-        items.extend(page.items().iter().cloned());
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => return Ok(items),
-        }
-    }
+    table
+        .client()
+        .scan()
+        .table_name(table.name())
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| aws_error("Scan", err))
 }
 
 /// Creates the approval table as the template does: `pk`/`sk` strings,

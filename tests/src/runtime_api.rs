@@ -56,6 +56,7 @@ struct Invocation {
     reply: oneshot::Sender<Answer>,
 }
 
+#[derive(Debug)]
 struct State {
     queue: Mutex<mpsc::Receiver<Invocation>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
@@ -68,18 +69,11 @@ struct State {
 }
 
 /// The emulator. It serves until dropped.
+#[derive(Debug)]
 pub struct RuntimeApi {
     server: LoopbackServer,
     sender: mpsc::Sender<Invocation>,
     state: Arc<State>,
-}
-
-impl std::fmt::Debug for RuntimeApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeApi")
-            .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RuntimeApi {
