@@ -527,13 +527,10 @@ mod tests {
     #[test]
     fn recorded_link_is_the_base_url_then_a_and_the_link_id() {
         let link = LinkId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        for base in [
-            "https://a.example",
-            "https://a.example/",
-            "https://a.example//",
-        ] {
+        // The base URL without, with one and with two trailing slashes.
+        for base in ["", "/", "//"].map(|slashes| format!("https://a.example{slashes}")) {
             assert_eq!(
-                recorded_link_url(base, &link),
+                recorded_link_url(&base, &link),
                 "https://a.example/a/AAAAAAAAAAAAAAAAAAAAAA"
             );
         }

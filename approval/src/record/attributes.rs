@@ -110,16 +110,24 @@ impl<'a> Item<'a> {
     }
 }
 
+/// Items for the unit tests of the record modules.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use super::{AttributeValue, Attributes};
 
-    fn item(pairs: &[(&str, AttributeValue)]) -> Attributes {
+    /// The item of `pairs`.
+    pub(crate) fn item(pairs: &[(&str, AttributeValue)]) -> Attributes {
         pairs
             .iter()
             .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::item;
+    use super::*;
 
     #[test]
     fn present_attributes_read_as_written() {

@@ -68,6 +68,9 @@ mod tests {
 
     use super::*;
 
+    const ALICE: &str = "alice@example.com";
+    const BOB: &str = "bob@example.com";
+
     fn vote(approver: &str, decision: Action, comment: Option<&str>, at: u64) -> CastVote {
         CastVote {
             approver: approver.into(),
@@ -80,13 +83,8 @@ mod tests {
     #[test]
     fn approval_output_has_the_quorum_and_the_votes_in_time_order() {
         let votes = [
-            vote("bob@example.com", Action::Approve, None, 1_750_000_060),
-            vote(
-                "alice@example.com",
-                Action::Approve,
-                Some("ok"),
-                1_750_000_000,
-            ),
+            vote(BOB, Action::Approve, None, 1_750_000_060),
+            vote(ALICE, Action::Approve, Some("ok"), 1_750_000_000),
         ];
         let Completion::Success { output } = approval(2, &votes) else {
             panic!("not a success");
@@ -108,13 +106,8 @@ mod tests {
     #[test]
     fn rejection_fails_the_task_naming_who_rejected_and_why() {
         let votes = [
-            vote("alice@example.com", Action::Approve, None, 1),
-            vote(
-                "bob@example.com",
-                Action::Reject,
-                Some("not on a Friday"),
-                2,
-            ),
+            vote(ALICE, Action::Approve, None, 1),
+            vote(BOB, Action::Reject, Some("not on a Friday"), 2),
         ];
         let Some(Ok(Completion::Failure { error, cause })) =
             completion(RequestStatus::Rejected, 2, &votes)
@@ -131,7 +124,7 @@ mod tests {
 
     #[test]
     fn nothing_is_sent_for_an_undecided_request_or_a_rejection_without_its_reject() {
-        let votes = [vote("alice@example.com", Action::Approve, None, 1)];
+        let votes = [vote(ALICE, Action::Approve, None, 1)];
         assert!(completion(RequestStatus::Pending, 1, &votes).is_none());
         assert!(completion(RequestStatus::Withdrawn, 1, &votes).is_none());
         assert!(completion(RequestStatus::Rejected, 1, &votes).is_none());
@@ -139,8 +132,7 @@ mod tests {
 
     #[test]
     fn rejection_without_a_comment_has_a_null_comment() {
-        let Ok(Completion::Failure { cause, .. }) =
-            rejection(&vote("bob@example.com", Action::Reject, None, 1))
+        let Ok(Completion::Failure { cause, .. }) = rejection(&vote(BOB, Action::Reject, None, 1))
         else {
             panic!("not a failure");
         };

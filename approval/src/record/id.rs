@@ -116,21 +116,16 @@ fn check_id(text: &str) -> Result<(), MalformedId> {
 mod tests {
     use super::*;
 
-    fn token(text: &str) -> TaskToken {
-        TaskToken::new(text).unwrap()
+    /// The request id of the task token `text`.
+    fn request_id_of(text: &str) -> RequestId {
+        RequestId::for_token(&TaskToken::new(text).unwrap())
     }
 
     #[test]
     fn the_same_token_gives_the_same_request_id() {
-        let a = RequestId::for_token(&token("AQCEAAAAKgAAAAMAAAAAAAAAAeMc"));
-        assert_eq!(
-            a,
-            RequestId::for_token(&token("AQCEAAAAKgAAAAMAAAAAAAAAAeMc"))
-        );
-        assert_ne!(
-            a,
-            RequestId::for_token(&token("AQCEAAAAKgAAAAMAAAAAAAAAAeMd"))
-        );
+        let a = request_id_of("AQCEAAAAKgAAAAMAAAAAAAAAAeMc");
+        assert_eq!(a, request_id_of("AQCEAAAAKgAAAAMAAAAAAAAAAeMc"));
+        assert_ne!(a, request_id_of("AQCEAAAAKgAAAAMAAAAAAAAAAeMd"));
         assert_eq!(a.as_str().len(), ID_CHARS);
         assert_eq!(RequestId::parse(a.as_str()), Ok(a));
     }

@@ -304,16 +304,13 @@ fn nonce(at_micros: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::request::fixtures::request_id;
     use super::*;
 
     const WINDOW: ScannerWindow = ScannerWindow { seconds: 120 };
     const SENT_AT: u64 = 1_750_000_000;
     const BROWSER: &str =
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
-
-    fn request_id() -> RequestId {
-        RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap()
-    }
 
     fn entry(action: LedgerAction, seconds_after: u64, user_agent: &str) -> LedgerEntry {
         LedgerEntry::new(
@@ -339,8 +336,12 @@ mod tests {
 
     #[test]
     fn a_view_after_the_window_from_a_browser_is_not() {
-        assert!(!entry(LedgerAction::View, 120, BROWSER).suspected_scanner);
-        assert!(!entry(LedgerAction::View, 3_600, BROWSER).suspected_scanner);
+        for seconds in [120, 3_600] {
+            assert!(
+                !entry(LedgerAction::View, seconds, BROWSER).suspected_scanner,
+                "{seconds}"
+            );
+        }
     }
 
     #[test]
@@ -364,8 +365,9 @@ mod tests {
 
     #[test]
     fn a_vote_within_the_window_from_a_browser_is_not_flagged() {
-        assert!(!entry(LedgerAction::Approve, 5, BROWSER).suspected_scanner);
-        assert!(!entry(LedgerAction::Reject, 5, BROWSER).suspected_scanner);
+        for vote in [LedgerAction::Approve, LedgerAction::Reject] {
+            assert!(!entry(vote, 5, BROWSER).suspected_scanner, "{vote:?}");
+        }
     }
 
     #[test]

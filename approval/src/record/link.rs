@@ -97,16 +97,13 @@ pub(crate) fn test_item(
 mod tests {
     use aws_sdk_dynamodb::types::AttributeValue;
 
+    use super::super::request::fixtures::request_id;
     use super::*;
-
-    fn request() -> RequestId {
-        RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap()
-    }
 
     #[test]
     fn a_link_item_reads_as_its_request_approver_action_and_expiry() {
         let item = test_item(
-            &request(),
+            &request_id(),
             "Alice@Example.com",
             Action::Reject,
             1_750_000_000,
@@ -114,7 +111,7 @@ mod tests {
         assert_eq!(
             LinkRecord::from_item(&item),
             Ok(LinkRecord {
-                request_id: request(),
+                request_id: request_id(),
                 approver: "alice@example.com".into(),
                 action: Action::Reject,
                 expires_at: 1_750_000_000,
@@ -125,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_link_item_keeps_when_its_email_went_out() {
-        let mut item = test_item(&request(), "a@example.com", Action::Approve, 2_000);
+        let mut item = test_item(&request_id(), "a@example.com", Action::Approve, 2_000);
         item.insert(
             names::CREATED_AT.to_owned(),
             AttributeValue::N("1000".into()),
@@ -138,7 +135,7 @@ mod tests {
 
     #[test]
     fn a_link_item_with_an_unknown_action_is_malformed() {
-        let mut item = test_item(&request(), "a@example.com", Action::Approve, 1);
+        let mut item = test_item(&request_id(), "a@example.com", Action::Approve, 1);
         item.insert(names::ACTION.to_owned(), AttributeValue::S("maybe".into()));
         assert!(matches!(
             LinkRecord::from_item(&item),
@@ -149,7 +146,7 @@ mod tests {
     #[test]
     fn a_link_stops_working_at_its_expiry() {
         let link = LinkRecord::from_item(&test_item(
-            &request(),
+            &request_id(),
             "a@example.com",
             Action::Approve,
             100,

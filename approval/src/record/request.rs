@@ -426,11 +426,16 @@ pub(crate) mod fixtures {
 
     use super::*;
 
+    /// The id of [`new_request`].
+    pub(crate) fn request_id() -> RequestId {
+        RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap()
+    }
+
     /// A request of two approvers, both needed, asked by a third.
     pub(crate) fn new_request() -> NewRequest {
         NewRequest {
             terms: RequestTerms {
-                id: RequestId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap(),
+                id: request_id(),
                 sealed_token: "gQAAAAB-sealed".into(),
                 token_fingerprint: "token:1a2b3c4d".into(),
                 subject: "Approve deploy 42".into(),

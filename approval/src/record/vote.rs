@@ -476,14 +476,8 @@ fn pause(attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use super::attributes::fixtures::item;
     use super::*;
-
-    fn item(pairs: &[(&str, AttributeValue)]) -> Attributes {
-        pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.clone()))
-            .collect()
-    }
 
     #[test]
     fn a_vote_item_reads_as_its_approver_decision_comment_and_time() {
