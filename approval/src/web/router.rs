@@ -343,14 +343,19 @@ mod tests {
         );
     }
 
+    /// The failure of a rejection with `cause`.
+    fn rejected_because(cause: &str) -> Completion {
+        Completion::Failure {
+            error: Some("ApprovalRejected".into()),
+            cause: Some(cause.into()),
+        }
+    }
+
     #[test]
     fn rejection_fails_the_task_with_approval_rejected_and_the_comment() {
         assert_eq!(
             completion(Action::Reject, Some("not now".into()), 0),
-            Ok(Completion::Failure {
-                error: Some("ApprovalRejected".into()),
-                cause: Some("not now".into())
-            })
+            Ok(rejected_because("not now"))
         );
     }
 
@@ -358,10 +363,7 @@ mod tests {
     fn rejection_without_a_comment_has_the_default_cause() {
         assert_eq!(
             completion(Action::Reject, None, 0),
-            Ok(Completion::Failure {
-                error: Some("ApprovalRejected".into()),
-                cause: Some("Rejected by approver".into())
-            })
+            Ok(rejected_because("Rejected by approver"))
         );
     }
 
