@@ -78,24 +78,8 @@ pub enum FormError {
 /// Parses a form body. Unknown fields are ignored; a repeated field is refused,
 /// because which one the approver meant is unknowable.
 pub fn parse(body: &[u8]) -> Result<DecisionForm, FormError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(FormError::TooLarge { bytes: body.len() });
-    }
-    let mut link = None;
-    let mut decision = None;
-    let mut comment = None;
-    for (name, value) in form_urlencoded::parse(body) {
-        let (slot, field) = match name.as_ref() {
-            "link" => (&mut link, "link"),
-            "decision" => (&mut decision, "decision"),
-            "comment" => (&mut comment, "comment"),
-            _ => continue,
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(FormError::Repeated { field });
-        }
-    }
-
+    let [link, decision, comment] =
+        read_fields(body, MAX_BODY_BYTES, ["link", "decision", "comment"])?;
     let link = link
         .map(|link| link.trim().to_owned())
         .filter(|link| !link.is_empty())
@@ -107,6 +91,32 @@ pub fn parse(body: &[u8]) -> Result<DecisionForm, FormError> {
         decision,
         comment: read_comment(comment)?,
     })
+}
+
+/// The values of the fields `names` in a form body of at most `max_bytes`,
+/// in that order. Other fields are ignored; a repeated field is refused.
+fn read_fields<const N: usize>(
+    body: &[u8],
+    max_bytes: usize,
+    names: [&'static str; N],
+) -> Result<[Option<String>; N], FormError> {
+    if body.len() > max_bytes {
+        return Err(FormError::TooLarge { bytes: body.len() });
+    }
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (name, value) in form_urlencoded::parse(body) {
+        let Some((field, slot)) = names
+            .iter()
+            .zip(values.iter_mut())
+            .find(|(field, _)| **field == name)
+        else {
+            continue;
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(FormError::Repeated { field });
+        }
+    }
+    Ok(values)
 }
 
 /// The comment as the approver meant it: trimmed, `None` when blank, at most
@@ -144,21 +154,7 @@ pub struct VoteForm {
 /// Parses a ballot's form body. Unknown fields are ignored; a repeated field
 /// is refused.
 pub fn parse_vote(body: &[u8]) -> Result<VoteForm, FormError> {
-    if body.len() > MAX_VOTE_BODY_BYTES {
-        return Err(FormError::TooLarge { bytes: body.len() });
-    }
-    let mut decision = None;
-    let mut comment = None;
-    for (name, value) in form_urlencoded::parse(body) {
-        let (slot, field) = match name.as_ref() {
-            "decision" => (&mut decision, "decision"),
-            "comment" => (&mut comment, "comment"),
-            _ => continue,
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(FormError::Repeated { field });
-        }
-    }
+    let [decision, comment] = read_fields(body, MAX_VOTE_BODY_BYTES, ["decision", "comment"])?;
     let decision = decision
         .map(|decision| Action::parse(decision.trim()).ok_or(FormError::UnknownDecision))
         .transpose()?;

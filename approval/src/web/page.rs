@@ -138,11 +138,24 @@ pub(crate) fn rejected() -> Page {
 
 /// 400: a link that is not ours, or was changed.
 pub(crate) fn invalid_link() -> Page {
-    Page::new(
+    link_trouble(
         400,
         "This link does not work",
-        "<h1>This link does not work</h1><p>The link is incomplete or has been changed. \
-         Please open it again from the original email, making sure the whole link is used.</p>",
+        "This link does not work",
+        "The link is incomplete or has been changed.",
+    )
+}
+
+/// A page about a link that leads nowhere: `heading`, `what` is wrong, and
+/// the advice to open the link again from the email.
+pub(crate) fn link_trouble(status: u16, title: &str, heading: &str, what: &str) -> Page {
+    Page::new(
+        status,
+        title,
+        &format!(
+            "<h1>{heading}</h1><p>{what} Please open it again from the original email, \
+             making sure the whole link is used.</p>"
+        ),
     )
 }
 

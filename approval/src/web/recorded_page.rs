@@ -203,11 +203,11 @@ pub(crate) fn not_allowed() -> Page {
 
 /// 404: no link is known by this id (never made, or expired and deleted).
 pub(crate) fn unknown_link() -> Page {
-    Page::new(
+    super::page::link_trouble(
         404,
         "Unknown link",
-        "<h1>This link is not known</h1><p>There is no approval request behind this link. \
-         Please open it again from the original email, making sure the whole link is used.</p>",
+        "This link is not known",
+        "There is no approval request behind this link.",
     )
 }
 
