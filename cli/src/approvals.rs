@@ -120,14 +120,20 @@ fn request_id(text: &str) -> Result<RequestId, Failure> {
         .map_err(|err| Failure::Invalid(format!("{text:?} is not a request id ({err})")))
 }
 
+/// The failure of a request `id` that `table` does not hold, `more` said after.
+fn no_request(id: &RequestId, table: &ApprovalTable, more: &str) -> Failure {
+    Failure::Invalid(format!("no request {id} in {}{more}", table.name()))
+}
+
 async fn show(table_name: Option<String>, id: &str, as_json: bool) -> Result<u8, Failure> {
     let id = request_id(id)?;
     let table = table(table_name).await?;
     let Some(history) = table.history(&id).await? else {
-        return Err(Failure::Invalid(format!(
-            "no request {id} in {} (never recorded, or expired and deleted)",
-            table.name()
-        )));
+        return Err(no_request(
+            &id,
+            &table,
+            " (never recorded, or expired and deleted)",
+        ));
     };
     if as_json {
         println!("{}", history_json(&history));
@@ -159,10 +165,7 @@ async fn revoke(table_name: Option<String>, id: &str, fail: bool) -> Result<u8, 
             return Ok(exit::ALREADY_CLOSED);
         }
         Withdrawal::NotFound => {
-            return Err(Failure::Invalid(format!(
-                "no request {id} in {}",
-                table.name()
-            )));
+            return Err(no_request(&id, &table, ""));
         }
     };
     if !fail {
@@ -226,10 +229,7 @@ async fn resend(table_name: Option<String>, id: &str) -> Result<u8, Failure> {
     let id = request_id(id)?;
     let table = table(table_name).await?;
     let Some(request) = table.request(&id).await? else {
-        return Err(Failure::Invalid(format!(
-            "no request {id} in {}",
-            table.name()
-        )));
+        return Err(no_request(&id, &table, ""));
     };
     let claimed_at = match (request.status, request.completion) {
         (RequestStatus::Pending | RequestStatus::Withdrawn, _) | (_, None) => {

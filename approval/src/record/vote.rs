@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::ApprovalTable;
@@ -369,14 +370,11 @@ fn vote_put(
         attributes::number(ballot.at),
     );
     item.insert(TTL_ATTRIBUTE.to_owned(), attributes::number(request.ttl));
-    let put = Put::builder()
+    put(Put::builder()
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PARTITION_KEY)
-        .build()
-        .map_err(|_| not_built())?;
-    Ok(TransactWriteItem::builder().put(put).build())
+        .expression_attribute_names("#pk", PARTITION_KEY))
 }
 
 /// Count the vote on the request, only while it is pending with the count
@@ -452,11 +450,14 @@ fn ledger_put(
     ledger: &LedgerEntry,
     ttl: u64,
 ) -> Result<TransactWriteItem, TableError> {
-    let put = Put::builder()
+    put(Put::builder()
         .table_name(table)
-        .set_item(Some(ledger.item(ttl)))
-        .build()
-        .map_err(|_| not_built())?;
+        .set_item(Some(ledger.item(ttl))))
+}
+
+/// The transaction's item of the put `builder` builds.
+fn put(builder: PutBuilder) -> Result<TransactWriteItem, TableError> {
+    let put = builder.build().map_err(|_| not_built())?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
