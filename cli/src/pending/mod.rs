@@ -62,10 +62,14 @@ async fn find(
     request: &Request,
     progress: &mut Progress,
 ) -> Result<Vec<Row>, Failure> {
-    let reading = request.reading;
-    let machines = scan::machines(sfn, &request.state_machines, reading, progress).await?;
-    let running = scan::running(sfn, &machines, reading, progress).await?;
-    let waits = scan::waits(sfn, &running, reading, progress).await?;
+    let mut scan = scan::Scan {
+        sfn,
+        reading: request.reading,
+        progress,
+    };
+    let machines = scan.machines(&request.state_machines).await?;
+    let running = scan.running(&machines).await?;
+    let waits = scan.waits(&running).await?;
     let now = now_secs();
     let mut rows = Vec::new();
     for (execution, waits) in running.iter().zip(waits) {

@@ -70,38 +70,142 @@ impl Listing {
     }
 }
 
-/// The state machines named (by name or ARN), or every Standard one in the
-/// account. A named Express state machine is left out with a note.
-pub async fn machines(
-    sfn: &Client,
-    named: &[String],
-    reading: Reading,
-    progress: &mut Progress,
-) -> Result<Vec<Machine>, Failure> {
-    let needs_list = named.is_empty() || named.iter().any(|name| !name.starts_with("arn:"));
-    let listed = if needs_list {
-        list_machines(sfn, reading, progress).await?
-    } else {
-        Listing::default()
-    };
-    if named.is_empty() {
-        return Ok(listed.standard);
-    }
-    let mut chosen: Vec<Machine> = Vec::new();
-    for wanted in named {
-        let Some(machine) = find_named(sfn, &listed, wanted).await? else {
-            progress.say(&format!(
-                "note: {} is an Express state machine, skipped: Express workflows cannot wait on a callback (.waitForTaskToken and activities are Standard-only)",
-                name_of(wanted, &listed)
-            ));
-            continue;
+/// One scan: the client it reads with, how it reads, and where it shows its
+/// progress.
+pub struct Scan<'a> {
+    pub sfn: &'a Client,
+    pub reading: Reading,
+    pub progress: &'a mut Progress,
+}
+
+impl Scan<'_> {
+    /// The state machines named (by name or ARN), or every Standard one in the
+    /// account. A named Express state machine is left out with a note.
+    pub async fn machines(&mut self, named: &[String]) -> Result<Vec<Machine>, Failure> {
+        let needs_list = named.is_empty() || named.iter().any(|name| !name.starts_with("arn:"));
+        let listed = if needs_list {
+            self.list_machines().await?
+        } else {
+            Listing::default()
         };
-        // Named twice (by name and by ARN): scanned once.
-        if !chosen.iter().any(|known| known.arn == machine.arn) {
-            chosen.push(machine);
+        if named.is_empty() {
+            return Ok(listed.standard);
         }
+        let mut chosen: Vec<Machine> = Vec::new();
+        for wanted in named {
+            let Some(machine) = find_named(self.sfn, &listed, wanted).await? else {
+                self.progress.say(&format!(
+                    "note: {} is an Express state machine, skipped: Express workflows cannot wait on a callback (.waitForTaskToken and activities are Standard-only)",
+                    name_of(wanted, &listed)
+                ));
+                continue;
+            };
+            // Named twice (by name and by ARN): scanned once.
+            if !chosen.iter().any(|known| known.arn == machine.arn) {
+                chosen.push(machine);
+            }
+        }
+        Ok(chosen)
     }
-    Ok(chosen)
+
+    async fn list_machines(&mut self) -> Result<Listing, Failure> {
+        let mut listing = Listing::default();
+        let mut pages = self
+            .sfn
+            .list_state_machines()
+            .max_results(self.reading.page_size)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| Failure::of("ListStateMachines", &err))?;
+            listing.add_page(page.state_machines());
+            self.progress.page(
+                &format!("{} state machines", listing.len()),
+                page.next_token().is_some(),
+            );
+        }
+        Ok(listing)
+    }
+
+    /// Every RUNNING execution of `machines`, every page.
+    pub async fn running(&mut self, machines: &[Machine]) -> Result<Vec<Running>, Failure> {
+        let mut running = Vec::new();
+        for machine in machines {
+            let machine = Arc::new(machine.clone());
+            let mut pages = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(&machine.arn)
+                .status_filter(ExecutionStatus::Running)
+                .max_results(self.reading.page_size)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|err| {
+                    Failure::of(format!("ListExecutions of {}", machine.name), &err)
+                })?;
+                running.extend(
+                    page.executions()
+                        .iter()
+                        // A peer that ignored the filter must not make a finished
+                        // execution look like it waits.
+                        .filter(|item| item.status() == &ExecutionStatus::Running)
+                        .map(|item| Running {
+                            arn: item.execution_arn().to_owned(),
+                            name: item.name().to_owned(),
+                            machine: Arc::clone(&machine),
+                        }),
+                );
+                self.progress.page(
+                    &format!("{} running executions", running.len()),
+                    page.next_token().is_some(),
+                );
+            }
+        }
+        Ok(running)
+    }
+
+    /// The open waits of each execution, in the order of `executions`: each
+    /// history is read whole (at most `reading.concurrency` at once) and reduced to its
+    /// waits at once, so a scan of many executions keeps only the waits.
+    ///
+    /// A history refused for good (the execution deleted mid-scan, say) loses
+    /// only that execution: it is skipped with a warning and has no waits. A
+    /// failure that outlasted the client's retries fails the scan.
+    pub async fn waits(&mut self, executions: &[Running]) -> Result<Vec<Vec<OpenWait>>, Failure> {
+        let page_size = self.reading.page_size;
+        let permits = Arc::new(Semaphore::new(self.reading.concurrency.max(1)));
+        let mut reads = JoinSet::new();
+        for (n, execution) in executions.iter().enumerate() {
+            let sfn = self.sfn.clone();
+            let arn = execution.arn.clone();
+            let permits = Arc::clone(&permits);
+            reads.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let waits = history(&sfn, &arn, page_size)
+                    .await
+                    .map(|events| open_waits(&events));
+                (n, waits)
+            });
+        }
+        let mut found = vec![Vec::new(); executions.len()];
+        let mut read = 0;
+        while let Some(joined) = reads.join_next().await {
+            let (n, waits) =
+                joined.map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
+            match waits {
+                Ok(waits) => found[n] = waits,
+                Err(failure) if failure.is_permanent() => {
+                    self.progress.say(&skipped(&executions[n], &failure));
+                }
+                Err(failure) => return Err(failure),
+            }
+            read += 1;
+            self.progress
+                .item(&format!("{read}/{} histories read", executions.len()));
+        }
+        Ok(found)
+    }
 }
 
 /// The Standard state machine `wanted` names: listed by that name or ARN, or
@@ -163,114 +267,6 @@ async fn is_express(sfn: &Client, machine: &Machine) -> Result<bool, Failure> {
             }
         }
     }
-}
-
-async fn list_machines(
-    sfn: &Client,
-    reading: Reading,
-    progress: &mut Progress,
-) -> Result<Listing, Failure> {
-    let mut listing = Listing::default();
-    let mut pages = sfn
-        .list_state_machines()
-        .max_results(reading.page_size)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| Failure::of("ListStateMachines", &err))?;
-        listing.add_page(page.state_machines());
-        progress.page(
-            &format!("{} state machines", listing.len()),
-            page.next_token().is_some(),
-        );
-    }
-    Ok(listing)
-}
-
-/// Every RUNNING execution of `machines`, every page.
-pub async fn running(
-    sfn: &Client,
-    machines: &[Machine],
-    reading: Reading,
-    progress: &mut Progress,
-) -> Result<Vec<Running>, Failure> {
-    let mut running = Vec::new();
-    for machine in machines {
-        let machine = Arc::new(machine.clone());
-        let mut pages = sfn
-            .list_executions()
-            .state_machine_arn(&machine.arn)
-            .status_filter(ExecutionStatus::Running)
-            .max_results(reading.page_size)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|err| Failure::of(format!("ListExecutions of {}", machine.name), &err))?;
-            running.extend(
-                page.executions()
-                    .iter()
-                    // A peer that ignored the filter must not make a finished
-                    // execution look like it waits.
-                    .filter(|item| item.status() == &ExecutionStatus::Running)
-                    .map(|item| Running {
-                        arn: item.execution_arn().to_owned(),
-                        name: item.name().to_owned(),
-                        machine: Arc::clone(&machine),
-                    }),
-            );
-            progress.page(
-                &format!("{} running executions", running.len()),
-                page.next_token().is_some(),
-            );
-        }
-    }
-    Ok(running)
-}
-
-/// The open waits of each execution, in the order of `executions`: each
-/// history is read whole (at most `reading.concurrency` at once) and reduced to
-/// its waits at once, so a scan of many executions keeps only the waits.
-///
-/// A history refused for good (the execution deleted mid-scan, say) loses
-/// only that execution: it is skipped with a warning and has no waits. A
-/// failure that outlasted the client's retries fails the scan.
-pub async fn waits(
-    sfn: &Client,
-    executions: &[Running],
-    reading: Reading,
-    progress: &mut Progress,
-) -> Result<Vec<Vec<OpenWait>>, Failure> {
-    let permits = Arc::new(Semaphore::new(reading.concurrency.max(1)));
-    let mut reads = JoinSet::new();
-    for (n, execution) in executions.iter().enumerate() {
-        let sfn = sfn.clone();
-        let arn = execution.arn.clone();
-        let permits = Arc::clone(&permits);
-        reads.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let waits = history(&sfn, &arn, reading.page_size)
-                .await
-                .map(|events| open_waits(&events));
-            (n, waits)
-        });
-    }
-    let mut found = vec![Vec::new(); executions.len()];
-    let mut read = 0;
-    while let Some(joined) = reads.join_next().await {
-        let (n, waits) =
-            joined.map_err(|err| Failure::Invalid(format!("a history read stopped: {err}")))?;
-        match waits {
-            Ok(waits) => found[n] = waits,
-            Err(failure) if failure.is_permanent() => {
-                progress.say(&skipped(&executions[n], &failure));
-            }
-            Err(failure) => return Err(failure),
-        }
-        read += 1;
-        progress.item(&format!("{read}/{} histories read", executions.len()));
-    }
-    Ok(found)
 }
 
 /// The warning for an execution whose history was refused.
