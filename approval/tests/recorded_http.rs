@@ -147,6 +147,16 @@ async fn vote_on_claimed(
     (table, sfn, response)
 }
 
+/// Alice's vote once the lease of the completion claimed before has run out:
+/// when it was claimed, and [`vote_on_claimed`]'s table, Step Functions and
+/// response.
+async fn vote_after_the_lease(
+    reclaimed: bool,
+) -> (u64, (ScriptedTable, ScriptedSfn, Response<Body>)) {
+    let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
+    (claimed_at, vote_on_claimed(claimed_at, reclaimed).await)
+}
+
 /// Asserts that the table saw one update: the completion marked sent.
 fn assert_marked_sent_by_one_update(table: &ScriptedTable) {
     let marked = table.bodies("UpdateItem");
@@ -239,8 +249,7 @@ async fn the_deciding_vote_claims_the_completion_in_its_transaction() {
 
 #[tokio::test]
 async fn a_later_vote_after_the_lease_sends_the_claimed_completion_exactly_once() {
-    let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
-    let (table, sfn, response) = vote_on_claimed(claimed_at, true).await;
+    let (claimed_at, (table, sfn, response)) = vote_after_the_lease(true).await;
 
     assert_eq!(response.status(), 200, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 1);
@@ -263,8 +272,7 @@ async fn a_later_vote_after_the_lease_sends_the_claimed_completion_exactly_once(
 
 #[tokio::test]
 async fn a_vote_that_loses_the_re_claim_sends_nothing_and_gets_409() {
-    let claimed_at = now_unix() - COMPLETION_LEASE_SECONDS - 1;
-    let (_, sfn, response) = vote_on_claimed(claimed_at, false).await;
+    let (_, (_, sfn, response)) = vote_after_the_lease(false).await;
 
     assert_eq!(response.status(), 409, "{}", text(&response));
     assert_eq!(sfn.count(SUCCESS), 0);

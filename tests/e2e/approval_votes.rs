@@ -47,6 +47,18 @@ async fn request(
     Ok((notified.execution, request_id))
 }
 
+/// A recorded world with one request, as [`request`] makes it: the world,
+/// the execution and the request id.
+async fn world_with_request(
+    name: &str,
+    approvers: &[&str],
+    quorum: u32,
+) -> Result<(ApprovalWorld, String, String)> {
+    let mut world = ApprovalWorld::start_recorded().await?;
+    let (execution, request_id) = request(&mut world, name, approvers, quorum).await?;
+    Ok((world, execution, request_id))
+}
+
 /// A string attribute of `item`.
 fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
     item.get(name)
@@ -83,8 +95,7 @@ async fn reject_fails_the_task_with_approval_rejected_naming_who_rejected_and_wh
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_vote_by_the_same_approver_is_409_and_not_counted() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let (execution, _) = request(&mut world, "twice", &[ALICE, BOB], 2).await?;
+    let (world, execution, _) = world_with_request("twice", &[ALICE, BOB], 2).await?;
     let approve = button(&world, ALICE, "Approve")?;
 
     let first = post_vote(approve.clone(), "approve", "").await?;
@@ -101,8 +112,7 @@ async fn a_second_vote_by_the_same_approver_is_409_and_not_counted() -> Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawn_request_is_410_withdrawn_for_views_and_votes() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let (execution, request_id) = request(&mut world, "withdrawn", &[ALICE], 1).await?;
+    let (world, execution, request_id) = world_with_request("withdrawn", &[ALICE], 1).await?;
     let approve = button(&world, ALICE, "Approve")?;
     world.withdraw_in_table(&request_id).await?;
 
@@ -136,8 +146,7 @@ async fn an_unknown_id_is_404_a_malformed_id_400_and_a_stateless_link_404() -> R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decided_requests_view_is_409_naming_who_decided() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let (execution, _) = request(&mut world, "decided", &[ALICE, BOB], 1).await?;
+    let (world, execution, _) = world_with_request("decided", &[ALICE, BOB], 1).await?;
     let decided = post_vote(button(&world, ALICE, "Approve")?, "approve", "ok").await?;
     assert_eq!(decided.status, 200, "{}", decided.body);
 
@@ -153,8 +162,7 @@ async fn a_decided_requests_view_is_409_naming_who_decided() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_within_the_scanner_window_is_flagged_with_its_source_and_agent() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let (_, request_id) = request(&mut world, "scanned", &[ALICE], 1).await?;
+    let (world, _, request_id) = world_with_request("scanned", &[ALICE], 1).await?;
     let approve = button(&world, ALICE, "Approve")?;
 
     // The forged X-Forwarded-For must not reach the ledger: the address is the connection's.
@@ -261,8 +269,7 @@ async fn twenty_concurrent_votes_of_three_approvers_send_exactly_one_success() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_log_line_shows_a_token_a_link_id_or_a_key() -> Result<()> {
-    let mut world = ApprovalWorld::start_recorded().await?;
-    let (execution, _) = request(&mut world, "logs", &[ALICE, BOB], 2).await?;
+    let (world, execution, _) = world_with_request("logs", &[ALICE, BOB], 2).await?;
     let token = world.task_token(&execution).await?;
     let mut link_ids = Vec::new();
     for approver in [ALICE, BOB] {
