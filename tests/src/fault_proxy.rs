@@ -337,10 +337,7 @@ struct Watched {
 
 struct Shared {
     upstream: String,
-    hold: Duration,
-    closed_tasks_like_aws: bool,
-    refuse_success_output: bool,
-    throttle_reads: bool,
+    plan: FaultPlan,
     reads: AtomicU64,
     schedule: Mutex<Schedule>,
     closed: Mutex<HashSet<String>>,
@@ -417,10 +414,7 @@ impl FaultProxy {
             .to_owned();
         let shared = Arc::new(Shared {
             upstream: authority,
-            hold: plan.hold,
-            closed_tasks_like_aws: plan.closed_tasks_like_aws,
-            refuse_success_output: plan.refuse_success_output,
-            throttle_reads: plan.throttle_reads,
+            plan,
             reads: AtomicU64::new(0),
             schedule: Mutex::new(Schedule::new(plan.faults)),
             closed: Mutex::new(HashSet::new()),
@@ -645,7 +639,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         Some(Fault::Reset) => return Err("connection reset by the fault proxy".into()),
         Some(Fault::Delay | Fault::DropResponse) | None => {}
     }
-    if shared.refuse_success_output && action == "SendTaskSuccess" {
+    if shared.plan.refuse_success_output && action == "SendTaskSuccess" {
         shared.counts().invalid_output += 1;
         return Ok(aws_error(
             StatusCode::BAD_REQUEST,
@@ -663,7 +657,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
 
     match fault {
         Some(Fault::Delay) => {
-            tokio::time::sleep(shared.hold).await;
+            tokio::time::sleep(shared.plan.hold).await;
             Ok(response)
         }
         Some(Fault::DropResponse) => {
@@ -691,7 +685,7 @@ fn injected_answer(shared: &Shared, action: &str, body: &[u8]) -> Option<Respons
             "refused (injected by the fault proxy)",
         ));
     }
-    let throttled = shared.throttle_reads
+    let throttled = shared.plan.throttle_reads
         && is_read(action)
         && shared
             .reads
@@ -722,7 +716,7 @@ async fn answer_send_task(
     body: Bytes,
 ) -> Result<Response<Full<Bytes>>> {
     let token = task_token(&body);
-    let closed = shared.closed_tasks_like_aws
+    let closed = shared.plan.closed_tasks_like_aws
         && token
             .as_deref()
             .is_some_and(|token| shared.is_closed(token));
