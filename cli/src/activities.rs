@@ -1,7 +1,5 @@
 //! `sfn-callback activities`: list, describe, create and delete activities.
 
-use std::fmt::Write as _;
-
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::primitives::{DateTime, DateTimeFormat};
 
@@ -30,13 +28,12 @@ pub async fn list(sfn: &Client, page_size: i32) -> Result<String, Failure> {
     if rows.is_empty() {
         return Ok("No activities.".to_owned());
     }
-    let name_width = rows.iter().map(|row| row.0.len()).max().unwrap_or(0).max(4);
-    let arn_width = rows.iter().map(|row| row.1.len()).max().unwrap_or(0).max(3);
-    let mut out = format!("{:<name_width$}  {:<arn_width$}  CREATED", "NAME", "ARN");
-    for (name, arn, created) in rows {
-        let _ = write!(out, "\n{name:<name_width$}  {arn:<arn_width$}  {created}");
-    }
-    Ok(out)
+    let rows: Vec<[String; 3]> = rows
+        .into_iter()
+        .map(|(name, arn, created)| [name, arn, created])
+        .collect();
+    let text = crate::table::aligned(["NAME", "ARN", "CREATED"], &rows);
+    Ok(text.trim_end().to_owned())
 }
 
 /// One activity's name, ARN and creation date.

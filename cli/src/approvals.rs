@@ -302,8 +302,8 @@ async fn list(
         .collect();
     print!(
         "{}",
-        aligned(
-            &[
+        crate::table::aligned(
+            [
                 "REQUEST",
                 "STATUS",
                 "APPROVALS",
@@ -315,32 +315,6 @@ async fn list(
         )
     );
     Ok(exit::DONE)
-}
-
-/// Columns padded to their widest cell; the last one is not padded.
-fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = header.map(|title| title.chars().count());
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut text = String::new();
-        for (index, cell) in cells.iter().enumerate() {
-            if index + 1 == N {
-                text.push_str(cell);
-            } else {
-                let _ = write!(text, "{cell:<width$}  ", width = widths[index]);
-            }
-        }
-        text.trim_end().to_owned() + "\n"
-    };
-    let mut text = line(header.to_vec());
-    for row in rows {
-        text.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    text
 }
 
 /// The request's status as an operator needs it: a decision not yet sent,
@@ -518,21 +492,6 @@ fn printable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_align_on_the_widest_cell() {
-        let text = aligned(
-            &["A", "B", "C"],
-            &[
-                ["x".to_owned(), "long cell".to_owned(), "end".to_owned()],
-                ["wide one".to_owned(), "b".to_owned(), "e".to_owned()],
-            ],
-        );
-        assert_eq!(
-            text,
-            "A         B          C\nx         long cell  end\nwide one  b          e\n"
-        );
-    }
 
     #[test]
     fn control_characters_in_a_field_are_escaped() {

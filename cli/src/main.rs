@@ -13,6 +13,7 @@ mod input;
 mod integration;
 mod link;
 mod pending;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -31,24 +31,7 @@ pub fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADINGS.map(str::len);
-    for line in &cells {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let headings = HEADINGS.map(str::to_owned);
-    for line in std::iter::once(&headings).chain(&cells) {
-        let padded: Vec<String> = line
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(padded.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    crate::table::aligned(HEADINGS, &cells)
 }
 
 /// One JSON object per line.
