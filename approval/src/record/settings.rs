@@ -43,23 +43,16 @@ impl RecordedSettings {
     /// Only the table's name, from `APPROVAL_TABLE`: what an operator's
     /// command needs.
     pub fn table_from_env() -> Option<String> {
-        std::env::var(APPROVAL_TABLE_VAR)
-            .ok()
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
+        table_name(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so tests need no real environment.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
-        let table = lookup(APPROVAL_TABLE_VAR)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if table.is_empty() {
+        let Some(table) = table_name(&lookup) else {
             return Ok(None);
-        }
+        };
         if !is_table_name(&table) {
             return Err(ConfigError {
                 name: APPROVAL_TABLE_VAR,
@@ -84,6 +77,13 @@ impl RecordedSettings {
             )?,
         }))
     }
+}
+
+/// `APPROVAL_TABLE`, trimmed; `None` when unset or blank.
+fn table_name(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup(APPROVAL_TABLE_VAR)
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
 }
 
 fn is_table_name(name: &str) -> bool {
