@@ -15,7 +15,7 @@ use sfn_callback_approval::record::delivery::{self, Delivered, NotDelivered};
 use sfn_callback_approval::record::ledger::{
     LedgerAction, LedgerEntry, LedgerOutcome, ScannerWindow, Visitor,
 };
-use sfn_callback_approval::record::vote::COMPLETION_LEASE_SECONDS;
+use sfn_callback_approval::record::vote::{COMPLETION_LEASE_SECONDS, CastVote};
 use sfn_callback_approval::record::{
     ApprovalTable, CompletionState, RecordedSettings, RequestHistory, RequestId, RequestStatus,
     StoredRequest, Withdrawal,
@@ -380,10 +380,11 @@ fn history_json(history: &RequestHistory) -> Value {
             })
         })
         .collect();
+    let votes: Vec<Value> = history.votes.iter().map(CastVote::to_json).collect();
     json!({
         "request": request_json(&history.request),
         "approvers": approvers,
-        "votes": history.votes,
+        "votes": votes,
         "ledger": history.ledger,
     })
 }
@@ -425,13 +426,11 @@ fn history_text(history: &RequestHistory) -> String {
         let _ = writeln!(
             text,
             "  {}  {}  {}{}",
-            field(vote, "approver"),
-            field(vote, "decision"),
-            vote.get("decidedAt")
-                .and_then(Value::as_u64)
-                .map_or_else(|| field(vote, "decidedAt"), rfc3339),
-            vote.get("comment")
-                .and_then(Value::as_str)
+            vote.approver,
+            vote.decision_text(),
+            rfc3339(vote.decided_at),
+            vote.comment
+                .as_ref()
                 .map(|comment| format!("  {comment:?}"))
                 .unwrap_or_default(),
         );

@@ -10,28 +10,17 @@ use serde_json::json;
 use sfn_callback::completion::{Completion, CompletionError};
 
 use super::request::RequestStatus;
-use super::vote::CastVote;
+use super::vote::{CastVote, in_cast_order};
 use crate::link::Action;
-use crate::rfc3339;
 
 /// The error a rejection fails the task with, for the state machine's `Catch`.
 pub const REJECTED_ERROR: &str = "ApprovalRejected";
 
 /// The success of a request approved by `votes` with quorum `quorum`.
 pub fn approval(quorum: u32, votes: &[CastVote]) -> Completion {
-    let mut votes: Vec<&CastVote> = votes.iter().collect();
-    votes.sort_by(|a, b| (a.decided_at, &a.approver).cmp(&(b.decided_at, &b.approver)));
-    let votes: Vec<_> = votes
-        .iter()
-        .map(|vote| {
-            json!({
-                "approver": vote.approver,
-                "decision": vote.decision_text(),
-                "comment": vote.comment,
-                "decidedAt": rfc3339(vote.decided_at),
-            })
-        })
-        .collect();
+    let mut votes = votes.to_vec();
+    in_cast_order(&mut votes);
+    let votes: Vec<_> = votes.iter().map(CastVote::to_json).collect();
     Completion::success(&json!({
         "decision": "approved",
         "quorum": quorum,

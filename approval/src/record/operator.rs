@@ -15,6 +15,7 @@ use super::schema::{
     VOTE_PREFIX, request_key,
 };
 use super::table::ApprovalTable;
+use super::vote::{CastVote, in_cast_order};
 
 /// Everything recorded about one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +24,8 @@ pub struct RequestHistory {
     pub request: StoredRequest,
     /// Its approvers, and whether their email went out.
     pub approvers: Vec<ApproverRecord>,
-    /// Its votes, as recorded (their attributes as JSON), in address order.
-    pub votes: Vec<Value>,
+    /// Its votes, in the order they were cast.
+    pub votes: Vec<CastVote>,
     /// Its ledger, oldest first (each record's attributes as JSON).
     pub ledger: Vec<Value>,
 }
@@ -58,11 +59,12 @@ impl ApprovalTable {
             } else if sort_key.starts_with(APPROVER_PREFIX) {
                 approvers.push(ApproverRecord::from_item(&item)?);
             } else if sort_key.starts_with(VOTE_PREFIX) {
-                votes.push(shown(&item));
+                votes.push(CastVote::from_item(&item)?);
             } else if sort_key.starts_with(LEDGER_PREFIX) {
                 ledger.push(shown(&item));
             }
         }
+        in_cast_order(&mut votes);
         Ok(request.map(|request| RequestHistory {
             request,
             approvers,

@@ -35,7 +35,7 @@ use super::id::RequestId;
 use super::ledger::LedgerEntry;
 use super::request::names;
 use super::request::{RequestStatus, StoredRequest};
-use super::schema::{self, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, VOTE_PREFIX};
+use super::schema::{self, PARTITION_KEY, TTL_ATTRIBUTE, VOTE_PREFIX};
 use crate::link::Action;
 
 /// How long a claim on sending the completion holds before another vote may
@@ -88,6 +88,17 @@ impl CastVote {
     /// `approved` or `rejected`: the vote item's `decision`.
     pub fn decision_text(&self) -> &'static str {
         decision_text(self.decision)
+    }
+
+    /// The vote as the approval's output and the operator show it:
+    /// `{"approver", "decision", "comment", "decidedAt"}`, the time in RFC 3339.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "approver": self.approver,
+            "decision": self.decision_text(),
+            "comment": self.comment,
+            "decidedAt": crate::rfc3339(self.decided_at),
+        })
     }
 
     /// Reads a vote item.
@@ -234,35 +245,13 @@ impl ApprovalTable {
 
     /// Every vote on `request`, in the order they were cast.
     pub async fn votes(&self, request: &RequestId) -> Result<Vec<CastVote>, TableError> {
-        let mut votes = Vec::new();
-        let mut start = None;
-        loop {
-            let answer = self
-                .client()
-                .query()
-                .table_name(self.name())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(
-                    ":pk",
-                    attributes::string(schema::request_partition(request)),
-                )
-                .expression_attribute_values(":prefix", attributes::string(VOTE_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| TableError::from_sdk("Query", &err))?;
-            for item in answer.items() {
-                votes.push(CastVote::from_item(item)?);
-            }
-            start = answer.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        votes.sort_by(|a, b| (a.decided_at, &a.approver).cmp(&(b.decided_at, &b.approver)));
+        let mut votes = self
+            .request_items(request, Some(VOTE_PREFIX))
+            .await?
+            .iter()
+            .map(CastVote::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        in_cast_order(&mut votes);
         Ok(votes)
     }
 
@@ -321,6 +310,11 @@ impl ApprovalTable {
             .map_err(|err| TableError::from_sdk("UpdateItem", &err))?;
         Ok(())
     }
+}
+
+/// Sorts `votes` in the order they were cast (ties by approver).
+pub(super) fn in_cast_order(votes: &mut [CastVote]) {
+    votes.sort_by(|a, b| (a.decided_at, &a.approver).cmp(&(b.decided_at, &b.approver)));
 }
 
 /// The request as the counted `ballot` left it.
