@@ -25,6 +25,7 @@ use super::form::{self, FormError, MAX_VOTE_BODY_BYTES};
 use super::page::{self, Page};
 use super::recorded_page::{self as pages, RequestView};
 use super::route::{Route, route};
+use super::router::query_link;
 use super::send::send_completion;
 use super::visitor::visitor;
 use crate::link::{Action, KeyStore};
@@ -72,10 +73,7 @@ impl Recorded {
                 return page::invalid_link();
             }
             Route::Unknown => {
-                let stateless = request
-                    .uri()
-                    .query()
-                    .is_some_and(|query| query.contains("l="));
+                let stateless = query_link(request).is_some();
                 tracing::info!(
                     outcome = "no such page",
                     stateless_link = stateless,

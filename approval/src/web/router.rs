@@ -281,7 +281,7 @@ fn refused(err: OpenError) -> Page {
 }
 
 /// The `l` parameter of the request's query string.
-fn query_link(request: &Request) -> Option<String> {
+pub(super) fn query_link(request: &Request) -> Option<String> {
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == LINK_PARAMETER)
