@@ -199,6 +199,12 @@ async fn record_revoke(table: &ApprovalTable, request: &StoredRequest) {
     }
 }
 
+/// The Step Functions client the functions use, with their retry settings.
+async fn callback_client() -> Result<CallbackClient, Failure> {
+    let config = Config::from_env().map_err(|err| Failure::Invalid(err.to_string()))?;
+    Ok(CallbackClient::from_env(config.retry).await)
+}
+
 /// Fails the withdrawn request's task with `ApprovalRevoked`.
 async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
     let keys = link::keys().await.map_err(Failure::Invalid)?;
@@ -214,8 +220,7 @@ async fn fail_task(request: &StoredRequest) -> Result<u8, Failure> {
     });
     let completion = Completion::failure(Some(REVOKED_ERROR.to_owned()), Some(cause.to_string()))
         .map_err(|err| Failure::Invalid(err.to_string()))?;
-    let config = Config::from_env().map_err(|err| Failure::Invalid(err.to_string()))?;
-    let client = CallbackClient::from_env(config.retry).await;
+    let client = callback_client().await?;
     Ok(
         match client.complete(&token, completion, Deadline::NONE).await {
             Ok(done) => crate::report_done("fail", &token, done),
@@ -253,13 +258,14 @@ async fn resend(table_name: Option<String>, id: &str) -> Result<u8, Failure> {
         );
         return Ok(exit::TRY_AGAIN);
     }
+    // Everything the sending needs is ready before the claim is taken, so a
+    // missing key or setting never leaves the claim held for nothing.
+    let keys = link::keys().await.map_err(Failure::Invalid)?;
+    let client = callback_client().await?;
     if !table.reclaim_completion(&id, claimed_at, now).await? {
         println!("request {id}: someone else took over sending its decision; nothing was sent");
         return Ok(exit::TRY_AGAIN);
     }
-    let keys = link::keys().await.map_err(Failure::Invalid)?;
-    let config = Config::from_env().map_err(|err| Failure::Invalid(err.to_string()))?;
-    let client = CallbackClient::from_env(config.retry).await;
     match delivery::deliver(&table, &keys, &client, &request, Deadline::NONE).await {
         Ok(Delivered { token, outcome }) => Ok(match outcome {
             Ok(done) => crate::report_done("resend", &token, done),
