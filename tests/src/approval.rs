@@ -767,26 +767,17 @@ impl ApprovalWorld {
         Ok(ledger)
     }
 
-    /// Marks request `request_id` withdrawn in the table, as an operator's
-    /// revoke does.
+    /// Withdraws request `request_id` as an operator's revoke does, through
+    /// the table's own [`ApprovalTable::withdraw`].
     pub async fn withdraw_in_table(&self, request_id: &str) -> Result<()> {
-        let table = self.table()?;
-        table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .key("pk", AttributeValue::S(format!("request#{request_id}")))
-            .key("sk", AttributeValue::S("request".to_owned()))
-            .update_expression("SET #status = :withdrawn, withdrawnAt = :now")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":withdrawn", AttributeValue::S("withdrawn".to_owned()))
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(sfn_callback_approval::now_unix().to_string()),
-            )
-            .send()
-            .await
-            .map_err(|err| aws_error("UpdateItem", err))?;
-        Ok(())
+        let id = sfn_callback_approval::record::RequestId::parse(request_id)?;
+        match self
+            .table()?
+            .withdraw(&id, sfn_callback_approval::now_unix())
+            .await?
+        {
+            sfn_callback_approval::record::Withdrawal::Withdrawn(_) => Ok(()),
+            other => Err(format!("request {request_id} was not withdrawn: {other:?}").into()),
+        }
     }
 }
